@@ -1,0 +1,85 @@
+//! Command-line arguments. The `///` comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Compile the documented network flows of Acronis Backup & Recovery into per-host firewall rules.
+#[derive(Debug, Parser)]
+#[command(name = "abrfw", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile a site topology into firewall rule sets.
+    ///
+    /// Writes DIR/<host>/<file> for every host a backend serves (nftables.nft for Linux and
+    /// appliance hosts), or prints one host's rule set with --host.
+    Compile(CompileArgs),
+    /// Validate a topology and summarise what it compiles to.
+    Check(SiteArgs),
+    /// Print the flow catalog of a release.
+    Flows(FlowsArgs),
+    /// Print the built-in example topology (a starting point for your own site).
+    Example,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SiteArgs {
+    /// The topology file (TOML); see docs/topology.md.
+    #[arg(required_unless_present = "example", value_name = "SITE.toml")]
+    pub site: Option<PathBuf>,
+    /// Use the built-in example site instead of a file.
+    #[arg(long, conflicts_with = "site")]
+    pub example: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompileArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Directory to write DIR/<host>/<file> into (created if missing).
+    #[arg(long, short, value_name = "DIR", required_unless_present = "host")]
+    pub out_dir: Option<PathBuf>,
+    /// Print the rule set of this one host to stdout instead of writing files.
+    #[arg(long, value_name = "NAME", conflicts_with = "out_dir")]
+    pub host: Option<String>,
+    /// Only this backend (default: every backend that serves the host's OS).
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
+    /// Write nothing; exit 1 if any file in --out-dir differs from what would be written.
+    #[arg(long, requires = "out_dir")]
+    pub check: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FlowsArgs {
+    /// Release whose catalog to print (default: the newest).
+    #[arg(long, value_name = "ID")]
+    pub release: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FlowsFormat::Table)]
+    pub format: FlowsFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlowsFormat {
+    /// Aligned columns for a terminal.
+    Table,
+    /// JSON array of flows.
+    Json,
+    /// The Markdown page docs/flows.md is generated from.
+    Markdown,
+}
+
+/// A rule-set format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Backend {
+    /// nftables script for `nft -f` (Linux, appliance).
+    Nftables,
+    /// The compiled IR of the host as JSON (any host with an OS; printed with --host only).
+    Ir,
+}

@@ -1,0 +1,52 @@
+//! Which backend serves which host, and rendering through it. Only the CLI knows every backend.
+
+use abrfw_core::{HostRules, Os};
+use anyhow::Result;
+
+use crate::args::Backend;
+
+/// Backends that write files in `compile --out-dir`, in order.
+pub const WRITTEN: [Backend; 1] = [Backend::Nftables];
+
+impl Backend {
+    /// The `--backend` spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Nftables => abrfw_nftables::NAME,
+            Backend::Ir => "ir",
+        }
+    }
+
+    /// File name under DIR/<host>/.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Backend::Nftables => abrfw_nftables::FILE_NAME,
+            Backend::Ir => "ir.json",
+        }
+    }
+
+    /// Whether the backend produces rules for a host running `os`.
+    pub fn serves(self, os: Os) -> bool {
+        match self {
+            Backend::Nftables => os.is_linux(),
+            Backend::Ir => true,
+        }
+    }
+
+    /// The systems the backend serves, for error messages.
+    pub fn served(self) -> Vec<&'static str> {
+        Os::ALL
+            .into_iter()
+            .filter(|&os| self.serves(os))
+            .map(Os::as_str)
+            .collect()
+    }
+
+    /// Renders one host.
+    pub fn render(self, host: &HostRules) -> Result<String> {
+        Ok(match self {
+            Backend::Nftables => abrfw_nftables::render(host, &abrfw_nftables::Options::default())?,
+            Backend::Ir => serde_json::to_string_pretty(host)? + "\n",
+        })
+    }
+}

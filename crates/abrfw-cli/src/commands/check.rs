@@ -1,0 +1,46 @@
+//! `abrfw check`: validate a topology and say what it compiles to.
+
+use abrfw_core::{Catalog, compile};
+use anyhow::Result;
+
+use crate::args::SiteArgs;
+use crate::backend::WRITTEN;
+use crate::{Outcome, site};
+
+/// Runs the command.
+pub fn run(args: &SiteArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
+    let catalog = Catalog::builtin();
+    let topology = site::load(args, &catalog)?;
+    let hosts = compile(&catalog, &topology)?;
+    let rules: usize = hosts.iter().map(|h| h.rules.len()).sum();
+    writeln!(
+        out,
+        "ok: {} host(s), {} with rules ({} rules), release {}",
+        topology.hosts.len(),
+        hosts.len(),
+        rules,
+        topology.release.id
+    )?;
+    for host in &hosts {
+        let backends: Vec<&str> = WRITTEN
+            .iter()
+            .filter(|b| b.serves(host.os))
+            .map(|b| b.name())
+            .collect();
+        let backends = if backends.is_empty() {
+            "none yet".to_owned()
+        } else {
+            backends.join(", ")
+        };
+        writeln!(
+            out,
+            "  {}: {} ({}), {} rule(s), backends: {}",
+            host.host,
+            host.os,
+            host.roles.join(", "),
+            host.rules.len(),
+            backends
+        )?;
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,102 @@
+//! `abrfw compile`: topology -> rule sets, written to a directory or printed for one host.
+
+use std::path::PathBuf;
+
+use abrfw_core::{Catalog, HostRules, compile};
+use anyhow::{Result, bail};
+
+use crate::args::{Backend, CompileArgs};
+use crate::backend::WRITTEN;
+use crate::write::atomic_write;
+use crate::{Outcome, site};
+
+/// Runs the command: renders everything first, so an error leaves no file written.
+pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
+    let catalog = Catalog::builtin();
+    let topology = site::load(&args.site, &catalog)?;
+    let hosts = compile(&catalog, &topology)?;
+
+    if let Some(name) = &args.host {
+        let Some(host) = hosts.iter().find(|h| &h.host == name) else {
+            let known = topology.hosts.iter().find(|h| &h.name == name);
+            match known {
+                Some(_) => bail!("host {name:?} has no `os`: abrfw writes no rules for peers"),
+                None => bail!("no host named {name:?} in the topology"),
+            }
+        };
+        let backend = match args.backend {
+            Some(b) => b,
+            None => match WRITTEN.into_iter().find(|b| b.serves(host.os)) {
+                Some(b) => b,
+                None => bail!(
+                    "no backend writes rules for host {name:?} (os {}) yet; use --backend ir for its IR",
+                    host.os
+                ),
+            },
+        };
+        if !backend.serves(host.os) {
+            bail!(
+                "host {name:?} runs {}, but the {} backend serves {}",
+                host.os,
+                backend.name(),
+                backend.served().join(", ")
+            );
+        }
+        out.write_all(backend.render(host)?.as_bytes())?;
+        return Ok(Outcome::Success);
+    }
+
+    let Some(dir) = &args.out_dir else {
+        bail!("give --out-dir DIR, or --host NAME to print one rule set");
+    };
+    let files = render_all(&hosts, args.backend, dir)?;
+    if args.check {
+        let mut differ = 0;
+        for (path, text) in &files {
+            if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
+                writeln!(out, "differs: {}", path.display())?;
+                differ += 1;
+            }
+        }
+        return Ok(if differ == 0 {
+            Outcome::Success
+        } else {
+            Outcome::Differences
+        });
+    }
+    for (path, text) in &files {
+        atomic_write(path, text)?;
+    }
+    let with_rules = hosts.len();
+    writeln!(
+        out,
+        "wrote {} file(s) for {} host(s) with an OS into {}",
+        files.len(),
+        with_rules,
+        dir.display()
+    )?;
+    Ok(Outcome::Success)
+}
+
+/// Every file of the site, in host then backend order.
+fn render_all(
+    hosts: &[HostRules],
+    only: Option<Backend>,
+    dir: &std::path::Path,
+) -> Result<Vec<(PathBuf, String)>> {
+    let backends: Vec<Backend> = match only {
+        Some(Backend::Ir) => bail!("the ir backend only prints (--host NAME --backend ir)"),
+        Some(b) => vec![b],
+        None => WRITTEN.to_vec(),
+    };
+    let mut files = Vec::new();
+    for host in hosts {
+        for backend in backends.iter().filter(|b| b.serves(host.os)) {
+            files.push((
+                dir.join(&host.host).join(backend.file_name()),
+                backend.render(host)?,
+            ));
+        }
+    }
+    Ok(files)
+}

@@ -1,0 +1,60 @@
+//! The `abrfw` command line: parse arguments, run one subcommand, map the result to an exit code.
+
+mod args;
+mod backend;
+mod commands;
+mod site;
+mod write;
+
+use std::io::{ErrorKind, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+/// How a successful run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// Exit 1: `compile --check` found files that differ.
+    Differences,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut stdout = std::io::stdout().lock();
+    let result = match &cli.command {
+        Command::Compile(a) => commands::compile::run(a, &mut stdout),
+        Command::Check(a) => commands::check::run(a, &mut stdout),
+        Command::Flows(a) => commands::flows::run(a, &mut stdout),
+        Command::Example => stdout
+            .write_all(site::EXAMPLE.as_bytes())
+            .map(|()| Outcome::Success)
+            .map_err(Into::into),
+    };
+    let result = result.and_then(|o| stdout.flush().map(|()| o).map_err(Into::into));
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Differences) => ExitCode::from(1),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut stderr = std::io::stderr().lock();
+            // A topology error is already a full report with locations; others get a prefix.
+            let _ = match e.downcast_ref::<site::LoadError>() {
+                Some(site::LoadError::Invalid(report)) => write!(stderr, "{report}"),
+                _ => writeln!(stderr, "error: {e:#}"),
+            };
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A reader that closed the pipe (`abrfw flows | head`) is not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)
+    })
+}

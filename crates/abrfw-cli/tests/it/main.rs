@@ -1,0 +1,8 @@
+//! The one integration-test binary: every test runs `abrfw` as a user would.
+#![allow(clippy::print_stderr, dead_code)]
+
+mod cli;
+mod errors;
+mod golden;
+mod nft;
+mod support;

@@ -1,0 +1,92 @@
+//! Small fixture builder: run the built `abrfw`, find fixtures, compile them in-process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use abrfw_core::{Catalog, HostRules, compile, topology};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `fixtures/<rel>`.
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("fixtures").join(rel)
+}
+
+/// Runs `abrfw ARGS` in the workspace root.
+pub fn abrfw(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_abrfw"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run abrfw")
+}
+
+/// Stdout of a run that must succeed.
+pub fn stdout_ok(args: &[&str]) -> String {
+    let out = abrfw(args);
+    assert!(
+        out.status.success(),
+        "abrfw {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+/// The valid fixture topologies, by name (file stem), sorted.
+pub fn topologies() -> Vec<(String, PathBuf)> {
+    let mut list: Vec<(String, PathBuf)> = std::fs::read_dir(fixture("topologies"))
+        .expect("fixtures/topologies")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
+    list.sort();
+    list
+}
+
+/// Compiles a fixture topology in-process.
+pub fn compile_file(path: &Path) -> Vec<HostRules> {
+    let text = std::fs::read_to_string(path).expect("read topology");
+    let catalog = Catalog::builtin();
+    let topo = topology::parse(&path.display().to_string(), &text, &catalog)
+        .unwrap_or_else(|e| panic!("{e}"));
+    compile(&catalog, &topo).expect("compile")
+}
+
+/// Whether an external tool is on PATH.
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Tests that need system tools (nft, ip netns, root) skip with a message when those are
+/// missing, unless ABRFW_REQUIRE_SYSTEM_TESTS=1 (set by .ci/run) makes that a failure.
+pub fn system_tests_possible(needs: &[&str], need_root: bool) -> bool {
+    let missing: Vec<&str> = needs.iter().copied().filter(|t| !have(t)).collect();
+    let root_ok = !need_root || is_root();
+    if missing.is_empty() && root_ok {
+        return true;
+    }
+    let why = if missing.is_empty() {
+        "not running as root".to_owned()
+    } else {
+        format!("missing tools: {}", missing.join(", "))
+    };
+    if std::env::var_os("ABRFW_REQUIRE_SYSTEM_TESTS").is_some_and(|v| v == "1") {
+        panic!("system test cannot run: {why} (ABRFW_REQUIRE_SYSTEM_TESTS=1)");
+    }
+    eprintln!("SKIPPED: {why}; set ABRFW_REQUIRE_SYSTEM_TESTS=1 to make this an error");
+    false
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}

@@ -1,0 +1,382 @@
+//! Acronis Backup & Recovery 11.5: the flows of the vendor's "ABR11.5 Network Connections" diagram.
+//!
+//! Every row of `shared/reference/flows.md` §1.1 and §1.2 whose seed column is `y`, plus the
+//! Network Discovery and File and Printer Sharing groups (§3.1) the seed asks for in a non-DNS
+//! environment. Source ids (S1, S4, ...) are those of flows.md §0; ambiguities (A1...) are §4.
+
+use super::{Condition, DEFAULT_ACRONIS_PORT, Flow, Phase, Port, Presence, Release, SourcePort};
+use crate::ir::Protocol::{Tcp, Udp};
+use crate::role::Component::*;
+
+const _: () = assert!(DEFAULT_ACRONIS_PORT == 9876);
+
+/// The vendor's legend for TCP 9876 (S1, S5; A17).
+const E9876: &str =
+    "encrypted by default (TLS, negotiable through the Acronis administrative template)";
+const SMB: &str = "depends on the File and Printer Sharing options in Windows";
+const P25001: &str = "channel not encrypted; user names and passwords are sent encrypted";
+const SSH: &str = "encrypted by SSH";
+const HTTPS: &str = "encrypted by HTTPS";
+const PLAIN: &str = "not encrypted";
+
+/// Template for the remote-installation rows: install phase, ephemeral source ports, TCP.
+const INSTALL: Flow = Flow {
+    id: "",
+    group: "remote-install",
+    initiator: Ms,
+    responder: TargetWin,
+    protocol: Tcp,
+    port: Port::Acronis,
+    source_port: SourcePort::Ephemeral,
+    purpose: "",
+    encryption: E9876,
+    phase: Phase::Install,
+    condition: Condition::MS_PRESENT,
+    source: "S1",
+};
+
+/// Template for the rows of part 2, "Communication between components".
+const OPERATE: Flow = Flow {
+    group: "components",
+    phase: Phase::Operate,
+    condition: Condition::ALWAYS,
+    ..INSTALL
+};
+
+/// Template for the Network Discovery / File and Printer Sharing rows (§3.1, A12): inbound on the
+/// machine that runs the installation, from the machines it installs to, any source port (NetBIOS
+/// and SSDP send from their own well-known ports).
+const NO_DNS: Flow = Flow {
+    group: "no-dns",
+    initiator: NewAgent,
+    source_port: SourcePort::Any,
+    encryption: "not encrypted (Windows discovery and sharing protocols)",
+    condition: Condition {
+        management_server: Presence::Present,
+        no_dns_only: true,
+    },
+    source: "S1 note; ports S15-S20",
+    ..INSTALL
+};
+
+/// Network Discovery and File and Printer Sharing ports (flows.md §3.1): id suffix, protocol, port,
+/// what it is. ICMP echo and RPC (135 + dynamic) are left out: abrfw rules carry TCP and UDP only,
+/// and the RPC rows are secondary-source only (L).
+macro_rules! no_dns_group {
+    ($installer:ident, $prefix:literal, $presence:expr) => {
+        [
+            no_dns_group!(@ $installer, $prefix, $presence, "nb-name", Udp, 137, "File and Printer Sharing / Network Discovery: NetBIOS name service"),
+            no_dns_group!(@ $installer, $prefix, $presence, "nb-datagram", Udp, 138, "File and Printer Sharing / Network Discovery: NetBIOS datagram service"),
+            no_dns_group!(@ $installer, $prefix, $presence, "nb-session", Tcp, 139, "File and Printer Sharing: NetBIOS session service (SMB over NetBT)"),
+            no_dns_group!(@ $installer, $prefix, $presence, "smb", Tcp, 445, "File and Printer Sharing: SMB"),
+            no_dns_group!(@ $installer, $prefix, $presence, "llmnr", Udp, 5355, "File and Printer Sharing / Network Discovery: LLMNR name resolution"),
+            no_dns_group!(@ $installer, $prefix, $presence, "ssdp", Udp, 1900, "Network Discovery: SSDP"),
+            no_dns_group!(@ $installer, $prefix, $presence, "upnp", Tcp, 2869, "Network Discovery: UPnP"),
+            no_dns_group!(@ $installer, $prefix, $presence, "wsd", Udp, 3702, "Network Discovery: WS-Discovery"),
+            no_dns_group!(@ $installer, $prefix, $presence, "wsd-events", Tcp, 5357, "Network Discovery: WSD events (WSDAPI HTTP)"),
+            no_dns_group!(@ $installer, $prefix, $presence, "wsd-events-secure", Tcp, 5358, "Network Discovery: WSD events secure"),
+        ]
+    };
+    (@ $installer:ident, $prefix:literal, $presence:expr, $name:literal, $proto:ident, $port:literal, $purpose:literal) => {
+        Flow {
+            id: concat!($prefix, $name),
+            responder: $installer,
+            protocol: $proto,
+            port: Port::Fixed($port),
+            purpose: $purpose,
+            condition: Condition {
+                management_server: $presence,
+                no_dns_only: true,
+            },
+            ..NO_DNS
+        }
+    };
+}
+
+const NO_DNS_MS: [Flow; 10] = no_dns_group!(Ms, "ri-nodns-ms-", Presence::Present);
+const NO_DNS_CONSOLE: [Flow; 10] = no_dns_group!(Console, "ri-nodns-con-", Presence::Absent);
+
+const CATALOG: [Flow; 27] = [
+    // 1. Remote installation of agents (flows.md §1.1).
+    Flow {
+        id: "ri-request",
+        initiator: Console,
+        responder: Ms,
+        purpose: "Requesting to install components",
+        source: "S1, S4 (A3)",
+        ..INSTALL
+    },
+    Flow {
+        id: "ri-ms-win-files",
+        initiator: Ms,
+        responder: TargetWin,
+        port: Port::Fixed(445),
+        purpose: "Sending files: .msi packages, Acroinst.exe, Msi_setup.exe",
+        encryption: SMB,
+        source: "S1, S2",
+        ..INSTALL
+    },
+    Flow {
+        id: "ri-ms-win-params",
+        initiator: Ms,
+        responder: TargetWin,
+        port: Port::Fixed(25001),
+        purpose: "Sending installation parameters",
+        encryption: P25001,
+        source: "S1, S2",
+        ..INSTALL
+    },
+    Flow {
+        id: "ri-ms-linux-ssh",
+        initiator: Ms,
+        responder: TargetLinux,
+        port: Port::Fixed(22),
+        purpose: "Sending files (.i686/.x86_64 packages) and starting the installation",
+        encryption: SSH,
+        source: "S1, S2",
+        ..INSTALL
+    },
+    Flow {
+        id: "ri-con-win-files",
+        initiator: Console,
+        responder: TargetWin,
+        port: Port::Fixed(445),
+        purpose: "Sending files: .msi packages, Acroinst.exe, Msi_setup.exe",
+        encryption: SMB,
+        condition: Condition::MS_ABSENT,
+        source: "S1, S2",
+        ..INSTALL
+    },
+    Flow {
+        id: "ri-con-win-params",
+        initiator: Console,
+        responder: TargetWin,
+        port: Port::Fixed(25001),
+        purpose: "Sending installation parameters",
+        encryption: P25001,
+        condition: Condition::MS_ABSENT,
+        source: "S1, S2",
+        ..INSTALL
+    },
+    Flow {
+        id: "ri-con-linux-ssh",
+        initiator: Console,
+        responder: TargetLinux,
+        port: Port::Fixed(22),
+        purpose: "Sending files (.i686/.x86_64 packages) and starting the installation",
+        encryption: SSH,
+        condition: Condition::MS_ABSENT,
+        source: "S1, S2",
+        ..INSTALL
+    },
+    Flow {
+        id: "ri-license-ms",
+        initiator: NewAgent,
+        responder: Ls,
+        purpose: "Acquiring a license",
+        source: "S1, S2, S6 (A1)",
+        ..INSTALL
+    },
+    Flow {
+        id: "ri-license-nomgmt",
+        initiator: NewAgent,
+        responder: Ls,
+        purpose: "Acquiring a license (use of the license server is optional)",
+        condition: Condition::MS_ABSENT,
+        source: "S1, S2, S6 (A1)",
+        ..INSTALL
+    },
+    Flow {
+        id: "ri-register",
+        initiator: NewAgent,
+        responder: Ms,
+        purpose: "Registration on the management server",
+        source: "S1, S2 (A2)",
+        ..INSTALL
+    },
+    // 2. Communication between components (flows.md §1.2).
+    Flow {
+        id: "ms-agent",
+        initiator: Ms,
+        responder: Agent,
+        purpose: "Registering (MS-triggered), managing agents: deploying backup plans, collecting logs",
+        condition: Condition::MS_PRESENT,
+        source: "S1, S3",
+        ..OPERATE
+    },
+    Flow {
+        id: "agent-ms",
+        initiator: Agent,
+        responder: Ms,
+        purpose: "Registering (agent-triggered), notifying that the machine came online or its IP changed",
+        condition: Condition::MS_PRESENT,
+        source: "S1, S3",
+        ..OPERATE
+    },
+    Flow {
+        id: "console-ms",
+        initiator: Console,
+        responder: Ms,
+        purpose: "Communicating with the management server",
+        source: "S1, S3",
+        ..OPERATE
+    },
+    Flow {
+        id: "ms-sn",
+        initiator: Ms,
+        responder: Sn,
+        purpose: "Managing storage nodes and centralized catalog",
+        source: "S1, S3",
+        ..OPERATE
+    },
+    Flow {
+        id: "agent-sn",
+        initiator: Agent,
+        responder: Sn,
+        purpose: "Accessing managed vaults",
+        source: "S1, S3",
+        ..OPERATE
+    },
+    Flow {
+        id: "agent-vault-smb",
+        initiator: Agent,
+        responder: VaultSmb,
+        port: Port::Fixed(445),
+        purpose: "Backing up to an unmanaged vault on a network share or NAS (SMB)",
+        encryption: SMB,
+        source: "S1, S3 (A6: port from the vault protocol)",
+        ..OPERATE
+    },
+    Flow {
+        id: "agent-vault-sftp",
+        initiator: Agent,
+        responder: VaultSftp,
+        port: Port::Fixed(22),
+        purpose: "Backing up to an unmanaged vault on an SFTP server",
+        encryption: SSH,
+        source: "S1, S3 (A6: port from the vault protocol)",
+        ..OPERATE
+    },
+    Flow {
+        id: "agent-vault-nfs",
+        initiator: Agent,
+        responder: VaultNfs,
+        port: Port::Fixed(2049),
+        purpose: "Backing up to an unmanaged vault on a NAS (NFS)",
+        encryption: PLAIN,
+        source: "S1, S3 (A6: port from the vault protocol)",
+        ..OPERATE
+    },
+    Flow {
+        id: "agent-ls-check",
+        initiator: Agent,
+        responder: Ls,
+        purpose: "Checking licenses (at service start, then every 1-5 days)",
+        source: "S1, S3, S6, S7",
+        ..OPERATE
+    },
+    Flow {
+        id: "ms-ls-manage",
+        initiator: Ms,
+        responder: Ls,
+        purpose: "Managing licenses",
+        source: "S1, S3 (A4)",
+        ..OPERATE
+    },
+    Flow {
+        id: "console-ls-manage",
+        initiator: Console,
+        responder: Ls,
+        purpose: "Managing licenses",
+        source: "S1, S3 (A4)",
+        ..OPERATE
+    },
+    Flow {
+        id: "va-vcenter",
+        initiator: AgentVmwareVa,
+        responder: Vcenter,
+        port: Port::Fixed(443),
+        purpose: "Accessing VMware vSphere (API)",
+        encryption: HTTPS,
+        source: "S1, S21 (A7)",
+        ..OPERATE
+    },
+    Flow {
+        id: "va-esxi-443",
+        initiator: AgentVmwareVa,
+        responder: Esxi,
+        port: Port::Fixed(443),
+        purpose: "Accessing VMware vSphere (API on the host)",
+        encryption: HTTPS,
+        source: "S1, S3, S21 (A7)",
+        ..OPERATE
+    },
+    Flow {
+        id: "va-esxi-902",
+        initiator: AgentVmwareVa,
+        responder: Esxi,
+        port: Port::Fixed(902),
+        purpose: "Accessing VMware vSphere (disk data transfer)",
+        encryption: "vendor-defined (the legend gives no note for 902)",
+        source: "S1, S3, S21 (A7)",
+        ..OPERATE
+    },
+    Flow {
+        id: "agent-cloud-443",
+        initiator: Agent,
+        responder: OnlineStorage,
+        port: Port::Fixed(443),
+        purpose: "Accessing the online storage",
+        encryption: HTTPS,
+        source: "S1, S3 (A8)",
+        ..OPERATE
+    },
+    Flow {
+        id: "browser-cloud",
+        initiator: Browser,
+        responder: OnlineStorage,
+        port: Port::Fixed(443),
+        purpose: "Retrieving files from the online storage",
+        encryption: HTTPS,
+        source: "S1, S3",
+        ..OPERATE
+    },
+    Flow {
+        id: "update-check",
+        initiator: Console,
+        responder: AcronisWeb,
+        port: Port::Fixed(80),
+        purpose: "Checking for software updates",
+        encryption: PLAIN,
+        source: "S1, S3 (A5)",
+        ..OPERATE
+    },
+];
+
+/// Concatenates the parts above into one array at compile time.
+const fn all_flows() -> [Flow; 47] {
+    let mut out = [INSTALL; 47];
+    let mut i = 0;
+    while i < CATALOG.len() {
+        out[i] = CATALOG[i];
+        i += 1;
+    }
+    let base = i;
+    let mut k = 0;
+    while k < NO_DNS_MS.len() {
+        out[base + k] = NO_DNS_MS[k];
+        out[base + NO_DNS_MS.len() + k] = NO_DNS_CONSOLE[k];
+        k += 1;
+    }
+    out
+}
+
+static FLOWS: [Flow; 47] = all_flows();
+
+/// Acronis Backup & Recovery 11.5, as drawn in "ABR11.5 Network Connections" (earliest revision).
+pub(super) static RELEASE: Release = Release {
+    id: "abr-11.5",
+    title: "Acronis Backup & Recovery 11.5",
+    document: "ABR11.5 Network Connections (vendor diagram, earliest revision)",
+    flows: &FLOWS,
+};

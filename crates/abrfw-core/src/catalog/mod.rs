@@ -1,0 +1,229 @@
+//! The flow catalogs: every documented connection of a product release, as data.
+//!
+//! A release is a [`Release`] value: an id, where its data comes from, and a list of [`Flow`]s.
+//! Adding a release means adding a module with one more `static` and listing it in
+//! [`Catalog::builtin`]; nothing else in the compiler changes.
+
+mod abr_11_5;
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::ir::Protocol;
+use crate::role::Component;
+
+/// The Acronis default for every component's incoming and outgoing Acronis traffic ("Remote Agent
+/// ports", ABR 11.5 administrative template). Sites may change it; see [`Port::Acronis`].
+pub const DEFAULT_ACRONIS_PORT: u16 = 9876;
+
+/// When a flow is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Remote installation of agents.
+    Install,
+    /// Normal operation.
+    Operate,
+}
+
+impl Phase {
+    /// Both phases.
+    pub const ALL: [Phase; 2] = [Phase::Install, Phase::Operate];
+
+    /// The topology spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Phase::Install => "install",
+            Phase::Operate => "operate",
+        }
+    }
+
+    /// Parses the topology spelling.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The responder's port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Port {
+    /// A fixed, well-known port.
+    Fixed(u16),
+    /// The Acronis port of the responding host: 9876 unless the topology changes it.
+    Acronis,
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Port::Fixed(p) => write!(f, "{p}"),
+            Port::Acronis => write!(f, "{DEFAULT_ACRONIS_PORT}"),
+        }
+    }
+}
+
+/// Which source ports the initiator uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourcePort {
+    /// The initiator's OS ephemeral range (the vendor's note for every diagram flow).
+    Ephemeral,
+    /// Any source port (Windows discovery protocols send from their own well-known ports).
+    Any,
+}
+
+/// Whether the management server must be present or absent for a flow to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    /// Either.
+    Any,
+    /// Some host has the `management-server` role.
+    Present,
+    /// No host has the `management-server` role.
+    Absent,
+}
+
+/// The site conditions a flow needs besides its two components being in the topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Condition {
+    /// Management server present, absent, or either.
+    pub management_server: Presence,
+    /// `true`: only when the topology says the site has no DNS (`dns = false`).
+    pub no_dns_only: bool,
+}
+
+impl Condition {
+    /// No condition besides the two components.
+    pub const ALWAYS: Condition = Condition {
+        management_server: Presence::Any,
+        no_dns_only: false,
+    };
+    /// The management server is present.
+    pub const MS_PRESENT: Condition = Condition {
+        management_server: Presence::Present,
+        no_dns_only: false,
+    };
+    /// The management server is absent.
+    pub const MS_ABSENT: Condition = Condition {
+        management_server: Presence::Absent,
+        no_dns_only: false,
+    };
+
+    /// Whether a site with (or without) a management server and DNS meets the condition.
+    pub fn holds(&self, has_management_server: bool, dns: bool) -> bool {
+        let ms = match self.management_server {
+            Presence::Any => true,
+            Presence::Present => has_management_server,
+            Presence::Absent => !has_management_server,
+        };
+        ms && !(self.no_dns_only && dns)
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        match self.management_server {
+            Presence::Any => {}
+            Presence::Present => parts.push("management server present"),
+            Presence::Absent => parts.push("management server absent"),
+        }
+        if self.no_dns_only {
+            parts.push("no DNS (dns = false)");
+        }
+        if parts.is_empty() {
+            f.write_str("both components present")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
+/// One documented connection: who opens it, to whom, on which port, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Flow {
+    /// Stable id, used in rule comments and names (`agent-ms`).
+    pub id: &'static str,
+    /// The group the flow belongs to (`remote-install`, `components`, `no-dns`).
+    pub group: &'static str,
+    /// The component that opens the connection.
+    pub initiator: Component,
+    /// The component that accepts it.
+    pub responder: Component,
+    /// Transport protocol.
+    pub protocol: Protocol,
+    /// Destination port on the responder.
+    pub port: Port,
+    /// Source ports of the initiator.
+    pub source_port: SourcePort,
+    /// What the connection is for, in the vendor's words where it has them.
+    pub purpose: &'static str,
+    /// The vendor's encryption note.
+    pub encryption: &'static str,
+    /// Install or operate.
+    pub phase: Phase,
+    /// Site conditions.
+    pub condition: Condition,
+    /// Where the flow is documented (ids of `shared/reference/flows.md` §0).
+    pub source: &'static str,
+}
+
+/// A product release: its flows and where they come from.
+#[derive(Debug, Serialize)]
+pub struct Release {
+    /// Id used in topologies (`release = "abr-11.5"`).
+    pub id: &'static str,
+    /// Product name and version.
+    pub title: &'static str,
+    /// The vendor document the catalog encodes.
+    pub document: &'static str,
+    /// Every flow, in catalog order.
+    pub flows: &'static [Flow],
+}
+
+impl Release {
+    /// The flow with this id.
+    pub fn flow(&self, id: &str) -> Option<&'static Flow> {
+        self.flows.iter().find(|f| f.id == id)
+    }
+}
+
+/// The set of built-in releases.
+#[derive(Debug, Clone, Copy)]
+pub struct Catalog {
+    releases: &'static [&'static Release],
+}
+
+impl Catalog {
+    /// Every release abrfw knows, oldest first.
+    pub fn builtin() -> Self {
+        static RELEASES: [&Release; 1] = [&abr_11_5::RELEASE];
+        Catalog {
+            releases: &RELEASES,
+        }
+    }
+
+    /// All releases, oldest first.
+    pub fn releases(&self) -> &'static [&'static Release] {
+        self.releases
+    }
+
+    /// The release with this id.
+    pub fn release(&self, id: &str) -> Option<&'static Release> {
+        self.releases.iter().copied().find(|r| r.id == id)
+    }
+
+    /// The newest release: the default when a topology names none.
+    pub fn newest(&self) -> &'static Release {
+        self.releases[self.releases.len() - 1]
+    }
+}

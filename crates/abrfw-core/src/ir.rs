@@ -1,0 +1,222 @@
+//! The per-host rule set: plain, sorted data that knows no firewall syntax.
+//!
+//! Every backend renders a [`HostRules`]; none of them sees the topology.
+
+use std::fmt;
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde::Serialize;
+
+use crate::os::Os;
+
+/// An inclusive TCP/UDP port range; `first == last` is a single port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct PortRange {
+    /// First port of the range.
+    pub first: u16,
+    /// Last port of the range (inclusive).
+    pub last: u16,
+}
+
+impl PortRange {
+    /// The range holding one port.
+    pub const fn single(port: u16) -> Self {
+        Self {
+            first: port,
+            last: port,
+        }
+    }
+
+    /// The inclusive range `first..=last`; `None` when `first > last` or `first` is 0.
+    pub const fn new(first: u16, last: u16) -> Option<Self> {
+        if first == 0 || first > last {
+            None
+        } else {
+            Some(Self { first, last })
+        }
+    }
+
+    /// True when the range holds exactly one port.
+    pub const fn is_single(&self) -> bool {
+        self.first == self.last
+    }
+
+    /// True when `port` lies inside the range.
+    pub const fn contains(&self, port: u16) -> bool {
+        self.first <= port && port <= self.last
+    }
+}
+
+impl fmt::Display for PortRange {
+    /// Neutral human form used in tables and docs: `9876` or `49152-65535`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_single() {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
+/// Transport protocol of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Protocol {
+    /// Lower-case name, `tcp` or `udp`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+/// Address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Family {
+    /// IPv4.
+    V4,
+    /// IPv6.
+    V6,
+}
+
+impl Family {
+    /// Both families, IPv4 first.
+    pub const ALL: [Family; 2] = [Family::V4, Family::V6];
+}
+
+/// Which way the connection goes, seen from the host the rules are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// The peer initiates; this host answers (input chain, inbound rule).
+    Inbound,
+    /// This host initiates; the peer answers (output chain, outbound rule).
+    Outbound,
+}
+
+/// Addresses of the remote side of a rule, split by family, sorted and aggregated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Peers {
+    /// IPv4 addresses and networks.
+    pub v4: Vec<Ipv4Net>,
+    /// IPv6 addresses and networks.
+    pub v6: Vec<Ipv6Net>,
+}
+
+impl Peers {
+    /// Builds the normalised set: host bits cleared, overlaps merged, sorted.
+    pub fn from_nets(nets: impl IntoIterator<Item = IpNet>) -> Self {
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for net in nets {
+            match net.trunc() {
+                IpNet::V4(n) => v4.push(n),
+                IpNet::V6(n) => v6.push(n),
+            }
+        }
+        Self {
+            v4: Ipv4Net::aggregate(&v4),
+            v6: Ipv6Net::aggregate(&v6),
+        }
+    }
+
+    /// The addresses of one family, as [`IpNet`]s.
+    pub fn of(&self, family: Family) -> Vec<IpNet> {
+        match family {
+            Family::V4 => self.v4.iter().copied().map(IpNet::V4).collect(),
+            Family::V6 => self.v6.iter().copied().map(IpNet::V6).collect(),
+        }
+    }
+
+    /// Number of entries in one family.
+    pub fn len_of(&self, family: Family) -> usize {
+        match family {
+            Family::V4 => self.v4.len(),
+            Family::V6 => self.v6.len(),
+        }
+    }
+
+    /// True when neither family has an address.
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+}
+
+/// One allowed connection pattern of a host.
+///
+/// Ports are given in connection terms, whatever the direction: `source_ports` is the initiator's
+/// side, `destination_port` the responder's. For an inbound rule the peer is the initiator; for an
+/// outbound rule this host is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Rule {
+    /// Inbound (the peer connects to this host) or outbound.
+    pub direction: Direction,
+    /// Stable id of the catalog flow (`agent-ms`) or `allow:<name>` for a site rule.
+    pub flow: String,
+    /// Transport protocol.
+    pub protocol: Protocol,
+    /// The responder's port(s).
+    pub destination_port: PortRange,
+    /// The initiator's source ports: its OS ephemeral range; `None` when any source port may be used.
+    pub source_ports: Option<PortRange>,
+    /// Remote addresses (the initiators of an inbound rule, the responders of an outbound one).
+    pub peers: Peers,
+    /// Names of the topology hosts behind `peers`, sorted (empty for a bare address in `[[allow]]`).
+    pub peer_hosts: Vec<String>,
+    /// What the connection is for (the catalog purpose, or the site rule's description).
+    pub purpose: String,
+}
+
+/// What a host's rule set must do beyond its allow rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// A complete rule set that drops everything it does not allow, inbound and outbound.
+    Drop,
+    /// Only the allow rules, in chains the site's own firewall jumps to.
+    Fragment,
+}
+
+impl Policy {
+    /// The topology spelling, `drop` or `fragment`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Policy::Drop => "drop",
+            Policy::Fragment => "fragment",
+        }
+    }
+}
+
+/// The compiled rule set of one host: the IR that every backend renders.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct HostRules {
+    /// Host name (validated: `[A-Za-z0-9._-]`, at most 63 bytes).
+    pub host: String,
+    /// Operating system the rules are for.
+    pub os: Os,
+    /// Roles the host holds, sorted, in topology spelling.
+    pub roles: Vec<String>,
+    /// Id of the product release whose catalog was compiled (`abr-11.5`).
+    pub release: String,
+    /// Drop or fragment.
+    pub policy: Policy,
+    /// The host's own addresses.
+    pub addresses: Peers,
+    /// Allow rules, sorted.
+    pub rules: Vec<Rule>,
+}
+
+impl HostRules {
+    /// The rules of one direction, in order.
+    pub fn rules_in(&self, direction: Direction) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().filter(move |r| r.direction == direction)
+    }
+}

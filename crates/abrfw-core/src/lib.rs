@@ -1,0 +1,30 @@
+//! abrfw-core: the Acronis flow catalog, the site topology, and the compiler to per-host rules.
+//!
+//! # Steps
+//! 1. [`catalog`]: every documented flow of a product release, as typed data
+//!    ([`Catalog::builtin`]).
+//! 2. [`topology::parse`]: TOML text -> raw serde types with spans -> validated [`Topology`]; every
+//!    mistake becomes a located [`TopologyError`].
+//! 3. [`compile`]: `(&Catalog, &Topology)` -> `Vec<`[`HostRules`]`>`, the IR: per host, sorted
+//!    inbound and outbound allow rules with peer addresses, ports and flow ids.
+//! 4. Backends (`abrfw-nftables`, ...) render one [`HostRules`] into text; the CLI writes it.
+//!
+//! This crate knows no firewall syntax; backends know no topology.
+#![deny(missing_docs)]
+
+pub mod catalog;
+mod compile;
+pub mod diagnostic;
+pub mod ir;
+pub mod os;
+pub mod role;
+pub mod topology;
+
+pub use catalog::{Catalog, Flow, Phase, Release};
+pub use compile::{CompileError, compile, families};
+pub use diagnostic::{Diagnostic, TopologyError};
+pub use ipnet;
+pub use ir::{Direction, Family, HostRules, Peers, Policy, PortRange, Protocol, Rule};
+pub use os::Os;
+pub use role::{Component, Role};
+pub use topology::Topology;

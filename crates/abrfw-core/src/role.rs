@@ -1,0 +1,225 @@
+//! Roles a topology host can hold, and the catalog components they make a host take part in.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::os::Os;
+
+/// A role, as a topology's `roles = [...]` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Acronis Management Server (AMS).
+    ManagementServer,
+    /// Acronis Management Console.
+    ManagementConsole,
+    /// Acronis License Server (standalone, or on the management server's host).
+    LicenseServer,
+    /// Acronis Storage Node.
+    StorageNode,
+    /// Agent for Windows or Agent for Linux, by the host's OS.
+    Agent,
+    /// Agent for Exchange.
+    AgentExchange,
+    /// Agent for VMware (Virtual Appliance).
+    AgentVmware,
+    /// VMware vCenter Server.
+    Vcenter,
+    /// VMware ESX(i) host.
+    Esxi,
+    /// Acronis Online Backup Storage.
+    OnlineStorage,
+    /// The Acronis web site (update checks).
+    AcronisWebsite,
+    /// A web browser that retrieves files from the online storage.
+    WebBrowser,
+    /// Unmanaged vault on a network share or NAS reached over SMB.
+    VaultSmb,
+    /// Unmanaged vault on an SFTP server.
+    VaultSftp,
+    /// Unmanaged vault on a NAS reached over NFS.
+    VaultNfs,
+}
+
+impl Role {
+    /// Every role, in documentation order.
+    pub const ALL: [Role; 15] = [
+        Role::ManagementServer,
+        Role::ManagementConsole,
+        Role::LicenseServer,
+        Role::StorageNode,
+        Role::Agent,
+        Role::AgentExchange,
+        Role::AgentVmware,
+        Role::Vcenter,
+        Role::Esxi,
+        Role::OnlineStorage,
+        Role::AcronisWebsite,
+        Role::WebBrowser,
+        Role::VaultSmb,
+        Role::VaultSftp,
+        Role::VaultNfs,
+    ];
+
+    /// The topology spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::ManagementServer => "management-server",
+            Role::ManagementConsole => "management-console",
+            Role::LicenseServer => "license-server",
+            Role::StorageNode => "storage-node",
+            Role::Agent => "agent",
+            Role::AgentExchange => "agent-exchange",
+            Role::AgentVmware => "agent-vmware",
+            Role::Vcenter => "vcenter",
+            Role::Esxi => "esxi",
+            Role::OnlineStorage => "online-storage",
+            Role::AcronisWebsite => "acronis-website",
+            Role::WebBrowser => "web-browser",
+            Role::VaultSmb => "vault-smb",
+            Role::VaultSftp => "vault-sftp",
+            Role::VaultNfs => "vault-nfs",
+        }
+    }
+
+    /// Parses the topology spelling.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// The operating systems the vendor ships this component for (ABR 11.5), or the systems a
+    /// third-party component can run on. Empty: the host is always a peer, described without `os`.
+    pub const fn supported_os(self) -> &'static [Os] {
+        const WINDOWS: &[Os] = &[Os::Windows, Os::WindowsLegacy];
+        const WINDOWS_LINUX: &[Os] = &[Os::Windows, Os::WindowsLegacy, Os::Linux];
+        const GENERAL: &[Os] = &[
+            Os::Windows,
+            Os::WindowsLegacy,
+            Os::Linux,
+            Os::Freebsd,
+            Os::Openbsd,
+            Os::Macos,
+        ];
+        match self {
+            Role::ManagementServer
+            | Role::LicenseServer
+            | Role::StorageNode
+            | Role::AgentExchange => WINDOWS,
+            Role::ManagementConsole | Role::Agent => WINDOWS_LINUX,
+            Role::AgentVmware => &[Os::Appliance],
+            Role::Vcenter => &[Os::Windows, Os::Linux],
+            Role::Esxi | Role::OnlineStorage | Role::AcronisWebsite => &[],
+            Role::WebBrowser | Role::VaultSmb | Role::VaultSftp | Role::VaultNfs => GENERAL,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A box of the vendor diagram: the end of a flow, matched against a host's roles and OS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Component {
+    /// Management console.
+    Console,
+    /// Management server.
+    Ms,
+    /// License server.
+    Ls,
+    /// Storage node.
+    Sn,
+    /// Any agent: for Windows, Linux, Exchange, or the VMware virtual appliance.
+    Agent,
+    /// Agent for VMware (Virtual Appliance).
+    AgentVmwareVa,
+    /// A Windows machine receiving a remote installation (Agent for Windows or Exchange).
+    TargetWin,
+    /// A Linux machine receiving a remote installation (Agent for Linux).
+    TargetLinux,
+    /// A machine that has just been remote-installed (any push target), acting as the new agent.
+    NewAgent,
+    /// VMware vCenter.
+    Vcenter,
+    /// VMware ESX(i).
+    Esxi,
+    /// Acronis Online Backup Storage.
+    OnlineStorage,
+    /// Acronis web site.
+    AcronisWeb,
+    /// Web browser.
+    Browser,
+    /// Unmanaged vault on an SMB share.
+    VaultSmb,
+    /// Unmanaged vault on an SFTP server.
+    VaultSftp,
+    /// Unmanaged vault on an NFS export.
+    VaultNfs,
+}
+
+impl Component {
+    /// The catalog name (flows.md §1).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Component::Console => "console",
+            Component::Ms => "ms",
+            Component::Ls => "ls",
+            Component::Sn => "sn",
+            Component::Agent => "agent",
+            Component::AgentVmwareVa => "agent_vmware_va",
+            Component::TargetWin => "target_win",
+            Component::TargetLinux => "target_linux",
+            Component::NewAgent => "target",
+            Component::Vcenter => "vcenter",
+            Component::Esxi => "esxi",
+            Component::OnlineStorage => "online_storage",
+            Component::AcronisWeb => "acronis_web",
+            Component::Browser => "browser",
+            Component::VaultSmb => "vault_smb",
+            Component::VaultSftp => "vault_sftp",
+            Component::VaultNfs => "vault_nfs",
+        }
+    }
+
+    /// Whether a host with these roles and OS plays this component.
+    ///
+    /// Push-installation targets need a known OS: the vendor pushes over SMB+25001 to Windows and
+    /// over SSH to Linux. The virtual appliance is deployed from a template, never pushed.
+    pub fn matches(self, roles: &[Role], os: Option<Os>) -> bool {
+        let has = |r: Role| roles.contains(&r);
+        let pushable = has(Role::Agent) || has(Role::AgentExchange);
+        match self {
+            Component::Console => has(Role::ManagementConsole),
+            Component::Ms => has(Role::ManagementServer),
+            Component::Ls => has(Role::LicenseServer),
+            Component::Sn => has(Role::StorageNode),
+            Component::Agent => {
+                has(Role::Agent) || has(Role::AgentExchange) || has(Role::AgentVmware)
+            }
+            Component::AgentVmwareVa => has(Role::AgentVmware),
+            Component::TargetWin => pushable && os.is_some_and(Os::is_windows),
+            Component::TargetLinux => has(Role::Agent) && os == Some(Os::Linux),
+            Component::NewAgent => {
+                pushable && os.is_some_and(|os| os.is_windows() || os == Os::Linux)
+            }
+            Component::Vcenter => has(Role::Vcenter),
+            Component::Esxi => has(Role::Esxi),
+            Component::OnlineStorage => has(Role::OnlineStorage),
+            Component::AcronisWeb => has(Role::AcronisWebsite),
+            Component::Browser => has(Role::WebBrowser),
+            Component::VaultSmb => has(Role::VaultSmb),
+            Component::VaultSftp => has(Role::VaultSftp),
+            Component::VaultNfs => has(Role::VaultNfs),
+        }
+    }
+}
+
+impl fmt::Display for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,554 @@
+//! The site description: parse the TOML ([`raw`]) and resolve it into a validated [`Topology`].
+
+mod raw;
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::ops::Range;
+
+use ipnet::IpNet;
+
+use crate::catalog::{Catalog, DEFAULT_ACRONIS_PORT, Phase, Release};
+use crate::diagnostic::{Diagnostic, TopologyError};
+use crate::ir::{Policy, PortRange, Protocol};
+use crate::os::Os;
+use crate::role::Role;
+use raw::{RawAllow, RawHost, RawPort, RawTopology};
+
+/// Longest host or allow name, in bytes. Names become directory names, rule names and parts of
+/// set and chain names in every backend; 63 keeps all of them within their limits.
+pub const MAX_NAME_LEN: usize = 63;
+
+/// Longest `[[allow]] description`, in characters.
+pub const MAX_DESCRIPTION_LEN: usize = 200;
+
+/// A validated site.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    /// The release whose flows apply.
+    pub release: &'static Release,
+    /// Site-wide options.
+    pub options: Options,
+    /// Hosts, in file order.
+    pub hosts: Vec<Host>,
+    /// Site-specific extra flows, in file order.
+    pub allows: Vec<Allow>,
+}
+
+/// `[options]`, with defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Phases whose flows are compiled (default: both).
+    pub phases: BTreeSet<Phase>,
+    /// Whether the site has DNS (default `true`); `false` adds the no-DNS discovery flows.
+    pub dns: bool,
+    /// Drop (complete rule set, default) or fragment.
+    pub policy: Policy,
+    /// Acronis port of hosts that do not set their own (default 9876).
+    pub acronis_port: u16,
+}
+
+/// One `[[host]]`: a machine, or a network of machines sharing one rule set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// Unique name.
+    pub name: String,
+    /// Operating system; `None` for a peer abrfw writes no rules for.
+    pub os: Option<Os>,
+    /// Addresses and networks, host bits clear.
+    pub addresses: Vec<IpNet>,
+    /// Roles, sorted and unique.
+    pub roles: Vec<Role>,
+    /// The port this host's Acronis components listen on and talk to.
+    pub acronis_port: u16,
+    /// Source ports the host's outgoing connections use: its own setting, or its OS default.
+    pub source_ports: Option<PortRange>,
+}
+
+/// One `[[allow]]` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allow {
+    /// Unique name; the rule's flow id is `allow:<name>`.
+    pub name: String,
+    /// Who connects.
+    pub from: AllowFrom,
+    /// Index in [`Topology::hosts`] of the host that accepts.
+    pub to: usize,
+    /// Protocol (default TCP).
+    pub protocol: Protocol,
+    /// Destination port or range.
+    pub ports: PortRange,
+    /// Free text for rule comments (default: the name).
+    pub description: String,
+}
+
+/// The initiating side of an `[[allow]]` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowFrom {
+    /// A topology host, by index.
+    Host(usize),
+    /// An address or network outside the topology.
+    Network(IpNet),
+}
+
+/// Parses and validates a topology file. `path` is only used in error messages.
+pub fn parse(path: &str, text: &str, catalog: &Catalog) -> Result<Topology, TopologyError> {
+    let error = |diagnostics| TopologyError {
+        path: path.to_owned(),
+        source_text: text.to_owned(),
+        diagnostics,
+    };
+    let raw: RawTopology = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        error(vec![Diagnostic {
+            message: e.message().trim_end().to_owned(),
+            span: Some(span),
+            help: Some("see docs/topology.md for the file format".into()),
+        }])
+    })?;
+    let mut resolver = Resolver {
+        text,
+        diagnostics: Vec::new(),
+    };
+    let topology = resolver.resolve(raw, catalog);
+    if resolver.diagnostics.is_empty() {
+        Ok(topology)
+    } else {
+        resolver
+            .diagnostics
+            .sort_by_key(|d| d.span.as_ref().map(|s| s.start));
+        Err(error(resolver.diagnostics))
+    }
+}
+
+struct Resolver<'a> {
+    text: &'a str,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Resolver<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
+    }
+
+    fn report(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    fn resolve(&mut self, raw: RawTopology, catalog: &Catalog) -> Topology {
+        let release = match &raw.release {
+            None => catalog.newest(),
+            Some(r) => catalog.release(r.get_ref()).unwrap_or_else(|| {
+                let known: Vec<&str> = catalog.releases().iter().map(|r| r.id).collect();
+                self.report(unknown("release", r.get_ref(), r.span(), &known));
+                catalog.newest()
+            }),
+        };
+        let options = self.options(&raw.options);
+        let hosts: Vec<Host> = raw.hosts.iter().map(|h| self.host(h, &options)).collect();
+        self.check_unique_names("host", raw.hosts.iter().map(|h| &h.name));
+        if raw.hosts.is_empty() {
+            self.report(Diagnostic {
+                message: "the topology has no hosts".into(),
+                span: Some(0..0),
+                help: Some(
+                    "add at least one [[host]] table with name, os, addresses and roles".into(),
+                ),
+            });
+        }
+        let index: HashMap<&str, usize> = raw
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.name.get_ref().as_str(), i))
+            .collect();
+        let allows = raw
+            .allows
+            .iter()
+            .filter_map(|a| self.allow(a, &index))
+            .collect();
+        self.check_unique_names("allow", raw.allows.iter().map(|a| &a.name));
+        Topology {
+            release,
+            options,
+            hosts,
+            allows,
+        }
+    }
+
+    fn options(&mut self, raw: &raw::RawOptions) -> Options {
+        let mut phases = BTreeSet::new();
+        match &raw.phases {
+            None => phases.extend(Phase::ALL),
+            Some(list) => {
+                if list.get_ref().is_empty() {
+                    self.report(
+                        Diagnostic::new("`phases` is empty", list.span())
+                            .help(r#"list at least one of "install", "operate""#),
+                    );
+                }
+                for p in list.get_ref() {
+                    match Phase::from_name(p.get_ref()) {
+                        Some(phase) => {
+                            phases.insert(phase);
+                        }
+                        None => self.report(unknown(
+                            "phase",
+                            p.get_ref(),
+                            p.span(),
+                            &["install", "operate"],
+                        )),
+                    }
+                }
+            }
+        }
+        let policy = match &raw.policy {
+            None => Policy::Drop,
+            Some(p) => match p.get_ref().as_str() {
+                "drop" => Policy::Drop,
+                "fragment" => Policy::Fragment,
+                other => {
+                    self.report(unknown("policy", other, p.span(), &["drop", "fragment"]));
+                    Policy::Drop
+                }
+            },
+        };
+        let acronis_port = raw
+            .acronis_port
+            .as_ref()
+            .map_or(DEFAULT_ACRONIS_PORT, |p| self.port_number(p));
+        Options {
+            phases,
+            dns: raw.dns.unwrap_or(true),
+            policy,
+            acronis_port,
+        }
+    }
+
+    fn port_number(&mut self, p: &toml::Spanned<i64>) -> u16 {
+        match u16::try_from(*p.get_ref()) {
+            Ok(port) if port > 0 => port,
+            _ => {
+                self.report(
+                    Diagnostic::new(format!("port {} is out of range", p.get_ref()), p.span())
+                        .help("a TCP/UDP port is a number from 1 to 65535"),
+                );
+                DEFAULT_ACRONIS_PORT
+            }
+        }
+    }
+
+    fn port_range(&mut self, p: &toml::Spanned<RawPort>) -> PortRange {
+        let parsed = match p.get_ref() {
+            RawPort::Number(n) => u16::try_from(*n).ok().and_then(|n| PortRange::new(n, n)),
+            RawPort::Text(t) => parse_port_range(t),
+        };
+        parsed.unwrap_or_else(|| {
+            let shown = match p.get_ref() {
+                RawPort::Number(n) => n.to_string(),
+                RawPort::Text(t) => format!("{t:?}"),
+            };
+            self.report(
+                Diagnostic::new(format!("invalid port or port range {shown}"), p.span()).help(
+                    r#"write one port (22) or an inclusive range as a string ("8000-8100"), ports 1 to 65535"#,
+                ),
+            );
+            PortRange::single(1)
+        })
+    }
+
+    fn name(&mut self, what: &str, name: &toml::Spanned<String>) {
+        if let Err(why) = check_name(name.get_ref()) {
+            self.report(Diagnostic::new(format!("invalid {what} name {:?}: {why}", name.get_ref()), name.span()).help(
+                format!("use 1 to {MAX_NAME_LEN} characters from A-Z a-z 0-9 . _ -, starting with a letter or digit"),
+            ));
+        }
+    }
+
+    fn check_unique_names<'a>(
+        &mut self,
+        what: &str,
+        names: impl Iterator<Item = &'a toml::Spanned<String>>,
+    ) {
+        // Case-insensitive: host names become directory names, and Windows rule names ignore case.
+        let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+        for name in names {
+            let key = name.get_ref().to_ascii_lowercase();
+            if let Some(first) = seen.get(&key) {
+                let first_line = self.line_of(first.start);
+                self.report(
+                    Diagnostic::new(format!("duplicate {what} name {:?}", name.get_ref()), name.span())
+                        .help(format!(
+                            "{what} names must be unique (ignoring case); the first one is on line {first_line}: rename one of them"
+                        )),
+                );
+            } else {
+                seen.insert(key, name.span());
+            }
+        }
+    }
+
+    fn host(&mut self, raw: &RawHost, options: &Options) -> Host {
+        self.name("host", &raw.name);
+        let os =
+            raw.os.as_ref().and_then(|os| {
+                let found = Os::from_name(os.get_ref());
+                if found.is_none() {
+                    let names: Vec<&str> = Os::ALL.iter().map(|o| o.as_str()).collect();
+                    self.report(unknown("os", os.get_ref(), os.span(), &names).help_suffix(
+                        " Or leave out `os` for a peer that abrfw writes no rules for.",
+                    ));
+                }
+                found
+            });
+
+        if raw.addresses.get_ref().is_empty() {
+            self.report(
+                Diagnostic::new(format!("host {:?} has no addresses", raw.name.get_ref()), raw.addresses.span())
+                    .help(r#"give at least one IPv4/IPv6 address or network, e.g. addresses = ["10.0.0.10"]"#),
+            );
+        }
+        let mut addresses = Vec::new();
+        for a in raw.addresses.get_ref() {
+            match parse_address(a.get_ref()) {
+                Ok(net) => addresses.push(net),
+                Err(help) => self.report(
+                    Diagnostic::new(format!("invalid address {:?}", a.get_ref()), a.span())
+                        .help(help),
+                ),
+            }
+        }
+        addresses.sort();
+        addresses.dedup();
+
+        if raw.roles.get_ref().is_empty() {
+            self.report(
+                Diagnostic::new(
+                    format!("host {:?} has no roles", raw.name.get_ref()),
+                    raw.roles.span(),
+                )
+                .help(format!(
+                    "give at least one role: {}",
+                    role_names().join(", ")
+                )),
+            );
+        }
+        let mut roles = Vec::new();
+        for r in raw.roles.get_ref() {
+            let Some(role) = Role::from_name(r.get_ref()) else {
+                self.report(unknown("role", r.get_ref(), r.span(), &role_names()));
+                continue;
+            };
+            if roles.contains(&role) {
+                self.report(
+                    Diagnostic::new(format!("role {role} is listed twice"), r.span())
+                        .help("remove the repeated role"),
+                );
+                continue;
+            }
+            if let Some(os) = os {
+                let supported = role.supported_os();
+                if !supported.contains(&os) {
+                    let help = if supported.is_empty() {
+                        format!(
+                            "{role} runs an OS abrfw does not write rules for: remove `os` to describe it as a peer"
+                        )
+                    } else {
+                        let names: Vec<&str> = supported.iter().map(|o| o.as_str()).collect();
+                        format!(
+                            "{role} runs on {}; put it on a host with one of those, or remove `os` to describe a peer",
+                            names.join(", ")
+                        )
+                    };
+                    self.report(
+                        Diagnostic::new(format!("role {role} does not run on os {os}"), r.span())
+                            .help(help),
+                    );
+                }
+            }
+            roles.push(role);
+        }
+        roles.sort();
+
+        let acronis_port = raw
+            .acronis_port
+            .as_ref()
+            .map_or(options.acronis_port, |p| self.port_number(p));
+        let source_ports = match &raw.ephemeral_ports {
+            Some(p) => Some(self.port_range(p)),
+            None => os.map(Os::ephemeral_ports),
+        };
+        Host {
+            name: raw.name.get_ref().clone(),
+            os,
+            addresses,
+            roles,
+            acronis_port,
+            source_ports,
+        }
+    }
+
+    fn allow(&mut self, raw: &RawAllow, hosts: &HashMap<&str, usize>) -> Option<Allow> {
+        self.name("allow", &raw.name);
+        let from_text = raw.from.get_ref().as_str();
+        let from = match hosts.get(from_text) {
+            Some(&i) => Some(AllowFrom::Host(i)),
+            None => match parse_address(from_text) {
+                Ok(net) => Some(AllowFrom::Network(net)),
+                Err(_) => {
+                    let names: Vec<&str> = hosts.keys().copied().collect();
+                    let mut d = Diagnostic::new(
+                        format!(
+                            "`from` {from_text:?} is neither a host of this topology nor an address"
+                        ),
+                        raw.from.span(),
+                    );
+                    d.help = Some(match suggest(from_text, &names) {
+                        Some(s) => format!("did you mean {s:?}?"),
+                        None => "name a [[host]] or write an IPv4/IPv6 address or network".into(),
+                    });
+                    self.report(d);
+                    None
+                }
+            },
+        };
+        let to = hosts.get(raw.to.get_ref().as_str()).copied();
+        if to.is_none() {
+            let names: Vec<&str> = hosts.keys().copied().collect();
+            let mut d = Diagnostic::new(
+                format!("`to` {:?} is not a host of this topology", raw.to.get_ref()),
+                raw.to.span(),
+            );
+            d.help = Some(match suggest(raw.to.get_ref(), &names) {
+                Some(s) => format!("did you mean {s:?}?"),
+                None => "`to` names a [[host]]; add the host first".into(),
+            });
+            self.report(d);
+        }
+        let ports = self.port_range(&raw.port);
+        let protocol = match raw.protocol.as_ref().map(|p| p.get_ref().as_str()) {
+            None | Some("tcp") => Protocol::Tcp,
+            Some("udp") => Protocol::Udp,
+            Some(other) => {
+                let span = raw.protocol.as_ref().map_or(0..0, |p| p.span());
+                self.report(unknown("protocol", other, span, &["tcp", "udp"]));
+                Protocol::Tcp
+            }
+        };
+        let description = match &raw.description {
+            None => raw.name.get_ref().clone(),
+            Some(d) => {
+                if let Err(why) = check_description(d.get_ref()) {
+                    self.report(
+                        Diagnostic::new(format!("invalid description: {why}"), d.span()).help(
+                            format!(
+                                "use at most {MAX_DESCRIPTION_LEN} printable characters on one line"
+                            ),
+                        ),
+                    );
+                }
+                d.get_ref().clone()
+            }
+        };
+        Some(Allow {
+            name: raw.name.get_ref().clone(),
+            from: from?,
+            to: to?,
+            protocol,
+            ports,
+            description,
+        })
+    }
+}
+
+fn role_names() -> Vec<&'static str> {
+    Role::ALL.iter().map(|r| r.as_str()).collect()
+}
+
+/// "unknown role "agnet"" with a did-you-mean or the list of valid values.
+fn unknown(what: &str, value: &str, span: Range<usize>, known: &[&str]) -> Diagnostic {
+    let help = match suggest(value, known) {
+        Some(s) => format!("did you mean {s:?}?"),
+        None => format!("valid values: {}", known.join(", ")),
+    };
+    Diagnostic::new(format!("unknown {what} {value:?}"), span).help(help)
+}
+
+impl Diagnostic {
+    fn help_suffix(mut self, suffix: &str) -> Self {
+        if let Some(h) = &mut self.help {
+            h.push_str(suffix);
+        }
+        self
+    }
+}
+
+/// The closest known value, if it is close enough to be a typo.
+fn suggest<'a>(value: &str, known: &[&'a str]) -> Option<&'a str> {
+    let mut best: Option<(usize, &'a str)> = None;
+    for k in known {
+        let d = strsim::levenshtein(&value.to_ascii_lowercase(), k);
+        if d <= (k.len() / 3).max(2) && best.is_none_or(|(bd, bk)| (d, *k) < (bd, bk)) {
+            best = Some((d, k));
+        }
+    }
+    best.map(|(_, k)| k)
+}
+
+/// Checks a host or allow name: `[A-Za-z0-9._-]`, starting with a letter or digit.
+pub fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("it is empty");
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err("it is too long");
+    }
+    if !name.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err("it must start with a letter or digit");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err("it contains a character other than A-Z a-z 0-9 . _ -");
+    }
+    Ok(())
+}
+
+/// Checks free text that ends up in rule comments: printable, one line, bounded.
+pub fn check_description(text: &str) -> Result<(), &'static str> {
+    if text.chars().count() > MAX_DESCRIPTION_LEN {
+        return Err("it is too long");
+    }
+    if text.chars().any(char::is_control) {
+        return Err("it contains a control character (newline, tab, ...)");
+    }
+    Ok(())
+}
+
+/// `10.0.0.1`, `10.0.0.0/24`, `fd00::10`, `fd00::/64`; a network with host bits set is refused.
+fn parse_address(text: &str) -> Result<IpNet, String> {
+    if let Ok(addr) = text.parse::<IpAddr>() {
+        return Ok(IpNet::from(addr));
+    }
+    match text.parse::<IpNet>() {
+        Ok(net) if net.trunc() == net => Ok(net),
+        Ok(net) => Err(format!(
+            "{text} has host bits set: write {} for the network, or {} for one machine",
+            net.trunc(),
+            net.addr()
+        )),
+        Err(_) => Err(
+            "write an IPv4 or IPv6 address (10.0.0.10, fd00::10) or network (10.0.0.0/24)".into(),
+        ),
+    }
+}
+
+/// `"8000-8100"` or `"8000"`.
+fn parse_port_range(text: &str) -> Option<PortRange> {
+    let (a, b) = text.split_once('-').unwrap_or((text, text));
+    PortRange::new(a.trim().parse().ok()?, b.trim().parse().ok()?)
+}
