@@ -17,13 +17,6 @@ impl Backend {
         }
     }
 
-    /// File name under DIR/<host>/.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Backend::Nftables => abrfw_nftables::FILE_NAME,
-            Backend::Ir => "ir.json",
-        }
-    }
 
     /// Whether the backend produces rules for a host running `os`.
     pub fn serves(self, os: Os) -> bool {
@@ -42,11 +35,15 @@ impl Backend {
             .collect()
     }
 
-    /// Renders one host.
-    pub fn render(self, host: &HostRules) -> Result<String> {
+    /// Renders one host into the files the backend writes under DIR/<host>/, as
+    /// `(file name, contents)` in a fixed order.
+    pub fn render(self, host: &HostRules) -> Result<Vec<(&'static str, String)>> {
         Ok(match self {
-            Backend::Nftables => abrfw_nftables::render(host, &abrfw_nftables::Options::default())?,
-            Backend::Ir => serde_json::to_string_pretty(host)? + "\n",
+            Backend::Nftables => vec![(
+                abrfw_nftables::FILE_NAME,
+                abrfw_nftables::render(host, &abrfw_nftables::Options::default())?,
+            )],
+            Backend::Ir => vec![("ir.json", serde_json::to_string_pretty(host)? + "\n")],
         })
     }
 }

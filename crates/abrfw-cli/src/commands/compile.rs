@@ -42,7 +42,17 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
                 backend.served().join(", ")
             );
         }
-        out.write_all(backend.render(host)?.as_bytes())?;
+        let files = backend.render(host)?;
+        if let [(_, text)] = files.as_slice() {
+            out.write_all(text.as_bytes())?;
+        } else {
+            // Several files (one per address family, say): print each after a header line
+            // that is a comment in every format abrfw writes.
+            for (name, text) in &files {
+                writeln!(out, "# ==> {name} <==")?;
+                out.write_all(text.as_bytes())?;
+            }
+        }
         return Ok(Outcome::Success);
     }
 
@@ -92,10 +102,9 @@ fn render_all(
     let mut files = Vec::new();
     for host in hosts {
         for backend in backends.iter().filter(|b| b.serves(host.os)) {
-            files.push((
-                dir.join(&host.host).join(backend.file_name()),
-                backend.render(host)?,
-            ));
+            for (name, text) in backend.render(host)? {
+                files.push((dir.join(&host.host).join(name), text));
+            }
         }
     }
     Ok(files)

@@ -1,0 +1,30 @@
+# Recipes mirror .ci/run. `just` is optional: every recipe is a plain cargo command.
+
+# Compile the built-in example site into ./out
+example:
+    cargo run --locked -- compile --example --out-dir out
+
+# The test command CI runs (system tests skip without root/nft unless ABRFW_REQUIRE_SYSTEM_TESTS=1)
+test:
+    cargo test --locked --workspace
+
+# Everything CI checks, in order
+ci: fmt-check clippy forbid test
+
+fmt-check:
+    cargo fmt --all --check
+
+clippy:
+    cargo clippy --locked --workspace --all-targets -- -D warnings
+
+# Reject debug leftovers and stubs
+forbid:
+    ! git grep -n -I -E 'dbg!\(|todo!\(|unimplemented!\(|FIXME' -- '*.rs'
+
+# Regenerate golden files and invalid-input messages after an intended change
+bless:
+    ABRFW_BLESS=1 cargo test --locked --workspace
+
+# Regenerate docs/flows.md from the catalog
+docs:
+    cargo run --locked -- flows --format markdown > docs/flows.md
