@@ -4,5 +4,6 @@
 mod cli;
 mod errors;
 mod golden;
+mod netns;
 mod nft;
 mod support;

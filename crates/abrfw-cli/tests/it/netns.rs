@@ -1,0 +1,625 @@
+//! End to end, in Linux network namespaces: every host of the example site gets a namespace on
+//! one bridge, simulated initiators use their OS's ephemeral range, every Linux and appliance host
+//! loads the rule set abrfw wrote for it, and then a real TCP connection is tried for every
+//! documented flow (must pass) and for traffic the documentation does not allow (must fail):
+//! wrong peer, wrong port, wrong source-port range, an undocumented port; IPv4 and IPv6.
+//!
+//! The expected flows are written out below by hand from the vendor diagram, not derived from
+//! the compiler, and the test also checks that the compiled IR holds exactly these flows.
+//!
+//! Sockets are opened from threads that entered a namespace with setns(2): a socket belongs to
+//! the namespace it was created in, so one test process can play every host.
+#![allow(unsafe_code)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use abrfw_core::{Direction, HostRules, Os};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::golden::compile_to_tree;
+use crate::support::{compile_file, fixture, system_tests_possible};
+
+/// The documented flows of fixtures/topologies/example.toml, by hand: (initiator, responder, port).
+/// Agents are win-agent, xp-agent, exchange, linux-agent and vmware-va (the appliance); ams is
+/// the management server and the license server; push targets are the Windows agents, Exchange
+/// and linux-agent.
+fn expected_flows() -> BTreeSet<(String, String, u16)> {
+    let agents = [
+        "win-agent",
+        "xp-agent",
+        "exchange",
+        "linux-agent",
+        "vmware-va",
+    ];
+    let targets_win = ["win-agent", "xp-agent", "exchange"];
+    let targets = ["win-agent", "xp-agent", "exchange", "linux-agent"];
+    let mut set = BTreeSet::new();
+    let mut add = |from: &str, to: &str, port: u16| {
+        set.insert((from.to_owned(), to.to_owned(), port));
+    };
+    // Remote installation, management server present: ri-request, ri-ms-*, ri-license-ms,
+    // ri-register.
+    add("console", "ams", 9876);
+    for t in targets_win {
+        add("ams", t, 445);
+        add("ams", t, 25001);
+    }
+    add("ams", "linux-agent", 22);
+    for t in targets {
+        add(t, "ams", 9876);
+    }
+    // Operation: ms-agent, agent-ms, console-ms, ms-sn, agent-sn, agent-ls-check,
+    // console-ls-manage (ms-ls-manage is local: ams is both), vaults, vSphere, cloud, updates.
+    for a in agents {
+        add("ams", a, 9876);
+        add(a, "ams", 9876);
+        add(a, "storage1", 9876);
+        add(a, "nas", 445);
+        add(a, "nas", 22);
+        add(a, "nas", 2049);
+        add(a, "online-storage", 443);
+    }
+    add("ams", "storage1", 9876);
+    add("vmware-va", "vcenter", 443);
+    add("vmware-va", "esxi", 443);
+    add("vmware-va", "esxi", 902);
+    add("helpdesk", "online-storage", 443);
+    add("console", "acronis-web", 80);
+    // [[allow]] admin-ssh, from the admin network.
+    add("admin", "linux-agent", 22);
+    set
+}
+
+/// The flows in the compiled IR, in the same form.
+fn compiled_flows(hosts: &[HostRules]) -> BTreeSet<(String, String, u16)> {
+    let mut set = BTreeSet::new();
+    for h in hosts {
+        for r in &h.rules {
+            let peers = if r.peer_hosts.is_empty() {
+                vec!["admin".to_owned()]
+            } else {
+                r.peer_hosts.clone()
+            };
+            for p in peers {
+                let port = r.destination_port.first;
+                set.insert(match r.direction {
+                    Direction::Inbound => (p, h.host.clone(), port),
+                    Direction::Outbound => (h.host.clone(), p, port),
+                });
+            }
+        }
+    }
+    set
+}
+
+#[test]
+fn the_compiled_example_holds_exactly_the_documented_flows() {
+    let hosts = compile_file(&fixture("topologies/example.toml"));
+    assert_eq!(compiled_flows(&hosts), expected_flows());
+}
+
+/// How a Linux host's rules are loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loader {
+    Nftables,
+    Iptables,
+}
+
+#[test]
+fn nftables_rules_pass_documented_flows_and_block_the_rest() {
+    if !system_tests_possible(&["ip", "nft"], true) {
+        return;
+    }
+    run(Loader::Nftables);
+}
+
+#[test]
+fn iptables_rules_pass_documented_flows_and_block_the_rest() {
+    if !system_tests_possible(&["ip", "iptables-restore", "ip6tables-restore"], true) {
+        return;
+    }
+    run(Loader::Iptables);
+}
+
+/// One simulated machine.
+struct Node {
+    ns: String,
+    v4: Option<IpAddr>,
+    v6: Option<IpAddr>,
+    os: Option<Os>,
+}
+
+/// Deletes the namespaces when the test ends, however it ends.
+struct Namespaces(Vec<String>);
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in &self.0 {
+            let _ = Command::new("ip").args(["netns", "delete", ns]).status();
+        }
+    }
+}
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("spawn");
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn in_ns(ns: &str, args: &[&str]) {
+    let mut full = vec!["ip", "netns", "exec", ns];
+    full.extend_from_slice(args);
+    sh(&full);
+}
+
+fn first_address(nets: &[abrfw_core::ipnet::IpNet], v6: bool) -> Option<IpAddr> {
+    nets.iter().find(|n| n.addr().is_ipv6() == v6).map(|n| {
+        if n.prefix_len() == n.max_prefix_len() {
+            n.addr()
+        } else {
+            n.hosts().next().expect("a usable address")
+        }
+    })
+}
+
+/// Builds the site: a switch namespace with a bridge, one namespace per host plus an admin
+/// machine and a stranger, addresses on-link, ephemeral ranges per OS.
+fn build_site(tag: &str, site: &Path) -> (Namespaces, BTreeMap<String, Node>) {
+    let text = std::fs::read_to_string(site).unwrap();
+    let catalog = abrfw_core::Catalog::builtin();
+    let topo = abrfw_core::topology::parse("example", &text, &catalog).unwrap();
+    let prefix = format!("abrfw{}{tag}", std::process::id() % 100_000);
+    let sw = format!("{prefix}-sw");
+    let mut guard = Namespaces(vec![sw.clone()]);
+    sh(&["ip", "netns", "add", &sw]);
+    in_ns(&sw, &["ip", "link", "add", "br0", "type", "bridge"]);
+    in_ns(&sw, &["ip", "link", "set", "br0", "up"]);
+
+    let mut machines: Vec<(String, Option<IpAddr>, Option<IpAddr>, Option<Os>)> = topo
+        .hosts
+        .iter()
+        .map(|h| {
+            (
+                h.name.clone(),
+                first_address(&h.addresses, false),
+                first_address(&h.addresses, true),
+                h.os,
+            )
+        })
+        .collect();
+    machines.push((
+        "admin".into(),
+        Some("198.51.100.7".parse().unwrap()),
+        None,
+        Some(Os::Linux),
+    ));
+    machines.push((
+        "stranger".into(),
+        Some("192.0.2.99".parse().unwrap()),
+        Some("2001:db8:0:1::99".parse().unwrap()),
+        Some(Os::Linux),
+    ));
+
+    let mut nodes = BTreeMap::new();
+    for (i, (name, v4, v6, os)) in machines.into_iter().enumerate() {
+        let ns = format!("{prefix}-{i}");
+        guard.0.push(ns.clone());
+        let outer = format!("v{tag}{i}");
+        sh(&["ip", "netns", "add", &ns]);
+        sh(&[
+            "ip", "link", "add", &outer, "netns", &sw, "type", "veth", "peer", "eth0", "netns", &ns,
+        ]);
+        in_ns(&sw, &["ip", "link", "set", &outer, "master", "br0", "up"]);
+        in_ns(&ns, &["ip", "link", "set", "lo", "up"]);
+        in_ns(&ns, &["ip", "link", "set", "eth0", "up"]);
+        if let Some(a) = v4 {
+            in_ns(
+                &ns,
+                &["ip", "addr", "add", &format!("{a}/32"), "dev", "eth0"],
+            );
+            in_ns(&ns, &["ip", "route", "add", "0.0.0.0/0", "dev", "eth0"]);
+        }
+        if let Some(a) = v6 {
+            in_ns(
+                &ns,
+                &[
+                    "ip",
+                    "-6",
+                    "addr",
+                    "add",
+                    &format!("{a}/128"),
+                    "dev",
+                    "eth0",
+                    "nodad",
+                ],
+            );
+            in_ns(&ns, &["ip", "-6", "route", "add", "::/0", "dev", "eth0"]);
+        }
+        // Peers without an OS answer only; give them the Linux range.
+        let range = os.unwrap_or(Os::Linux).ephemeral_ports();
+        in_ns(
+            &ns,
+            &[
+                "sysctl",
+                "-qw",
+                &format!(
+                    "net.ipv4.ip_local_port_range={} {}",
+                    range.first, range.last
+                ),
+            ],
+        );
+        nodes.insert(name, Node { ns, v4, v6, os });
+    }
+    (guard, nodes)
+}
+
+/// Runs `f` on a thread that has entered network namespace `ns`.
+fn with_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
+    let path = PathBuf::from("/run/netns").join(ns);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let file = std::fs::File::open(&path).expect("open netns");
+            // SAFETY: setns on a valid namespace fd changes only this thread's network namespace;
+            // the thread ends right after `f`.
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .expect("namespace thread")
+    })
+}
+
+/// One connection attempt.
+#[derive(Debug, Clone)]
+struct Probe {
+    from: String,
+    to: String,
+    port: u16,
+    v6: bool,
+    /// Bind this source port instead of letting the kernel pick one from the ephemeral range.
+    source_port: Option<u16>,
+    why: &'static str,
+}
+
+const TIMEOUT: Duration = Duration::from_millis(600);
+
+/// Tries the connection; true when the TCP handshake completed.
+fn attempt(nodes: &BTreeMap<String, Node>, p: &Probe) -> bool {
+    let from = &nodes[&p.from];
+    let to = &nodes[&p.to];
+    let dst = if p.v6 { to.v6 } else { to.v4 }.expect("address of the family");
+    let src = if p.v6 { from.v6 } else { from.v4 }.expect("address of the family");
+    with_ns(&from.ns, || {
+        let domain = if p.v6 { Domain::IPV6 } else { Domain::IPV4 };
+        let sock = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).expect("socket");
+        if let Some(port) = p.source_port {
+            sock.set_reuse_address(true).expect("reuseaddr");
+            sock.bind(&SockAddr::from(SocketAddr::new(src, port)))
+                .expect("bind source port");
+        }
+        sock.connect_timeout(&SockAddr::from(SocketAddr::new(dst, p.port)), TIMEOUT)
+            .is_ok()
+    })
+}
+
+/// Runs probes in parallel batches; returns the outcome of each.
+fn attempt_all(nodes: &BTreeMap<String, Node>, probes: &[Probe]) -> Vec<bool> {
+    let mut results = Vec::with_capacity(probes.len());
+    for chunk in probes.chunks(24) {
+        let outcomes: Vec<bool> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|p| s.spawn(|| attempt(nodes, p)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("probe"))
+                .collect()
+        });
+        results.extend(outcomes);
+    }
+    results
+}
+
+/// A source port outside the initiator's ephemeral range (and outside every range another
+/// documented initiator of the same flow could legitimately use from that address).
+fn bad_source_port(os: Option<Os>, n: u16) -> u16 {
+    match os {
+        Some(Os::Windows) => 40_000 + n, // inside Linux's range, outside Windows'
+        Some(Os::WindowsLegacy) => 6_000 + n,
+        _ => 20_000 + n,
+    }
+}
+
+fn run(loader: Loader) {
+    let tag = match loader {
+        Loader::Nftables => "n",
+        Loader::Iptables => "i",
+    };
+    let site = fixture("topologies/example.toml");
+    let files = compile_to_tree(&site);
+    if loader == Loader::Iptables && !files.keys().any(|p| p.ends_with("iptables.rules")) {
+        panic!("abrfw compile wrote no iptables.rules files");
+    }
+    let (_guard, nodes) = build_site(tag, &site);
+    let expected = expected_flows();
+
+    // Listeners for every documented port on every responder, plus the undocumented ports
+    // used below, kept open for the whole test.
+    let undocumented = [9877_u16, 8080];
+    let mut listen: BTreeSet<(String, u16)> = BTreeSet::new();
+    for (_, to, port) in &expected {
+        listen.insert((to.clone(), *port));
+        for u in undocumented {
+            listen.insert((to.clone(), u));
+        }
+    }
+    let mut listeners: HashMap<(String, u16), TcpListener> = HashMap::new();
+    for (host, port) in &listen {
+        let l = with_ns(&nodes[host].ns, || {
+            TcpListener::bind(("::", *port)).expect("listen")
+        });
+        l.set_nonblocking(true).unwrap();
+        listeners.insert((host.clone(), *port), l);
+    }
+
+    let families = |a: &str, b: &str| -> Vec<bool> {
+        let mut f = Vec::new();
+        if nodes[a].v4.is_some() && nodes[b].v4.is_some() {
+            f.push(false);
+        }
+        if nodes[a].v6.is_some() && nodes[b].v6.is_some() {
+            f.push(true);
+        }
+        f
+    };
+    let filtered = |name: &str| {
+        nodes[name].os.is_some_and(Os::is_linux) && name != "admin" && name != "stranger"
+    };
+
+    let mut must_pass = Vec::new();
+    let mut must_fail = Vec::new();
+    let mut n = 0_u16;
+    for (from, to, port) in &expected {
+        for v6 in families(from, to) {
+            must_pass.push(Probe {
+                from: from.clone(),
+                to: to.clone(),
+                port: *port,
+                v6,
+                source_port: None,
+                why: "documented flow",
+            });
+            if !(filtered(from) || filtered(to)) {
+                continue;
+            }
+            // Every negative probe below crosses at least one firewalled host.
+            for u in undocumented {
+                must_fail.push(Probe {
+                    from: from.clone(),
+                    to: to.clone(),
+                    port: u,
+                    v6,
+                    source_port: None,
+                    why: "undocumented port between documented peers",
+                });
+            }
+            if from != "admin" {
+                n += 1;
+                must_fail.push(Probe {
+                    from: from.clone(),
+                    to: to.clone(),
+                    port: *port,
+                    v6,
+                    source_port: Some(bad_source_port(nodes[from].os, n)),
+                    why: "source port outside the initiator's ephemeral range",
+                });
+            }
+        }
+    }
+    // Wrong peers: the stranger to every documented port of a firewalled host, and every
+    // firewalled host to the stranger on the ports it may use towards its real peers.
+    let responders: BTreeSet<(String, u16)> =
+        expected.iter().map(|(_, t, p)| (t.clone(), *p)).collect();
+    for (to, port) in &responders {
+        if filtered(to) {
+            for v6 in families("stranger", to) {
+                must_fail.push(Probe {
+                    from: "stranger".into(),
+                    to: to.clone(),
+                    port: *port,
+                    v6,
+                    source_port: None,
+                    why: "peer not in the topology",
+                });
+            }
+        }
+    }
+    let stranger_listen: BTreeSet<u16> = expected.iter().map(|(_, _, p)| *p).collect();
+    for port in &stranger_listen {
+        let l = with_ns(&nodes["stranger"].ns, || {
+            TcpListener::bind(("::", *port)).expect("listen")
+        });
+        l.set_nonblocking(true).unwrap();
+        listeners.insert(("stranger".into(), *port), l);
+    }
+    for (from, _, port) in &expected {
+        if filtered(from) {
+            for v6 in families(from, "stranger") {
+                must_fail.push(Probe {
+                    from: from.clone(),
+                    to: "stranger".into(),
+                    port: *port,
+                    v6,
+                    source_port: None,
+                    why: "responder not in the topology",
+                });
+            }
+        }
+    }
+    // Topology hosts that are not documented peers of each other.
+    for (from, to, port) in [
+        ("helpdesk", "linux-agent", 9876),
+        ("win-agent", "linux-agent", 9876),
+        ("linux-agent", "vmware-va", 9876),
+        ("nas", "ams", 9876),
+        ("console", "linux-agent", 22),
+        ("helpdesk", "nas", 445),
+    ] {
+        for v6 in families(from, to) {
+            must_fail.push(Probe {
+                from: from.into(),
+                to: to.into(),
+                port,
+                v6,
+                source_port: None,
+                why: "hosts with no documented flow between them",
+            });
+            let l = listeners.contains_key(&(to.to_owned(), port));
+            if !l {
+                let lst = with_ns(&nodes[to].ns, || {
+                    TcpListener::bind(("::", port)).expect("listen")
+                });
+                lst.set_nonblocking(true).unwrap();
+                listeners.insert((to.to_owned(), port), lst);
+            }
+        }
+    }
+    must_fail.sort_by(|a, b| {
+        (&a.from, &a.to, a.port, a.v6, a.source_port).cmp(&(
+            &b.from,
+            &b.to,
+            b.port,
+            b.v6,
+            b.source_port,
+        ))
+    });
+    must_fail.dedup_by(|a, b| {
+        (&a.from, &a.to, a.port, a.v6, a.source_port)
+            == (&b.from, &b.to, b.port, b.v6, b.source_port)
+    });
+
+    // Control run without any firewall: every probe must connect, so that a failure later is
+    // the firewall's doing and not the harness's.
+    let all: Vec<Probe> = must_pass.iter().chain(&must_fail).cloned().collect();
+    let control = attempt_all(&nodes, &all);
+    let broken: Vec<&Probe> = all
+        .iter()
+        .zip(&control)
+        .filter(|(_, ok)| !**ok)
+        .map(|(p, _)| p)
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "without firewalls these probes failed (harness problem): {broken:#?}"
+    );
+    drain(&listeners);
+
+    // Load the generated rule sets into the firewalled hosts.
+    let dir = tempfile::tempdir().unwrap();
+    for (rel, text) in &files {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+    }
+    let mut loaded = 0;
+    for (name, node) in &nodes {
+        if !filtered(name) {
+            continue;
+        }
+        let host_dir = dir.path().join(name);
+        match loader {
+            Loader::Nftables => {
+                in_ns(
+                    &node.ns,
+                    &["nft", "-f", host_dir.join("nftables.nft").to_str().unwrap()],
+                );
+            }
+            Loader::Iptables => {
+                let ipset = host_dir.join("ipset.rules");
+                if ipset.exists() {
+                    in_ns(
+                        &node.ns,
+                        &[
+                            "sh",
+                            "-c",
+                            &format!("ipset restore -! < {}", ipset.display()),
+                        ],
+                    );
+                }
+                in_ns(
+                    &node.ns,
+                    &[
+                        "sh",
+                        "-c",
+                        &format!(
+                            "iptables-restore < {}",
+                            host_dir.join("iptables.rules").display()
+                        ),
+                    ],
+                );
+                in_ns(
+                    &node.ns,
+                    &[
+                        "sh",
+                        "-c",
+                        &format!(
+                            "ip6tables-restore < {}",
+                            host_dir.join("ip6tables.rules").display()
+                        ),
+                    ],
+                );
+            }
+        }
+        loaded += 1;
+    }
+    assert_eq!(
+        loaded, 4,
+        "helpdesk, linux-agent, nas and vmware-va carry rules"
+    );
+
+    let passed = attempt_all(&nodes, &must_pass);
+    drain(&listeners);
+    let failed = attempt_all(&nodes, &must_fail);
+    let wrongly_blocked: Vec<&Probe> = must_pass
+        .iter()
+        .zip(&passed)
+        .filter(|(_, ok)| !**ok)
+        .map(|(p, _)| p)
+        .collect();
+    let wrongly_passed: Vec<&Probe> = must_fail
+        .iter()
+        .zip(&failed)
+        .filter(|(_, ok)| **ok)
+        .map(|(p, _)| p)
+        .collect();
+    assert!(
+        wrongly_blocked.is_empty() && wrongly_passed.is_empty(),
+        "{loader:?}: documented flows blocked: {wrongly_blocked:#?}\nundocumented traffic passed: {wrongly_passed:#?}"
+    );
+    assert!(
+        must_pass.len() >= 80 && must_fail.len() >= 150,
+        "{} / {}",
+        must_pass.len(),
+        must_fail.len()
+    );
+}
+
+/// Accepts and drops whatever connections wait in the listeners' queues.
+fn drain(listeners: &HashMap<(String, u16), TcpListener>) {
+    for l in listeners.values() {
+        while l.accept().is_ok() {}
+    }
+}
