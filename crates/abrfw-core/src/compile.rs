@@ -7,7 +7,7 @@ use ipnet::IpNet;
 use crate::catalog::{Catalog, Flow, Port, SourcePort};
 use crate::ir::{Direction, Family, HostRules, Peers, PortRange, Protocol, Rule};
 use crate::role::{Component, Role};
-use crate::topology::{AllowFrom, Host, Topology};
+use crate::topology::{Allow, AllowEnd, Host, Topology};
 
 /// Why a topology could not be compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,41 +91,7 @@ pub fn compile(catalog: &Catalog, topology: &Topology) -> Result<Vec<HostRules>,
     }
 
     for allow in &topology.allows {
-        let flow = format!("allow:{}", allow.name);
-        let to = &hosts[allow.to];
-        let (from_nets, from_names, sport) = match &allow.from {
-            AllowFrom::Host(i) => (
-                hosts[*i].addresses.clone(),
-                vec![hosts[*i].name.clone()],
-                hosts[*i].source_ports,
-            ),
-            AllowFrom::Network(net) => (vec![*net], Vec::new(), None),
-        };
-        let site_rule = |direction, peers: &[IpNet], names: Vec<String>, sport| SiteRule {
-            flow: flow.clone(),
-            direction,
-            protocol: allow.protocol,
-            sport,
-            dport: allow.ports,
-            peers: peers.to_vec(),
-            peer_hosts: names,
-            purpose: allow.description.clone(),
-        };
-        if to.os.is_some() && !matches!(allow.from, AllowFrom::Host(i) if i == allow.to) {
-            out[allow.to].add_site(site_rule(Direction::Inbound, &from_nets, from_names, sport));
-        }
-        if let AllowFrom::Host(i) = allow.from
-            && hosts[i].os.is_some()
-            && i != allow.to
-        {
-            let rule = site_rule(
-                Direction::Outbound,
-                &to.addresses,
-                vec![to.name.clone()],
-                hosts[i].source_ports,
-            );
-            out[i].add_site(rule);
-        }
+        compile_allow(allow, hosts, &mut out);
     }
 
     let mut result: Vec<HostRules> = out
@@ -135,6 +101,46 @@ pub fn compile(catalog: &Catalog, topology: &Topology) -> Result<Vec<HostRules>,
         .collect();
     result.sort_by(|a, b| a.host.cmp(&b.host));
     Ok(result)
+}
+
+/// An `[[allow]]` rule: inbound on its `to` host, outbound on its `from` host (when they have
+/// an OS); a network side contributes addresses and any source port.
+fn compile_allow(allow: &Allow, hosts: &[Host], out: &mut [Builder]) {
+    let side = |end: AllowEnd| -> (Vec<IpNet>, Vec<String>, Option<PortRange>) {
+        match end {
+            AllowEnd::Host(i) => (
+                hosts[i].addresses.clone(),
+                vec![hosts[i].name.clone()],
+                hosts[i].source_ports,
+            ),
+            AllowEnd::Network(net) => (vec![net], Vec::new(), None),
+        }
+    };
+    if allow.from == allow.to {
+        return;
+    }
+    let (from_nets, from_names, sport) = side(allow.from);
+    let (to_nets, to_names, _) = side(allow.to);
+    let rule = |direction, peers: Vec<IpNet>, peer_hosts| SiteRule {
+        flow: format!("allow:{}", allow.name),
+        direction,
+        protocol: allow.protocol,
+        sport,
+        dport: allow.ports,
+        peers,
+        peer_hosts,
+        purpose: allow.description.clone(),
+    };
+    if let AllowEnd::Host(t) = allow.to
+        && hosts[t].os.is_some()
+    {
+        out[t].add_site(rule(Direction::Inbound, from_nets, from_names));
+    }
+    if let AllowEnd::Host(f) = allow.from
+        && hosts[f].os.is_some()
+    {
+        out[f].add_site(rule(Direction::Outbound, to_nets, to_names));
+    }
 }
 
 /// Groups host indices by a key, keys sorted.

@@ -71,9 +71,9 @@ pub struct Allow {
     /// Unique name; the rule's flow id is `allow:<name>`.
     pub name: String,
     /// Who connects.
-    pub from: AllowFrom,
-    /// Index in [`Topology::hosts`] of the host that accepts.
-    pub to: usize,
+    pub from: AllowEnd,
+    /// Who accepts.
+    pub to: AllowEnd,
     /// Protocol (default TCP).
     pub protocol: Protocol,
     /// Destination port or range.
@@ -82,9 +82,9 @@ pub struct Allow {
     pub description: String,
 }
 
-/// The initiating side of an `[[allow]]` rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AllowFrom {
+/// One side of an `[[allow]]` rule; at least one side is a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowEnd {
     /// A topology host, by index.
     Host(usize),
     /// An address or network outside the topology.
@@ -391,42 +391,43 @@ impl Resolver<'_> {
         }
     }
 
+    fn allow_end(
+        &mut self,
+        key: &str,
+        value: &toml::Spanned<String>,
+        hosts: &HashMap<&str, usize>,
+    ) -> Option<AllowEnd> {
+        let text = value.get_ref().as_str();
+        if let Some(&i) = hosts.get(text) {
+            return Some(AllowEnd::Host(i));
+        }
+        if let Ok(net) = parse_address(text) {
+            return Some(AllowEnd::Network(net));
+        }
+        let names: Vec<&str> = hosts.keys().copied().collect();
+        let help = match suggest(text, &names) {
+            Some(s) => format!("did you mean {s:?}?"),
+            None => "name a [[host]] or write an IPv4/IPv6 address or network".into(),
+        };
+        self.report(
+            Diagnostic::new(
+                format!("`{key}` {text:?} is neither a host of this topology nor an address"),
+                value.span(),
+            )
+            .help(help),
+        );
+        None
+    }
+
     fn allow(&mut self, raw: &RawAllow, hosts: &HashMap<&str, usize>) -> Option<Allow> {
         self.name("allow", &raw.name);
-        let from_text = raw.from.get_ref().as_str();
-        let from = match hosts.get(from_text) {
-            Some(&i) => Some(AllowFrom::Host(i)),
-            None => match parse_address(from_text) {
-                Ok(net) => Some(AllowFrom::Network(net)),
-                Err(_) => {
-                    let names: Vec<&str> = hosts.keys().copied().collect();
-                    let mut d = Diagnostic::new(
-                        format!(
-                            "`from` {from_text:?} is neither a host of this topology nor an address"
-                        ),
-                        raw.from.span(),
-                    );
-                    d.help = Some(match suggest(from_text, &names) {
-                        Some(s) => format!("did you mean {s:?}?"),
-                        None => "name a [[host]] or write an IPv4/IPv6 address or network".into(),
-                    });
-                    self.report(d);
-                    None
-                }
-            },
-        };
-        let to = hosts.get(raw.to.get_ref().as_str()).copied();
-        if to.is_none() {
-            let names: Vec<&str> = hosts.keys().copied().collect();
-            let mut d = Diagnostic::new(
-                format!("`to` {:?} is not a host of this topology", raw.to.get_ref()),
-                raw.to.span(),
+        let from = self.allow_end("from", &raw.from, hosts);
+        let to = self.allow_end("to", &raw.to, hosts);
+        if let (Some(AllowEnd::Network(_)), Some(AllowEnd::Network(_))) = (from, to) {
+            self.report(
+                Diagnostic::new("neither `from` nor `to` is a host of this topology", raw.to.span())
+                    .help("an [[allow]] rule is put on a host: name a [[host]] on at least one side"),
             );
-            d.help = Some(match suggest(raw.to.get_ref(), &names) {
-                Some(s) => format!("did you mean {s:?}?"),
-                None => "`to` names a [[host]]; add the host first".into(),
-            });
-            self.report(d);
         }
         let ports = self.port_range(&raw.port);
         let protocol = match raw.protocol.as_ref().map(|p| p.get_ref().as_str()) {
