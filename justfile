@@ -28,3 +28,7 @@ bless:
 # Regenerate docs/flows.md from the catalog
 docs:
     cargo run --locked -- flows --format markdown > docs/flows.md
+
+# Scale benchmark (ABRFW_BENCH_HOSTS=N agents, default 20000)
+bench:
+    cargo bench --locked -p abrfw-cli --bench scale

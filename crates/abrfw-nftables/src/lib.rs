@@ -95,11 +95,7 @@ impl View {
                             Family::V4 => "ipv4_addr",
                             Family::V6 => "ipv6_addr",
                         },
-                        hosts: if rule.peer_hosts.is_empty() {
-                            format!("peers of {}", rule.flow)
-                        } else {
-                            format!("peers: {}", rule.peer_hosts.join(", "))
-                        },
+                        hosts: peers_comment(rule),
                         elements: elements.join(", "),
                     });
                     next
@@ -120,6 +116,17 @@ impl View {
             input,
             output,
         }
+    }
+}
+
+/// The comment above a set: which hosts it holds, the first few by name.
+fn peers_comment(rule: &Rule) -> String {
+    const SHOWN: usize = 5;
+    let names = &rule.peer_hosts;
+    match names.len() {
+        0 => format!("peers of {}", rule.flow),
+        n if n <= SHOWN => format!("peers: {}", names.join(", ")),
+        n => format!("peers: {} and {} more", names[..SHOWN].join(", "), n - SHOWN),
     }
 }
 
