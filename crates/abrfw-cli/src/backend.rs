@@ -1,6 +1,6 @@
 //! Which backend serves which host, and rendering through it. Only the CLI knows every backend.
 
-use abrfw_core::{HostRules, Os};
+use abrfw_core::{GatewayRules, HostRules, Os};
 use anyhow::Result;
 
 use crate::args::Backend;
@@ -16,7 +16,6 @@ impl Backend {
             Backend::Ir => "ir",
         }
     }
-
 
     /// Whether the backend produces rules for a host running `os`.
     pub fn serves(self, os: Os) -> bool {
@@ -45,5 +44,20 @@ impl Backend {
             )],
             Backend::Ir => vec![("ir.json", serde_json::to_string_pretty(host)? + "\n")],
         })
+    }
+
+    /// Renders a gateway's forward rules, or `None` when the backend has no gateway mode or
+    /// does not serve the gateway's OS.
+    pub fn render_gateway(self, gw: &GatewayRules) -> Result<Option<Vec<(&'static str, String)>>> {
+        if !self.serves(gw.os) {
+            return Ok(None);
+        }
+        Ok(Some(match self {
+            Backend::Nftables => vec![(
+                abrfw_nftables::FILE_NAME,
+                abrfw_nftables::render_gateway(gw, &abrfw_nftables::Options::default())?,
+            )],
+            Backend::Ir => vec![("ir.json", serde_json::to_string_pretty(gw)? + "\n")],
+        }))
     }
 }

@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use ipnet::IpNet;
 
-use crate::catalog::{Catalog, Flow, Port, SourcePort};
-use crate::ir::{Direction, Family, HostRules, Peers, PortRange, Protocol, Rule};
+use crate::catalog::{Catalog, Flow, Port, Release, SourcePort};
+use crate::ir::{
+    Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, PortRange, Protocol, Rule, Zone,
+};
 use crate::role::{Component, Role};
 use crate::topology::{Allow, AllowEnd, Host, Topology};
 
@@ -25,67 +27,24 @@ pub enum CompileError {
 /// initiator's ephemeral source-port range. A host never gets a rule to itself: two roles on one
 /// host talk locally.
 pub fn compile(catalog: &Catalog, topology: &Topology) -> Result<Vec<HostRules>, CompileError> {
-    let release = catalog
-        .release(topology.release.id)
-        .ok_or_else(|| CompileError::UnknownRelease(topology.release.id.to_owned()))?;
+    let release = release_of(catalog, topology)?;
     let hosts = &topology.hosts;
-    let has_ms = hosts
-        .iter()
-        .any(|h| h.roles.contains(&Role::ManagementServer));
     let mut out: Vec<Builder> = hosts.iter().map(Builder::new).collect();
 
-    let members = |c: Component| -> Vec<usize> {
-        (0..hosts.len())
-            .filter(|&i| c.matches(&hosts[i].roles, hosts[i].os))
-            .collect()
-    };
-    for flow in release.flows {
-        if !topology.options.phases.contains(&flow.phase)
-            || !flow.condition.holds(has_ms, topology.options.dns)
-        {
-            continue;
-        }
-        let initiators = members(flow.initiator);
-        let responders = members(flow.responder);
-        if initiators.is_empty() || responders.is_empty() {
-            continue;
-        }
-        let sport = |h: &Host| match flow.source_port {
-            SourcePort::Ephemeral => h.source_ports,
-            SourcePort::Any => None,
-        };
-        let dport = |h: &Host| match flow.port {
-            Port::Fixed(p) => PortRange::single(p),
-            Port::Acronis => PortRange::single(h.acronis_port),
-        };
-        // Responders grouped by the port they listen on; initiators by the ports they send from.
-        let by_dport = group(&responders, |i| dport(&hosts[i]));
-        let by_sport = group(&initiators, |i| sport(&hosts[i]));
-
-        for &i in initiators.iter().filter(|&&i| hosts[i].os.is_some()) {
+    for a in applicable(release, topology) {
+        let flow = a.flow;
+        let by_dport = group(&a.responders, |i| flow_dport(flow, &hosts[i]));
+        let by_sport = group(&a.initiators, |i| flow_sport(flow, &hosts[i]));
+        for &i in a.initiators.iter().filter(|&&i| hosts[i].os.is_some()) {
+            let sport = flow_sport(flow, &hosts[i]);
             for (port, peers) in &by_dport {
-                out[i].add(
-                    flow,
-                    Direction::Outbound,
-                    sport(&hosts[i]),
-                    *port,
-                    peers,
-                    i,
-                    hosts,
-                );
+                out[i].add(flow, Direction::Outbound, sport, *port, peers, i, hosts);
             }
         }
-        for &r in responders.iter().filter(|&&r| hosts[r].os.is_some()) {
+        for &r in a.responders.iter().filter(|&&r| hosts[r].os.is_some()) {
+            let dport = flow_dport(flow, &hosts[r]);
             for (ports, peers) in &by_sport {
-                out[r].add(
-                    flow,
-                    Direction::Inbound,
-                    *ports,
-                    dport(&hosts[r]),
-                    peers,
-                    r,
-                    hosts,
-                );
+                out[r].add(flow, Direction::Inbound, *ports, dport, peers, r, hosts);
             }
         }
     }
@@ -141,6 +100,186 @@ fn compile_allow(allow: &Allow, hosts: &[Host], out: &mut [Builder]) {
     {
         out[f].add_site(rule(Direction::Outbound, to_nets, to_names));
     }
+}
+
+/// The catalog's copy of the release the topology was validated against.
+fn release_of(catalog: &Catalog, topology: &Topology) -> Result<&'static Release, CompileError> {
+    catalog
+        .release(topology.release.id)
+        .ok_or_else(|| CompileError::UnknownRelease(topology.release.id.to_owned()))
+}
+
+/// A catalog flow that applies to the site, with the hosts at each end.
+struct Applicable {
+    flow: &'static Flow,
+    initiators: Vec<usize>,
+    responders: Vec<usize>,
+}
+
+/// The flows whose phase is selected, whose condition holds and which have hosts at both ends.
+fn applicable(release: &'static Release, topology: &Topology) -> Vec<Applicable> {
+    let hosts = &topology.hosts;
+    let has_ms = hosts
+        .iter()
+        .any(|h| h.roles.contains(&Role::ManagementServer));
+    let members = |c: Component| -> Vec<usize> {
+        (0..hosts.len())
+            .filter(|&i| c.matches(&hosts[i].roles, hosts[i].os))
+            .collect()
+    };
+    release
+        .flows
+        .iter()
+        .filter(|f| {
+            topology.options.phases.contains(&f.phase)
+                && f.condition.holds(has_ms, topology.options.dns)
+        })
+        .map(|flow| Applicable {
+            flow,
+            initiators: members(flow.initiator),
+            responders: members(flow.responder),
+        })
+        .filter(|a| !a.initiators.is_empty() && !a.responders.is_empty())
+        .collect()
+}
+
+/// The initiator's source ports for a flow.
+fn flow_sport(flow: &Flow, initiator: &Host) -> Option<PortRange> {
+    match flow.source_port {
+        SourcePort::Ephemeral => initiator.source_ports,
+        SourcePort::Any => None,
+    }
+}
+
+/// The responder's port for a flow.
+fn flow_dport(flow: &Flow, responder: &Host) -> PortRange {
+    match flow.port {
+        Port::Fixed(p) => PortRange::single(p),
+        Port::Acronis => PortRange::single(responder.acronis_port),
+    }
+}
+
+/// Compiles every `[[gateway]]` into its forward rules, sorted by gateway name.
+///
+/// A gateway passes every applicable flow whose initiator and responder sit in two different
+/// zones among its own, from the initiators' addresses and source ports to the responders'
+/// addresses and port; `[[allow]]` rules count when both of their ends are hosts (an address has
+/// no zone).
+pub fn compile_gateways(
+    catalog: &Catalog,
+    topology: &Topology,
+) -> Result<Vec<GatewayRules>, CompileError> {
+    let release = release_of(catalog, topology)?;
+    let hosts = &topology.hosts;
+    let flows = applicable(release, topology);
+    let mut result = Vec::new();
+    for gw in &topology.gateways {
+        let zone_of = |name: &str| -> Option<Zone> {
+            gw.zones.iter().find(|(z, _)| z == name).map(|(z, i)| Zone {
+                name: z.clone(),
+                interface: i.clone(),
+            })
+        };
+        let mut rules = Vec::new();
+        let mut cross =
+            |flow: String,
+             purpose: &str,
+             protocol: Protocol,
+             initiators: BTreeMap<(&str, Option<PortRange>), Vec<usize>>,
+             responders: BTreeMap<(&str, PortRange), Vec<usize>>| {
+                for ((from, sport), ini) in &initiators {
+                    for ((to, dport), resp) in &responders {
+                        let (Some(from_zone), Some(to_zone)) = (zone_of(from), zone_of(to)) else {
+                            continue;
+                        };
+                        if from == to {
+                            continue;
+                        }
+                        let mut sources = Peers::from_nets(
+                            ini.iter().flat_map(|&i| hosts[i].addresses.iter().copied()),
+                        );
+                        let mut destinations = Peers::from_nets(
+                            resp.iter()
+                                .flat_map(|&r| hosts[r].addresses.iter().copied()),
+                        );
+                        if sources.v4.is_empty() || destinations.v4.is_empty() {
+                            sources.v4.clear();
+                            destinations.v4.clear();
+                        }
+                        if sources.v6.is_empty() || destinations.v6.is_empty() {
+                            sources.v6.clear();
+                            destinations.v6.clear();
+                        }
+                        if sources.is_empty() {
+                            continue;
+                        }
+                        let names = |list: &[usize]| -> Vec<String> {
+                            let mut n: Vec<String> =
+                                list.iter().map(|&i| hosts[i].name.clone()).collect();
+                            n.sort();
+                            n
+                        };
+                        rules.push(ForwardRule {
+                            flow: flow.clone(),
+                            from_zone,
+                            to_zone,
+                            protocol,
+                            destination_port: *dport,
+                            source_ports: *sport,
+                            sources,
+                            destinations,
+                            source_hosts: names(ini),
+                            destination_hosts: names(resp),
+                            purpose: purpose.to_owned(),
+                        });
+                    }
+                }
+            };
+        for a in &flows {
+            let flow = a.flow;
+            cross(
+                flow.id.to_owned(),
+                flow.purpose,
+                flow.protocol,
+                group(&a.initiators, |i| {
+                    (hosts[i].zone.as_str(), flow_sport(flow, &hosts[i]))
+                }),
+                group(&a.responders, |r| {
+                    (hosts[r].zone.as_str(), flow_dport(flow, &hosts[r]))
+                }),
+            );
+        }
+        for allow in &topology.allows {
+            if let (AllowEnd::Host(f), AllowEnd::Host(t)) = (allow.from, allow.to) {
+                cross(
+                    format!("allow:{}", allow.name),
+                    &allow.description,
+                    allow.protocol,
+                    BTreeMap::from([((hosts[f].zone.as_str(), hosts[f].source_ports), vec![f])]),
+                    BTreeMap::from([((hosts[t].zone.as_str(), allow.ports), vec![t])]),
+                );
+            }
+        }
+        rules.sort();
+        rules.dedup();
+        result.push(GatewayRules {
+            gateway: gw.name.clone(),
+            os: gw.os,
+            release: release.id.to_owned(),
+            policy: topology.options.policy,
+            zones: gw
+                .zones
+                .iter()
+                .map(|(z, i)| Zone {
+                    name: z.clone(),
+                    interface: i.clone(),
+                })
+                .collect(),
+            rules,
+        });
+    }
+    result.sort_by(|a, b| a.gateway.cmp(&b.gateway));
+    Ok(result)
 }
 
 /// Groups host indices by a key, keys sorted.

@@ -220,3 +220,59 @@ impl HostRules {
         self.rules.iter().filter(move |r| r.direction == direction)
     }
 }
+
+/// A zone a gateway routes, with the interface it reaches the zone through (when the topology
+/// names one).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Zone {
+    /// Zone name.
+    pub name: String,
+    /// Interface name on the gateway, e.g. `em0`.
+    pub interface: Option<String>,
+}
+
+/// One allowed connection pattern forwarded by a gateway, from one zone to another.
+///
+/// As in [`Rule`], ports are in connection terms: `source_ports` is the initiator's range.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ForwardRule {
+    /// Flow id (`agent-ms`, `allow:<name>`).
+    pub flow: String,
+    /// Zone of the initiators.
+    pub from_zone: Zone,
+    /// Zone of the responders.
+    pub to_zone: Zone,
+    /// Transport protocol.
+    pub protocol: Protocol,
+    /// The responders' port(s).
+    pub destination_port: PortRange,
+    /// The initiators' source ports; `None` for any.
+    pub source_ports: Option<PortRange>,
+    /// Initiator addresses. A family is present only when `destinations` has it too.
+    pub sources: Peers,
+    /// Responder addresses. A family is present only when `sources` has it too.
+    pub destinations: Peers,
+    /// Initiator host names, sorted.
+    pub source_hosts: Vec<String>,
+    /// Responder host names, sorted.
+    pub destination_hosts: Vec<String>,
+    /// What the connection is for.
+    pub purpose: String,
+}
+
+/// The compiled forwarding rule set of one gateway.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct GatewayRules {
+    /// Gateway name (validated like host names).
+    pub gateway: String,
+    /// The gateway's OS (`linux` or a pf system).
+    pub os: Os,
+    /// Release id the rules come from.
+    pub release: String,
+    /// Drop: a complete forward policy; fragment: only the allow rules.
+    pub policy: Policy,
+    /// The zones it routes between, sorted by name.
+    pub zones: Vec<Zone>,
+    /// Forward rules, sorted.
+    pub rules: Vec<ForwardRule>,
+}

@@ -7,6 +7,8 @@
 //!    mistake becomes a located [`TopologyError`].
 //! 3. [`compile`]: `(&Catalog, &Topology)` -> `Vec<`[`HostRules`]`>`, the IR: per host, sorted
 //!    inbound and outbound allow rules with peer addresses, ports and flow ids.
+//!    [`compile_gateways`] does the same for the `[[gateway]]` firewalls between zones:
+//!    `Vec<`[`GatewayRules`]`>`, forward rules for the flows that cross zones.
 //! 4. Backends (`abrfw-nftables`, ...) render one [`HostRules`] into text; the CLI writes it.
 //!
 //! This crate knows no firewall syntax; backends know no topology.
@@ -21,10 +23,13 @@ pub mod role;
 pub mod topology;
 
 pub use catalog::{Catalog, Flow, Phase, Release};
-pub use compile::{CompileError, compile, families};
+pub use compile::{CompileError, compile, compile_gateways, families};
 pub use diagnostic::{Diagnostic, TopologyError};
 pub use ipnet;
-pub use ir::{Direction, Family, HostRules, Peers, Policy, PortRange, Protocol, Rule};
+pub use ir::{
+    Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol,
+    Rule, Zone,
+};
 pub use os::Os;
 pub use role::{Component, Role};
 pub use topology::Topology;

@@ -1,21 +1,27 @@
-//! nftables backend: renders one host's [`HostRules`] as a script for `nft -f`.
+//! nftables backend: renders one host's [`HostRules`] (or one gateway's [`GatewayRules`]) as a
+//! script for `nft -f`.
 //!
 //! `policy = "drop"` gives a complete `table inet abrfw` that replaces itself atomically
-//! (`table` + `delete table` + definition, the idiom nft 1.0.6 supports) and drops by default in
-//! input and output. `policy = "fragment"` gives only named sets and the `abrfw_in`/`abrfw_out`
-//! chains, to `include` inside the site's own `table inet` and jump to.
+//! (`table` + `delete table` + definition, the idiom nft 1.0.6 supports) and drops by default:
+//! in input and output for a host, in forward for a gateway. `policy = "fragment"` gives only
+//! named sets and the `abrfw_in`/`abrfw_out` (or `abrfw_fwd`) chains, to `include` inside the
+//! site's own `table inet` and jump to.
 #![deny(missing_docs)]
 
 mod escape;
 
 use std::collections::BTreeMap;
 
-use abrfw_core::{Direction, Family, HostRules, Policy, Protocol, Rule};
+use abrfw_core::ipnet::IpNet;
+use abrfw_core::{
+    Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol,
+    Rule,
+};
 use askama::Template;
 
 /// Backend name, as `--backend` spells it.
 pub const NAME: &str = "nftables";
-/// File written for each host.
+/// File written for each host and each Linux gateway.
 pub const FILE_NAME: &str = "nftables.nft";
 /// nft refuses comments over 128 bytes.
 pub const MAX_COMMENT_BYTES: usize = 128;
@@ -32,20 +38,131 @@ pub enum Error {
     Template(#[from] askama::Error),
 }
 
-/// Renders `host` as an `nft -f` script.
+/// Renders a host's rules as an `nft -f` script.
 pub fn render(host: &HostRules, _opts: &Options) -> Result<String, Error> {
-    let view = View::new(host);
-    let mut text = match host.policy {
-        Policy::Drop => DropTemplate { v: &view }.render()?,
-        Policy::Fragment => FragmentTemplate { v: &view }.render()?,
+    let mut sets = Sets::default();
+    let mut input = Vec::new();
+    let mut output = Vec::new();
+    for rule in &host.rules {
+        for family in Family::ALL {
+            let Some(set) = sets.get(family, &rule.peers, || {
+                peers_comment(&rule.peer_hosts, &rule.flow)
+            }) else {
+                continue;
+            };
+            let (saddr, daddr) = match rule.direction {
+                Direction::Inbound => (Some(set), None),
+                Direction::Outbound => (None, Some(set)),
+            };
+            let line = RuleView::new(family, saddr, daddr, None, None, RuleParts::of_rule(rule));
+            match rule.direction {
+                Direction::Inbound => input.push(line),
+                Direction::Outbound => output.push(line),
+            }
+        }
+    }
+    let view = View {
+        header: format!(
+            "{} firewall rules for host {} ({}; roles: {})",
+            host.release,
+            host.host,
+            host.os,
+            host.roles.join(", ")
+        ),
+        sets: sets.views,
+        chains: vec![
+            ChainView {
+                name: "abrfw_in",
+                rules: input,
+            },
+            ChainView {
+                name: "abrfw_out",
+                rules: output,
+            },
+        ],
     };
+    finish(match host.policy {
+        Policy::Drop => HostTemplate { v: &view }.render()?,
+        Policy::Fragment => FragmentTemplate {
+            v: &view,
+            gateway: false,
+        }
+        .render()?,
+    })
+}
+
+/// Renders a Linux gateway's forward rules as an `nft -f` script.
+pub fn render_gateway(gw: &GatewayRules, _opts: &Options) -> Result<String, Error> {
+    let mut sets = Sets::default();
+    let mut forward = Vec::new();
+    for rule in &gw.rules {
+        for family in Family::ALL {
+            let Some(src) = sets.get(family, &rule.sources, || {
+                peers_comment(&rule.source_hosts, &rule.flow)
+            }) else {
+                continue;
+            };
+            let Some(dst) = sets.get(family, &rule.destinations, || {
+                peers_comment(&rule.destination_hosts, &rule.flow)
+            }) else {
+                continue;
+            };
+            forward.push(RuleView::new(
+                family,
+                Some(src),
+                Some(dst),
+                rule.from_zone.interface.clone(),
+                rule.to_zone.interface.clone(),
+                RuleParts::of_forward(rule),
+            ));
+        }
+    }
+    let zones: Vec<String> = gw
+        .zones
+        .iter()
+        .map(|z| match &z.interface {
+            Some(i) => format!("{} ({i})", z.name),
+            None => z.name.clone(),
+        })
+        .collect();
+    let view = View {
+        header: format!(
+            "{} forwarding rules for gateway {} ({}; zones: {})",
+            gw.release,
+            gw.gateway,
+            gw.os,
+            zones.join(", ")
+        ),
+        sets: sets.views,
+        chains: vec![ChainView {
+            name: "abrfw_fwd",
+            rules: forward,
+        }],
+    };
+    finish(match gw.policy {
+        Policy::Drop => GatewayTemplate { v: &view }.render()?,
+        Policy::Fragment => FragmentTemplate {
+            v: &view,
+            gateway: true,
+        }
+        .render()?,
+    })
+}
+
+fn finish(mut text: String) -> Result<String, Error> {
     text.push('\n');
     Ok(text)
 }
 
 #[derive(Template)]
 #[template(path = "nftables.nft")]
-struct DropTemplate<'a> {
+struct HostTemplate<'a> {
+    v: &'a View,
+}
+
+#[derive(Template)]
+#[template(path = "nftables-gateway.nft")]
+struct GatewayTemplate<'a> {
     v: &'a View,
 }
 
@@ -53,17 +170,19 @@ struct DropTemplate<'a> {
 #[template(path = "nftables-fragment.nft")]
 struct FragmentTemplate<'a> {
     v: &'a View,
+    gateway: bool,
 }
 
 /// Everything the templates print, decided here.
 struct View {
-    host: String,
-    os: String,
-    roles: String,
-    release: String,
+    header: String,
     sets: Vec<SetView>,
-    input: Vec<RuleView>,
-    output: Vec<RuleView>,
+    chains: Vec<ChainView>,
+}
+
+struct ChainView {
+    name: &'static str,
+    rules: Vec<RuleView>,
 }
 
 struct SetView {
@@ -73,60 +192,140 @@ struct SetView {
     elements: String,
 }
 
-impl View {
-    fn new(host: &HostRules) -> Self {
-        // Sets are shared by every rule with the same peers; numbered in order of first use.
-        let mut sets: BTreeMap<(Family, Vec<String>), usize> = BTreeMap::new();
-        let mut set_views = Vec::new();
-        let mut input = Vec::new();
-        let mut output = Vec::new();
-        for rule in &host.rules {
-            for family in Family::ALL {
-                let elements: Vec<String> =
-                    rule.peers.of(family).iter().map(|n| element(*n)).collect();
-                if elements.is_empty() {
-                    continue;
-                }
-                let next = sets.len() + 1;
-                let number = *sets.entry((family, elements.clone())).or_insert_with(|| {
-                    set_views.push(SetView {
-                        name: set_name(next, family),
-                        kind: match family {
-                            Family::V4 => "ipv4_addr",
-                            Family::V6 => "ipv6_addr",
-                        },
-                        hosts: peers_comment(rule),
-                        elements: elements.join(", "),
-                    });
-                    next
-                });
-                let line = rule_view(rule, family, set_name(number, family));
-                match rule.direction {
-                    Direction::Inbound => input.push(line),
-                    Direction::Outbound => output.push(line),
-                }
-            }
+/// Named address sets, one per family and distinct address list, numbered in order of first use
+/// and shared by every rule with the same addresses.
+#[derive(Default)]
+struct Sets {
+    numbers: BTreeMap<(Family, Vec<IpNet>), String>,
+    views: Vec<SetView>,
+}
+
+impl Sets {
+    /// The set holding `peers` of `family`; `None` when the family has no address.
+    fn get(
+        &mut self,
+        family: Family,
+        peers: &Peers,
+        comment: impl FnOnce() -> String,
+    ) -> Option<String> {
+        let nets = peers.of(family);
+        if nets.is_empty() {
+            return None;
         }
-        View {
-            host: host.host.clone(),
-            os: host.os.to_string(),
-            roles: host.roles.join(", "),
-            release: host.release.clone(),
-            sets: set_views,
-            input,
-            output,
+        let next = self.numbers.len() + 1;
+        let views = &mut self.views;
+        let name = self
+            .numbers
+            .entry((family, nets))
+            .or_insert_with_key(|(_, nets)| {
+                let name = set_name(next, family);
+                views.push(SetView {
+                    name: name.clone(),
+                    kind: match family {
+                        Family::V4 => "ipv4_addr",
+                        Family::V6 => "ipv6_addr",
+                    },
+                    hosts: comment(),
+                    elements: nets
+                        .iter()
+                        .map(|n| element(*n))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+                name
+            });
+        Some(name.clone())
+    }
+}
+
+/// One accept rule: addresses, interfaces, ports, new connections only (replies pass as
+/// established).
+struct RuleView {
+    iif: String,
+    oif: String,
+    saddr: String,
+    daddr: String,
+    proto: &'static str,
+    sport: String,
+    dport: String,
+    comment: String,
+}
+
+/// The protocol-level parts shared by host and forward rules.
+struct RuleParts<'a> {
+    protocol: Protocol,
+    source_ports: Option<PortRange>,
+    destination_port: PortRange,
+    flow: &'a str,
+    purpose: &'a str,
+}
+
+impl<'a> RuleParts<'a> {
+    fn of_rule(r: &'a Rule) -> Self {
+        RuleParts {
+            protocol: r.protocol,
+            source_ports: r.source_ports,
+            destination_port: r.destination_port,
+            flow: &r.flow,
+            purpose: &r.purpose,
+        }
+    }
+
+    fn of_forward(r: &'a ForwardRule) -> Self {
+        RuleParts {
+            protocol: r.protocol,
+            source_ports: r.source_ports,
+            destination_port: r.destination_port,
+            flow: &r.flow,
+            purpose: &r.purpose,
+        }
+    }
+}
+
+impl RuleView {
+    fn new(
+        family: Family,
+        saddr: Option<String>,
+        daddr: Option<String>,
+        iif: Option<String>,
+        oif: Option<String>,
+        parts: RuleParts<'_>,
+    ) -> Self {
+        let match_kw = match family {
+            Family::V4 => "ip",
+            Family::V6 => "ip6",
+        };
+        RuleView {
+            iif: iif.unwrap_or_default(),
+            oif: oif.unwrap_or_default(),
+            saddr: saddr
+                .map(|s| format!("{match_kw} saddr @{s}"))
+                .unwrap_or_default(),
+            daddr: daddr
+                .map(|s| format!("{match_kw} daddr @{s}"))
+                .unwrap_or_default(),
+            proto: match parts.protocol {
+                Protocol::Tcp => "tcp",
+                Protocol::Udp => "udp",
+            },
+            sport: parts.source_ports.map(port_range).unwrap_or_default(),
+            dport: port_range(parts.destination_port),
+            comment: comment(parts.flow, parts.purpose),
         }
     }
 }
 
 /// The comment above a set: which hosts it holds, the first few by name.
-fn peers_comment(rule: &Rule) -> String {
+fn peers_comment(names: &[String], flow: &str) -> String {
     const SHOWN: usize = 5;
-    let names = &rule.peer_hosts;
     match names.len() {
-        0 => format!("peers of {}", rule.flow),
+        0 => format!("peers of {flow}"),
         n if n <= SHOWN => format!("peers: {}", names.join(", ")),
-        n => format!("peers: {} and {} more", names[..SHOWN].join(", "), n - SHOWN),
+        n => format!(
+            "peers: {} and {} more",
+            names[..SHOWN].join(", "),
+            n - SHOWN
+        ),
     }
 }
 
@@ -139,7 +338,7 @@ fn set_name(number: usize, family: Family) -> String {
 }
 
 /// A single address prints bare; a network keeps its prefix.
-fn element(net: abrfw_core::ipnet::IpNet) -> String {
+fn element(net: IpNet) -> String {
     if net.prefix_len() == net.max_prefix_len() {
         net.addr().to_string()
     } else {
@@ -147,36 +346,7 @@ fn element(net: abrfw_core::ipnet::IpNet) -> String {
     }
 }
 
-/// One accept rule: peer set, ports, new connections only (replies pass as established).
-struct RuleView {
-    addr: &'static str,
-    set: String,
-    proto: &'static str,
-    sport: String,
-    dport: String,
-    comment: String,
-}
-
-fn rule_view(rule: &Rule, family: Family, set: String) -> RuleView {
-    RuleView {
-        addr: match (family, rule.direction) {
-            (Family::V4, Direction::Inbound) => "ip saddr",
-            (Family::V4, Direction::Outbound) => "ip daddr",
-            (Family::V6, Direction::Inbound) => "ip6 saddr",
-            (Family::V6, Direction::Outbound) => "ip6 daddr",
-        },
-        set,
-        proto: match rule.protocol {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        },
-        sport: rule.source_ports.map(port_range).unwrap_or_default(),
-        dport: port_range(rule.destination_port),
-        comment: comment(&rule.flow, &rule.purpose),
-    }
-}
-
-fn port_range(p: abrfw_core::PortRange) -> String {
+fn port_range(p: PortRange) -> String {
     if p.is_single() {
         p.first.to_string()
     } else {

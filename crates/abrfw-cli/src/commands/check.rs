@@ -1,6 +1,6 @@
 //! `abrfw check`: validate a topology and say what it compiles to.
 
-use abrfw_core::{Catalog, compile};
+use abrfw_core::{Catalog, compile, compile_gateways};
 use anyhow::Result;
 
 use crate::args::SiteArgs;
@@ -12,6 +12,7 @@ pub fn run(args: &SiteArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
     let catalog = Catalog::builtin();
     let topology = site::load(args, &catalog)?;
     let hosts = compile(&catalog, &topology)?;
+    let gateways = compile_gateways(&catalog, &topology)?;
     let rules: usize = hosts.iter().map(|h| h.rules.len()).sum();
     writeln!(
         out,
@@ -40,6 +41,27 @@ pub fn run(args: &SiteArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
             host.roles.join(", "),
             host.rules.len(),
             backends
+        )?;
+    }
+    for gw in &gateways {
+        let zones: Vec<&str> = gw.zones.iter().map(|z| z.name.as_str()).collect();
+        let backends: Vec<&str> = WRITTEN
+            .iter()
+            .filter(|b| b.serves(gw.os))
+            .map(|b| b.name())
+            .collect();
+        writeln!(
+            out,
+            "  gateway {}: {} between {}, {} forward rule(s), backends: {}",
+            gw.gateway,
+            gw.os,
+            zones.join(", "),
+            gw.rules.len(),
+            if backends.is_empty() {
+                "none yet".to_owned()
+            } else {
+                backends.join(", ")
+            }
         )?;
     }
     Ok(Outcome::Success)

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use abrfw_core::{Catalog, HostRules, compile};
+use abrfw_core::{Catalog, GatewayRules, HostRules, compile, compile_gateways};
 use anyhow::{Result, bail};
 
 use crate::args::{Backend, CompileArgs};
@@ -15,7 +15,13 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
     let catalog = Catalog::builtin();
     let topology = site::load(&args.site, &catalog)?;
     let hosts = compile(&catalog, &topology)?;
+    let gateways = compile_gateways(&catalog, &topology)?;
 
+    if let Some(name) = &args.host
+        && let Some(gw) = gateways.iter().find(|g| &g.gateway == name)
+    {
+        return print_gateway(gw, args.backend, out);
+    }
     if let Some(name) = &args.host {
         let Some(host) = hosts.iter().find(|h| &h.host == name) else {
             let known = topology.hosts.iter().find(|h| &h.name == name);
@@ -42,24 +48,14 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
                 backend.served().join(", ")
             );
         }
-        let files = backend.render(host)?;
-        if let [(_, text)] = files.as_slice() {
-            out.write_all(text.as_bytes())?;
-        } else {
-            // Several files (one per address family, say): print each after a header line
-            // that is a comment in every format abrfw writes.
-            for (name, text) in &files {
-                writeln!(out, "# ==> {name} <==")?;
-                out.write_all(text.as_bytes())?;
-            }
-        }
+        print_files(&backend.render(host)?, out)?;
         return Ok(Outcome::Success);
     }
 
     let Some(dir) = &args.out_dir else {
         bail!("give --out-dir DIR, or --host NAME to print one rule set");
     };
-    let files = render_all(&hosts, args.backend, dir)?;
+    let files = render_all(&hosts, &gateways, args.backend, dir)?;
     if args.check {
         let mut differ = 0;
         for (path, text) in &files {
@@ -77,20 +73,60 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
     for (path, text) in &files {
         atomic_write(path, text)?;
     }
-    let with_rules = hosts.len();
     writeln!(
         out,
-        "wrote {} file(s) for {} host(s) with an OS into {}",
+        "wrote {} file(s) for {} host(s) and {} gateway(s) into {}",
         files.len(),
-        with_rules,
+        hosts.len(),
+        gateways.len(),
         dir.display()
     )?;
     Ok(Outcome::Success)
 }
 
-/// Every file of the site, in host then backend order.
+/// Prints one gateway's rule set with the first backend that serves its OS (or the one asked for).
+fn print_gateway(
+    gw: &GatewayRules,
+    backend: Option<Backend>,
+    out: &mut dyn std::io::Write,
+) -> Result<Outcome> {
+    let candidates: Vec<Backend> = match backend {
+        Some(b) => vec![b],
+        None => WRITTEN.to_vec(),
+    };
+    for b in candidates {
+        if let Some(files) = b.render_gateway(gw)? {
+            print_files(&files, out)?;
+            return Ok(Outcome::Success);
+        }
+    }
+    bail!(
+        "gateway {:?} runs {}; no {} backend writes gateway rules for it",
+        gw.gateway,
+        gw.os,
+        backend.map(Backend::name).unwrap_or("available")
+    )
+}
+
+/// Writes one or several rendered files to stdout.
+fn print_files(files: &[(&'static str, String)], out: &mut dyn std::io::Write) -> Result<()> {
+    if let [(_, text)] = files {
+        out.write_all(text.as_bytes())?;
+    } else {
+        // Several files (one per address family, say): print each after a header line that is
+        // a comment in every format abrfw writes.
+        for (name, text) in files {
+            writeln!(out, "# ==> {name} <==")?;
+            out.write_all(text.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// Every file of the site: hosts then gateways, each in backend order.
 fn render_all(
     hosts: &[HostRules],
+    gateways: &[GatewayRules],
     only: Option<Backend>,
     dir: &std::path::Path,
 ) -> Result<Vec<(PathBuf, String)>> {
@@ -104,6 +140,13 @@ fn render_all(
         for backend in backends.iter().filter(|b| b.serves(host.os)) {
             for (name, text) in backend.render(host)? {
                 files.push((dir.join(&host.host).join(name), text));
+            }
+        }
+    }
+    for gw in gateways {
+        for backend in &backends {
+            for (name, text) in backend.render_gateway(gw)?.unwrap_or_default() {
+                files.push((dir.join(&gw.gateway).join(name), text));
             }
         }
     }

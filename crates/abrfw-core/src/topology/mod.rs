@@ -2,7 +2,7 @@
 
 mod raw;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::ops::Range;
 
@@ -13,7 +13,7 @@ use crate::diagnostic::{Diagnostic, TopologyError};
 use crate::ir::{Policy, PortRange, Protocol};
 use crate::os::Os;
 use crate::role::Role;
-use raw::{RawAllow, RawHost, RawPort, RawTopology};
+use raw::{RawAllow, RawGateway, RawHost, RawPort, RawTopology};
 
 /// Longest host or allow name, in bytes. Names become directory names, rule names and parts of
 /// set and chain names in every backend; 63 keeps all of them within their limits.
@@ -33,6 +33,25 @@ pub struct Topology {
     pub hosts: Vec<Host>,
     /// Site-specific extra flows, in file order.
     pub allows: Vec<Allow>,
+    /// Firewalls between zones, in file order.
+    pub gateways: Vec<Gateway>,
+}
+
+/// The zone of hosts that do not name one.
+pub const DEFAULT_ZONE: &str = "default";
+
+/// Longest interface name: Linux's IFNAMSIZ less the terminating NUL.
+pub const MAX_INTERFACE_LEN: usize = 15;
+
+/// One `[[gateway]]`: a firewall that routes between zones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gateway {
+    /// Unique name (shared namespace with hosts: it names the output directory).
+    pub name: String,
+    /// `openbsd`, `freebsd`, `macos` (pf) or `linux`.
+    pub os: Os,
+    /// The zones it routes between, sorted, each with its interface when given.
+    pub zones: Vec<(String, Option<String>)>,
 }
 
 /// `[options]`, with defaults filled in.
@@ -63,6 +82,8 @@ pub struct Host {
     pub acronis_port: u16,
     /// Source ports the host's outgoing connections use: its own setting, or its OS default.
     pub source_ports: Option<PortRange>,
+    /// The network segment the host sits in ([`DEFAULT_ZONE`] unless it names one).
+    pub zone: String,
 }
 
 /// One `[[allow]]` rule.
@@ -171,11 +192,29 @@ impl Resolver<'_> {
             .filter_map(|a| self.allow(a, &index))
             .collect();
         self.check_unique_names("allow", raw.allows.iter().map(|a| &a.name));
+        let zones: BTreeSet<&str> = hosts.iter().map(|h| h.zone.as_str()).collect();
+        let gateways = raw
+            .gateways
+            .iter()
+            .map(|g| self.gateway(g, &zones))
+            .collect();
+        // Gateways share the hosts' namespace: both name an output directory.
+        let mut taken: BTreeSet<String> =
+            hosts.iter().map(|h| h.name.to_ascii_lowercase()).collect();
+        for g in &raw.gateways {
+            if !taken.insert(g.name.get_ref().to_ascii_lowercase()) {
+                self.report(
+                    Diagnostic::new(format!("duplicate gateway name {:?}", g.name.get_ref()), g.name.span())
+                        .help("a gateway name must differ from every host and gateway name (ignoring case)"),
+                );
+            }
+        }
         Topology {
             release,
             options,
             hosts,
             allows,
+            gateways,
         }
     }
 
@@ -381,6 +420,13 @@ impl Resolver<'_> {
             Some(p) => Some(self.port_range(p)),
             None => os.map(Os::ephemeral_ports),
         };
+        let zone = match &raw.zone {
+            None => DEFAULT_ZONE.to_owned(),
+            Some(z) => {
+                self.name("zone", z);
+                z.get_ref().clone()
+            }
+        };
         Host {
             name: raw.name.get_ref().clone(),
             os,
@@ -388,6 +434,92 @@ impl Resolver<'_> {
             roles,
             acronis_port,
             source_ports,
+            zone,
+        }
+    }
+
+    fn gateway(&mut self, raw: &RawGateway, zones: &BTreeSet<&str>) -> Gateway {
+        self.name("gateway", &raw.name);
+        const GATEWAY_OS: [Os; 4] = [Os::Openbsd, Os::Freebsd, Os::Macos, Os::Linux];
+        let os = Os::from_name(raw.os.get_ref()).filter(|os| GATEWAY_OS.contains(os));
+        if os.is_none() {
+            let names: Vec<&str> = GATEWAY_OS.iter().map(|o| o.as_str()).collect();
+            self.report(unknown(
+                "gateway os",
+                raw.os.get_ref(),
+                raw.os.span(),
+                &names,
+            ));
+        }
+        let known: Vec<&str> = zones.iter().copied().collect();
+        let check_zone = |this: &mut Self, z: &toml::Spanned<String>| -> bool {
+            if zones.contains(z.get_ref().as_str()) {
+                return true;
+            }
+            let mut d = unknown("zone", z.get_ref(), z.span(), &known);
+            d.help = Some(format!(
+                "{} Zones are those the hosts name (`zone = ...`, default {DEFAULT_ZONE:?}).",
+                d.help.unwrap_or_default()
+            ));
+            this.report(d);
+            false
+        };
+        let mut selected: BTreeSet<String> = BTreeSet::new();
+        match &raw.zones {
+            None => selected.extend(zones.iter().map(|z| (*z).to_owned())),
+            Some(list) => {
+                for z in list.get_ref() {
+                    if check_zone(self, z) {
+                        selected.insert(z.get_ref().clone());
+                    }
+                }
+                if list.get_ref().len() < 2 {
+                    self.report(
+                        Diagnostic::new("a gateway routes between at least two zones", list.span())
+                            .help(
+                                "list two or more zones, or leave `zones` out to mean all of them",
+                            ),
+                    );
+                }
+            }
+        }
+        let mut interfaces: BTreeMap<String, String> = BTreeMap::new();
+        for (zone, iface) in &raw.interfaces {
+            if check_zone(self, zone) && !selected.contains(zone.get_ref()) {
+                self.report(
+                    Diagnostic::new(
+                        format!(
+                            "zone {:?} is not among this gateway's zones",
+                            zone.get_ref()
+                        ),
+                        zone.span(),
+                    )
+                    .help("add it to `zones`, or remove its interface"),
+                );
+            }
+            if let Err(why) = check_interface(iface.get_ref()) {
+                self.report(
+                    Diagnostic::new(
+                        format!("invalid interface name {:?}: {why}", iface.get_ref()),
+                        iface.span(),
+                    )
+                    .help(format!(
+                        "use 1 to {MAX_INTERFACE_LEN} characters from A-Z a-z 0-9 . _ -, starting with a letter"
+                    )),
+                );
+            }
+            interfaces.insert(zone.get_ref().clone(), iface.get_ref().clone());
+        }
+        Gateway {
+            name: raw.name.get_ref().clone(),
+            os: os.unwrap_or(Os::Linux),
+            zones: selected
+                .into_iter()
+                .map(|z| {
+                    let iface = interfaces.get(&z).cloned();
+                    (z, iface)
+                })
+                .collect(),
         }
     }
 
@@ -425,8 +557,11 @@ impl Resolver<'_> {
         let to = self.allow_end("to", &raw.to, hosts);
         if let (Some(AllowEnd::Network(_)), Some(AllowEnd::Network(_))) = (from, to) {
             self.report(
-                Diagnostic::new("neither `from` nor `to` is a host of this topology", raw.to.span())
-                    .help("an [[allow]] rule is put on a host: name a [[host]] on at least one side"),
+                Diagnostic::new(
+                    "neither `from` nor `to` is a host of this topology",
+                    raw.to.span(),
+                )
+                .help("an [[allow]] rule is put on a host: name a [[host]] on at least one side"),
             );
         }
         let ports = self.port_range(&raw.port);
@@ -509,6 +644,26 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
     }
     if !name.as_bytes()[0].is_ascii_alphanumeric() {
         return Err("it must start with a letter or digit");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err("it contains a character other than A-Z a-z 0-9 . _ -");
+    }
+    Ok(())
+}
+
+/// Checks an interface name: a letter, then `[A-Za-z0-9._-]`, at most 15 bytes.
+pub fn check_interface(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("it is empty");
+    }
+    if name.len() > MAX_INTERFACE_LEN {
+        return Err("it is too long");
+    }
+    if !name.as_bytes()[0].is_ascii_alphabetic() {
+        return Err("it must start with a letter");
     }
     if !name
         .bytes()

@@ -15,6 +15,8 @@ pub struct RawTopology {
     pub hosts: Vec<RawHost>,
     #[serde(default, rename = "allow")]
     pub allows: Vec<RawAllow>,
+    #[serde(default, rename = "gateway")]
+    pub gateways: Vec<RawGateway>,
 }
 
 /// `[options]`.
@@ -37,6 +39,18 @@ pub struct RawHost {
     pub roles: Spanned<Vec<Spanned<String>>>,
     pub acronis_port: Option<Spanned<i64>>,
     pub ephemeral_ports: Option<Spanned<RawPort>>,
+    pub zone: Option<Spanned<String>>,
+}
+
+/// One `[[gateway]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateway {
+    pub name: Spanned<String>,
+    pub os: Spanned<String>,
+    pub zones: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pub interfaces: std::collections::BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 /// One `[[allow]]`.
