@@ -168,7 +168,9 @@ fn first_address(nets: &[abrfw_core::ipnet::IpNet], v6: bool) -> Option<IpAddr> 
         if n.prefix_len() == n.max_prefix_len() {
             n.addr()
         } else {
-            n.hosts().next().expect("a usable address")
+            // Not the network address: for IPv6 that is the subnet-router anycast address,
+            // which a forwarding gateway on the link answers for.
+            n.hosts().find(|a| *a != n.network()).expect("a usable address")
         }
     })
 }
@@ -293,10 +295,15 @@ struct Probe {
     why: &'static str,
 }
 
-const TIMEOUT: Duration = Duration::from_millis(600);
+/// How long a connection that must pass may take: generous, since the first packet to a host
+/// may wait for neighbour discovery on every link it crosses.
+const PASS_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long to wait before calling a connection that must fail blocked (dropped SYNs never
+/// answer; on these virtual links a handshake takes well under a millisecond).
+const FAIL_TIMEOUT: Duration = Duration::from_millis(600);
 
 /// Tries the connection; true when the TCP handshake completed.
-fn attempt(nodes: &BTreeMap<String, Node>, p: &Probe) -> bool {
+fn attempt(nodes: &BTreeMap<String, Node>, p: &Probe, timeout: Duration) -> bool {
     let from = &nodes[&p.from];
     let to = &nodes[&p.to];
     let dst = if p.v6 { to.v6 } else { to.v4 }.expect("address of the family");
@@ -309,19 +316,19 @@ fn attempt(nodes: &BTreeMap<String, Node>, p: &Probe) -> bool {
             sock.bind(&SockAddr::from(SocketAddr::new(src, port)))
                 .expect("bind source port");
         }
-        sock.connect_timeout(&SockAddr::from(SocketAddr::new(dst, p.port)), TIMEOUT)
+        sock.connect_timeout(&SockAddr::from(SocketAddr::new(dst, p.port)), timeout)
             .is_ok()
     })
 }
 
 /// Runs probes in parallel batches; returns the outcome of each.
-fn attempt_all(nodes: &BTreeMap<String, Node>, probes: &[Probe]) -> Vec<bool> {
+fn attempt_all(nodes: &BTreeMap<String, Node>, probes: &[Probe], timeout: Duration) -> Vec<bool> {
     let mut results = Vec::with_capacity(probes.len());
     for chunk in probes.chunks(24) {
         let outcomes: Vec<bool> = std::thread::scope(|s| {
             let handles: Vec<_> = chunk
                 .iter()
-                .map(|p| s.spawn(|| attempt(nodes, p)))
+                .map(|p| s.spawn(move || attempt(nodes, p, timeout)))
                 .collect();
             handles
                 .into_iter()
@@ -514,7 +521,7 @@ fn run(loader: Loader) {
     // Control run without any firewall: every probe must connect, so that a failure later is
     // the firewall's doing and not the harness's.
     let all: Vec<Probe> = must_pass.iter().chain(&must_fail).cloned().collect();
-    let control = attempt_all(&nodes, &all);
+    let control = attempt_all(&nodes, &all, PASS_TIMEOUT);
     let broken: Vec<&Probe> = all
         .iter()
         .zip(&control)
@@ -590,9 +597,9 @@ fn run(loader: Loader) {
         "helpdesk, linux-agent, nas and vmware-va carry rules"
     );
 
-    let passed = attempt_all(&nodes, &must_pass);
+    let passed = attempt_all(&nodes, &must_pass, PASS_TIMEOUT);
     drain(&listeners);
-    let failed = attempt_all(&nodes, &must_fail);
+    let failed = attempt_all(&nodes, &must_fail, FAIL_TIMEOUT);
     let wrongly_blocked: Vec<&Probe> = must_pass
         .iter()
         .zip(&passed)
@@ -622,4 +629,379 @@ fn drain(listeners: &HashMap<(String, u16), TcpListener>) {
     for l in listeners.values() {
         while l.accept().is_ok() {}
     }
+}
+
+/// The flows fixtures/topologies/zones.toml's Linux gateway fw-linux must forward, by hand:
+/// servers (ams = management + license server, storage1), office (console, office-linux,
+/// office-windows), vmware (vmware-va, esxi, vcenter). Same-zone flows (ms-sn, the appliance to
+/// vSphere) never cross it; update checks go to the DMZ, which fw-linux does not route.
+fn expected_gateway_flows() -> BTreeSet<(String, String, u16)> {
+    let mut set = BTreeSet::new();
+    let mut add = |from: &str, to: &str, port: u16| {
+        set.insert((from.to_owned(), to.to_owned(), port));
+    };
+    for a in ["office-linux", "office-windows", "vmware-va"] {
+        add("ams", a, 9876); // ms-agent
+        add(a, "ams", 9876); // agent-ms, agent-ls-check
+        add(a, "storage1", 9876); // agent-sn
+    }
+    add("console", "ams", 9876); // console-ms, console-ls-manage
+    add("console", "ams", 3389); // [[allow]] console-rdp
+    set
+}
+
+#[test]
+fn the_compiled_gateway_holds_exactly_the_cross_zone_flows() {
+    let text = std::fs::read_to_string(fixture("topologies/zones.toml")).unwrap();
+    let catalog = abrfw_core::Catalog::builtin();
+    let topo = abrfw_core::topology::parse("zones", &text, &catalog).unwrap();
+    let gateways = abrfw_core::compile_gateways(&catalog, &topo).unwrap();
+    let fw = gateways.iter().find(|g| g.gateway == "fw-linux").unwrap();
+    let mut flows = BTreeSet::new();
+    for r in &fw.rules {
+        for s in &r.source_hosts {
+            for d in &r.destination_hosts {
+                flows.insert((s.clone(), d.clone(), r.destination_port.first));
+            }
+        }
+    }
+    assert_eq!(flows, expected_gateway_flows());
+    let bsd = gateways.iter().find(|g| g.gateway == "fw-bsd").unwrap();
+    assert_eq!(
+        bsd.rules.len(),
+        1,
+        "only console -> acronis-web crosses office/dmz"
+    );
+    assert_eq!(bsd.rules[0].flow, "update-check");
+}
+
+#[test]
+fn nftables_gateway_forwards_cross_zone_flows_and_blocks_the_rest() {
+    if !system_tests_possible(&["ip", "nft"], true) {
+        return;
+    }
+    run_gateway(Loader::Nftables);
+}
+
+/// Zone bridges in a switch namespace, a gateway namespace with one leg per zone (named as the
+/// topology's interfaces), hosts with an address in their zone and a default route via the
+/// gateway. Only the gateway filters.
+fn build_zoned_site(tag: &str, site: &Path) -> (Namespaces, BTreeMap<String, Node>, String) {
+    let text = std::fs::read_to_string(site).unwrap();
+    let catalog = abrfw_core::Catalog::builtin();
+    let topo = abrfw_core::topology::parse("zones", &text, &catalog).unwrap();
+    let prefix = format!("abrfw{}{tag}", std::process::id() % 100_000);
+    let sw = format!("{prefix}-sw");
+    let gw = format!("{prefix}-gw");
+    let mut guard = Namespaces(vec![sw.clone(), gw.clone()]);
+    sh(&["ip", "netns", "add", &sw]);
+    sh(&["ip", "netns", "add", &gw]);
+    in_ns(&gw, &["ip", "link", "set", "lo", "up"]);
+    in_ns(&gw, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    in_ns(&gw, &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+    // zone, gateway interface, gateway addresses (v4/24, v6/64)
+    let zones = [
+        ("servers", "eth0", "192.0.2.1", "2001:db8:0:10::fffe"),
+        ("office", "eth1", "198.51.100.1", "2001:db8:0:20::fffe"),
+        ("vmware", "eth2", "203.0.113.1", "2001:db8:0:30::fffe"),
+    ];
+    for (i, (zone, iface, v4, v6)) in zones.iter().enumerate() {
+        let br = format!("br{i}");
+        in_ns(&sw, &["ip", "link", "add", &br, "type", "bridge"]);
+        in_ns(&sw, &["ip", "link", "set", &br, "up"]);
+        let outer = format!("g{tag}{i}");
+        sh(&[
+            "ip", "link", "add", &outer, "netns", &sw, "type", "veth", "peer", iface, "netns", &gw,
+        ]);
+        in_ns(&sw, &["ip", "link", "set", &outer, "master", &br, "up"]);
+        in_ns(&gw, &["ip", "link", "set", iface, "up"]);
+        in_ns(
+            &gw,
+            &["ip", "addr", "add", &format!("{v4}/24"), "dev", iface],
+        );
+        in_ns(
+            &gw,
+            &[
+                "ip",
+                "-6",
+                "addr",
+                "add",
+                &format!("{v6}/64"),
+                "dev",
+                iface,
+                "nodad",
+            ],
+        );
+        let _ = zone;
+    }
+    let mut nodes = BTreeMap::new();
+    for (i, h) in topo.hosts.iter().enumerate() {
+        let Some(z) = zones.iter().position(|(zone, ..)| *zone == h.zone) else {
+            continue; // the DMZ is not routed by fw-linux
+        };
+        let (_, _, gw4, gw6) = zones[z];
+        let ns = format!("{prefix}-{i}");
+        guard.0.push(ns.clone());
+        sh(&["ip", "netns", "add", &ns]);
+        let outer = format!("v{tag}{i}");
+        sh(&[
+            "ip", "link", "add", &outer, "netns", &sw, "type", "veth", "peer", "eth0", "netns", &ns,
+        ]);
+        in_ns(
+            &sw,
+            &[
+                "ip",
+                "link",
+                "set",
+                &outer,
+                "master",
+                &format!("br{z}"),
+                "up",
+            ],
+        );
+        in_ns(&ns, &["ip", "link", "set", "lo", "up"]);
+        in_ns(&ns, &["ip", "link", "set", "eth0", "up"]);
+        let v4 = first_address(&h.addresses, false);
+        let v6 = first_address(&h.addresses, true);
+        if let Some(a) = v4 {
+            in_ns(
+                &ns,
+                &["ip", "addr", "add", &format!("{a}/24"), "dev", "eth0"],
+            );
+            in_ns(&ns, &["ip", "route", "add", "default", "via", gw4]);
+        }
+        if let Some(a) = v6 {
+            in_ns(
+                &ns,
+                &[
+                    "ip",
+                    "-6",
+                    "addr",
+                    "add",
+                    &format!("{a}/64"),
+                    "dev",
+                    "eth0",
+                    "nodad",
+                ],
+            );
+            in_ns(&ns, &["ip", "-6", "route", "add", "default", "via", gw6]);
+        }
+        let range = h.os.unwrap_or(Os::Linux).ephemeral_ports();
+        in_ns(
+            &ns,
+            &[
+                "sysctl",
+                "-qw",
+                &format!(
+                    "net.ipv4.ip_local_port_range={} {}",
+                    range.first, range.last
+                ),
+            ],
+        );
+        nodes.insert(
+            h.name.clone(),
+            Node {
+                ns,
+                v4,
+                v6,
+                os: h.os,
+            },
+        );
+    }
+    (guard, nodes, gw)
+}
+
+fn listen_on(
+    nodes: &BTreeMap<String, Node>,
+    listeners: &mut HashMap<(String, u16), TcpListener>,
+    host: &str,
+    port: u16,
+) {
+    if listeners.contains_key(&(host.to_owned(), port)) {
+        return;
+    }
+    let l = with_ns(&nodes[host].ns, || {
+        TcpListener::bind(("::", port)).expect("listen")
+    });
+    l.set_nonblocking(true).unwrap();
+    listeners.insert((host.to_owned(), port), l);
+}
+
+fn run_gateway(loader: Loader) {
+    let tag = match loader {
+        Loader::Nftables => "gn",
+        Loader::Iptables => "gi",
+    };
+    let site = fixture("topologies/zones.toml");
+    let files = compile_to_tree(&site);
+    let (_guard, nodes, gw) = build_zoned_site(tag, &site);
+    let expected = expected_gateway_flows();
+    let families = |a: &str, b: &str| -> Vec<bool> {
+        let mut f = Vec::new();
+        if nodes[a].v4.is_some() && nodes[b].v4.is_some() {
+            f.push(false);
+        }
+        if nodes[a].v6.is_some() && nodes[b].v6.is_some() {
+            f.push(true);
+        }
+        f
+    };
+    let mut listeners = HashMap::new();
+    let mut must_pass = Vec::new();
+    let mut must_fail = Vec::new();
+    let mut n = 0_u16;
+    for (from, to, port) in &expected {
+        for v6 in families(from, to) {
+            listen_on(&nodes, &mut listeners, to, *port);
+            must_pass.push(Probe {
+                from: from.clone(),
+                to: to.clone(),
+                port: *port,
+                v6,
+                source_port: None,
+                why: "documented cross-zone flow",
+            });
+            for u in [9877_u16, 8080] {
+                listen_on(&nodes, &mut listeners, to, u);
+                must_fail.push(Probe {
+                    from: from.clone(),
+                    to: to.clone(),
+                    port: u,
+                    v6,
+                    source_port: None,
+                    why: "undocumented port",
+                });
+            }
+            n += 1;
+            must_fail.push(Probe {
+                from: from.clone(),
+                to: to.clone(),
+                port: *port,
+                v6,
+                source_port: Some(bad_source_port(nodes[from].os, n)),
+                why: "source port outside the initiator's range",
+            });
+            if !expected.contains(&(to.clone(), from.clone(), *port)) {
+                listen_on(&nodes, &mut listeners, from, *port);
+                must_fail.push(Probe {
+                    from: to.clone(),
+                    to: from.clone(),
+                    port: *port,
+                    v6,
+                    source_port: None,
+                    why: "reverse direction",
+                });
+            }
+        }
+    }
+    for (from, to, port) in [
+        ("office-windows", "vmware-va", 9876),
+        ("console", "storage1", 9876),
+        ("vmware-va", "console", 9876),
+        ("vcenter", "ams", 443),
+        ("console", "vmware-va", 22),
+    ] {
+        for v6 in families(from, to) {
+            listen_on(&nodes, &mut listeners, to, port);
+            must_fail.push(Probe {
+                from: from.into(),
+                to: to.into(),
+                port,
+                v6,
+                source_port: None,
+                why: "cross-zone pair with no documented flow",
+            });
+        }
+    }
+    // Same-zone flows never touch the gateway, so they pass whatever it does.
+    for (from, to, port) in [("vmware-va", "esxi", 902), ("ams", "storage1", 9876)] {
+        listen_on(&nodes, &mut listeners, to, port);
+        must_pass.push(Probe {
+            from: from.into(),
+            to: to.into(),
+            port,
+            v6: false,
+            source_port: None,
+            why: "same-zone flow",
+        });
+    }
+
+    let all: Vec<Probe> = must_pass.iter().chain(&must_fail).cloned().collect();
+    let control = attempt_all(&nodes, &all, PASS_TIMEOUT);
+    let broken: Vec<&Probe> = all
+        .iter()
+        .zip(&control)
+        .filter(|(_, ok)| !**ok)
+        .map(|(p, _)| p)
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "without the gateway's rules these probes failed (harness problem): {broken:#?}"
+    );
+    drain(&listeners);
+
+    let dir = tempfile::tempdir().unwrap();
+    let gw_dir = dir.path().join("fw-linux");
+    std::fs::create_dir_all(&gw_dir).unwrap();
+    for (rel, text) in &files {
+        if rel.starts_with("fw-linux") {
+            std::fs::write(dir.path().join(rel), text).unwrap();
+        }
+    }
+    match loader {
+        Loader::Nftables => in_ns(
+            &gw,
+            &["nft", "-f", gw_dir.join("nftables.nft").to_str().unwrap()],
+        ),
+        Loader::Iptables => {
+            in_ns(
+                &gw,
+                &[
+                    "sh",
+                    "-c",
+                    &format!(
+                        "iptables-restore < {}",
+                        gw_dir.join("iptables.rules").display()
+                    ),
+                ],
+            );
+            in_ns(
+                &gw,
+                &[
+                    "sh",
+                    "-c",
+                    &format!(
+                        "ip6tables-restore < {}",
+                        gw_dir.join("ip6tables.rules").display()
+                    ),
+                ],
+            );
+        }
+    }
+
+    let passed = attempt_all(&nodes, &must_pass, PASS_TIMEOUT);
+    drain(&listeners);
+    let failed = attempt_all(&nodes, &must_fail, FAIL_TIMEOUT);
+    let wrongly_blocked: Vec<&Probe> = must_pass
+        .iter()
+        .zip(&passed)
+        .filter(|(_, ok)| !**ok)
+        .map(|(p, _)| p)
+        .collect();
+    let wrongly_passed: Vec<&Probe> = must_fail
+        .iter()
+        .zip(&failed)
+        .filter(|(_, ok)| **ok)
+        .map(|(p, _)| p)
+        .collect();
+    assert!(
+        wrongly_blocked.is_empty() && wrongly_passed.is_empty(),
+        "{loader:?} gateway: documented flows blocked: {wrongly_blocked:#?}\nundocumented traffic passed: {wrongly_passed:#?}"
+    );
+    assert!(
+        must_pass.len() >= 15 && must_fail.len() >= 40,
+        "{} / {}",
+        must_pass.len(),
+        must_fail.len()
+    );
 }
