@@ -407,3 +407,140 @@ pub fn families(rules: &HostRules) -> Vec<Family> {
         .filter(|&f| rules.rules.iter().any(|r| r.peers.len_of(f) > 0))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+    use crate::topology;
+
+    fn compile_text(text: &str) -> Vec<HostRules> {
+        let catalog = Catalog::builtin();
+        let topo = topology::parse("t.toml", text, &catalog).unwrap_or_else(|e| panic!("{e}"));
+        compile(&catalog, &topo).unwrap()
+    }
+
+    fn flows_of(h: &HostRules) -> Vec<(Direction, &str, u16)> {
+        h.rules
+            .iter()
+            .map(|r| (r.direction, r.flow.as_str(), r.destination_port.first))
+            .collect()
+    }
+
+    const PAIR: &str = r#"
+[[host]]
+name = "ams"
+os = "windows"
+addresses = ["10.0.0.10", "fd00::10"]
+roles = ["management-server", "license-server"]
+
+[[host]]
+name = "lx"
+os = "linux"
+addresses = ["10.0.0.40"]
+roles = ["agent"]
+"#;
+
+    #[test]
+    fn an_agent_and_a_management_server_get_mirror_rules() {
+        let hosts = compile_text(PAIR);
+        let lx = hosts.iter().find(|h| h.host == "lx").unwrap();
+        assert_eq!(
+            flows_of(lx),
+            vec![
+                (Direction::Inbound, "ms-agent", 9876),
+                (Direction::Inbound, "ri-ms-linux-ssh", 22),
+                (Direction::Outbound, "agent-ls-check", 9876),
+                (Direction::Outbound, "agent-ms", 9876),
+                (Direction::Outbound, "ri-license-ms", 9876),
+                (Direction::Outbound, "ri-register", 9876),
+            ]
+        );
+        // The Windows peer initiates from its range; the Linux host from its own.
+        let inbound = &lx.rules[0];
+        assert_eq!(inbound.source_ports, PortRange::new(49152, 65535));
+        assert_eq!(lx.rules[2].source_ports, PortRange::new(32768, 61000));
+        // lx has no IPv6 address, so the management server's IPv6 address is not a peer.
+        assert!(inbound.peers.v6.is_empty());
+        let ams = hosts.iter().find(|h| h.host == "ams").unwrap();
+        // ms-ls-manage is local (one host has both roles): no rule to itself.
+        assert!(!ams.rules.iter().any(|r| r.flow == "ms-ls-manage"));
+        assert!(
+            ams.rules
+                .iter()
+                .all(|r| !r.peer_hosts.contains(&"ams".to_owned()))
+        );
+    }
+
+    #[test]
+    fn without_a_management_server_the_console_pushes_and_no_dns_opens_discovery() {
+        let hosts = compile_text(
+            r#"
+[options]
+dns = false
+phases = ["install"]
+
+[[host]]
+name = "con"
+os = "linux"
+addresses = ["10.0.0.11"]
+roles = ["management-console"]
+
+[[host]]
+name = "xp"
+os = "windows-legacy"
+addresses = ["10.0.0.31"]
+roles = ["agent"]
+acronis_port = 9999
+"#,
+        );
+        let con = hosts.iter().find(|h| h.host == "con").unwrap();
+        let out: Vec<_> = con
+            .rules_in(Direction::Outbound)
+            .map(|r| (r.flow.as_str(), r.destination_port.first))
+            .collect();
+        assert_eq!(
+            out,
+            vec![("ri-con-win-files", 445), ("ri-con-win-params", 25001)]
+        );
+        let nodns: Vec<_> = con
+            .rules_in(Direction::Inbound)
+            .filter(|r| r.flow.starts_with("ri-nodns-con-"))
+            .collect();
+        assert_eq!(nodns.len(), 10);
+        assert!(nodns.iter().all(|r| r.source_ports.is_none()));
+        let xp = hosts.iter().find(|h| h.host == "xp").unwrap();
+        // The push arrives from the Linux console's range; discovery replies use any port.
+        assert!(
+            xp.rules_in(Direction::Inbound)
+                .all(|r| r.source_ports == PortRange::new(32768, 61000))
+        );
+        assert!(
+            xp.rules_in(Direction::Outbound)
+                .all(|r| r.flow.starts_with("ri-nodns-con-") && r.source_ports.is_none())
+        );
+    }
+
+    #[test]
+    fn the_responders_acronis_port_applies() {
+        let text = PAIR.replace(
+            "roles = [\"agent\"]",
+            "roles = [\"agent\"]\nacronis_port = 9900",
+        );
+        let hosts = compile_text(&text);
+        let ams = hosts.iter().find(|h| h.host == "ams").unwrap();
+        let out: Vec<_> = ams
+            .rules_in(Direction::Outbound)
+            .filter(|r| r.flow == "ms-agent")
+            .map(|r| r.destination_port.first)
+            .collect();
+        assert_eq!(out, vec![9900]);
+        let inbound: Vec<_> = ams
+            .rules_in(Direction::Inbound)
+            .filter(|r| r.flow == "agent-ms")
+            .map(|r| r.destination_port.first)
+            .collect();
+        assert_eq!(inbound, vec![9876]);
+    }
+}

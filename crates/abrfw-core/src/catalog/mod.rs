@@ -227,3 +227,98 @@ impl Catalog {
         self.releases[self.releases.len() - 1]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Every row of flows.md §1.1 and §1.2 whose seed column is `y` (agent-vault is split by
+    /// vault protocol, ri-nodns-discovery by port), and nothing from the later revision.
+    const SEED_ROWS: [&str; 25] = [
+        "ri-request",
+        "ri-ms-win-files",
+        "ri-ms-win-params",
+        "ri-ms-linux-ssh",
+        "ri-con-win-files",
+        "ri-con-win-params",
+        "ri-con-linux-ssh",
+        "ri-license-ms",
+        "ri-license-nomgmt",
+        "ri-register",
+        "ms-agent",
+        "agent-ms",
+        "console-ms",
+        "ms-sn",
+        "agent-sn",
+        "agent-ls-check",
+        "ms-ls-manage",
+        "console-ls-manage",
+        "va-vcenter",
+        "va-esxi-443",
+        "va-esxi-902",
+        "agent-cloud-443",
+        "browser-cloud",
+        "update-check",
+        "agent-vault-smb",
+    ];
+
+    #[test]
+    fn abr_11_5_has_every_seed_flow_and_no_later_one() {
+        let release = Catalog::builtin().release("abr-11.5").unwrap();
+        let ids: BTreeSet<&str> = release.flows.iter().map(|f| f.id).collect();
+        assert_eq!(ids.len(), release.flows.len(), "flow ids are unique");
+        for id in SEED_ROWS {
+            assert!(ids.contains(id), "{id} missing");
+        }
+        for later in [
+            "console-agent",
+            "browser-ms-8080",
+            "agent-cloud-44445",
+            "agent-cloud-55556",
+            "vmwin-vsphere",
+        ] {
+            assert!(
+                !ids.contains(later),
+                "{later} belongs to the later revision"
+            );
+        }
+        let no_dns = release.flows.iter().filter(|f| f.group == "no-dns").count();
+        assert_eq!(
+            no_dns, 20,
+            "10 ports on the management server, 10 on the console"
+        );
+    }
+
+    #[test]
+    fn registration_goes_both_ways_on_the_acronis_port() {
+        let release = Catalog::builtin().newest();
+        let ms_agent = release.flow("ms-agent").unwrap();
+        let agent_ms = release.flow("agent-ms").unwrap();
+        assert_eq!(
+            (ms_agent.initiator, ms_agent.responder),
+            (Component::Ms, Component::Agent)
+        );
+        assert_eq!(
+            (agent_ms.initiator, agent_ms.responder),
+            (Component::Agent, Component::Ms)
+        );
+        assert_eq!(ms_agent.port, Port::Acronis);
+        assert_eq!(agent_ms.phase, Phase::Operate);
+    }
+
+    #[test]
+    fn conditions_follow_management_server_and_dns() {
+        assert!(Condition::MS_PRESENT.holds(true, true));
+        assert!(!Condition::MS_PRESENT.holds(false, true));
+        assert!(Condition::MS_ABSENT.holds(false, false));
+        assert!(!Condition::MS_ABSENT.holds(true, true));
+        let no_dns = Condition {
+            management_server: Presence::Any,
+            no_dns_only: true,
+        };
+        assert!(no_dns.holds(true, false));
+        assert!(!no_dns.holds(true, true));
+    }
+}
