@@ -11,7 +11,7 @@
 //! the namespace it was created in, so one test process can play every host.
 #![allow(unsafe_code)]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -170,7 +170,9 @@ fn first_address(nets: &[abrfw_core::ipnet::IpNet], v6: bool) -> Option<IpAddr> 
         } else {
             // Not the network address: for IPv6 that is the subnet-router anycast address,
             // which a forwarding gateway on the link answers for.
-            n.hosts().find(|a| *a != n.network()).expect("a usable address")
+            n.hosts()
+                .find(|a| *a != n.network())
+                .expect("a usable address")
         }
     })
 }
@@ -188,7 +190,8 @@ fn build_site(tag: &str, site: &Path) -> (Namespaces, BTreeMap<String, Node>) {
     in_ns(&sw, &["ip", "link", "add", "br0", "type", "bridge"]);
     in_ns(&sw, &["ip", "link", "set", "br0", "up"]);
 
-    let mut machines: Vec<(String, Option<IpAddr>, Option<IpAddr>, Option<Os>)> = topo
+    type Machine = (String, Option<IpAddr>, Option<IpAddr>, Option<Os>);
+    let mut machines: Vec<Machine> = topo
         .hosts
         .iter()
         .map(|h| {
@@ -373,7 +376,7 @@ fn run(loader: Loader) {
             listen.insert((to.clone(), u));
         }
     }
-    let mut listeners: HashMap<(String, u16), TcpListener> = HashMap::new();
+    let mut listeners: BTreeMap<(String, u16), TcpListener> = BTreeMap::new();
     for (host, port) in &listen {
         let l = with_ns(&nodes[host].ns, || {
             TcpListener::bind(("::", *port)).expect("listen")
@@ -625,7 +628,7 @@ fn run(loader: Loader) {
 }
 
 /// Accepts and drops whatever connections wait in the listeners' queues.
-fn drain(listeners: &HashMap<(String, u16), TcpListener>) {
+fn drain(listeners: &BTreeMap<(String, u16), TcpListener>) {
     for l in listeners.values() {
         while l.accept().is_ok() {}
     }
@@ -813,7 +816,7 @@ fn build_zoned_site(tag: &str, site: &Path) -> (Namespaces, BTreeMap<String, Nod
 
 fn listen_on(
     nodes: &BTreeMap<String, Node>,
-    listeners: &mut HashMap<(String, u16), TcpListener>,
+    listeners: &mut BTreeMap<(String, u16), TcpListener>,
     host: &str,
     port: u16,
 ) {
@@ -846,7 +849,7 @@ fn run_gateway(loader: Loader) {
         }
         f
     };
-    let mut listeners = HashMap::new();
+    let mut listeners = BTreeMap::new();
     let mut must_pass = Vec::new();
     let mut must_fail = Vec::new();
     let mut n = 0_u16;
