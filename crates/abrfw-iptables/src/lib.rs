@@ -1,0 +1,756 @@
+//! iptables backend: renders one host's [`HostRules`] (or one gateway's [`GatewayRules`]) as an
+//! `iptables-restore` file and an `ip6tables-restore` file, plus an `ipset restore` file when a
+//! peer list is too long for one rule per address.
+//!
+//! `policy = "drop"` gives a complete `*filter` table: a host drops by default in INPUT and
+//! OUTPUT, a gateway in FORWARD; loopback, established/related traffic and (IPv6) the ICMPv6
+//! types IPv6 needs pass before abrfw's own chains `ABRFW-IN` / `ABRFW-OUT` (`ABRFW-FWD`) are
+//! consulted. `policy = "fragment"` gives only those chains, to load with `--noflush` beside the
+//! site's own rules. The semantics are the nftables backend's, rule for rule.
+#![deny(missing_docs)]
+
+mod escape;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use abrfw_core::ipnet::IpNet;
+use abrfw_core::{
+    Direction, Family, ForwardRule, GatewayRules, HostRules, Policy, PortRange, Protocol, Rule,
+};
+use askama::Template;
+
+/// Backend name, as `--backend` spells it.
+pub const NAME: &str = "iptables";
+/// The IPv4 file, for `iptables-restore`.
+pub const IPTABLES_FILE_NAME: &str = "iptables.rules";
+/// The IPv6 file, for `ip6tables-restore`.
+pub const IP6TABLES_FILE_NAME: &str = "ip6tables.rules";
+/// The ipset file, for `ipset restore -!`; written only when a rule matches through a set.
+pub const IPSET_FILE_NAME: &str = "ipset.rules";
+/// `-m comment` keeps at most 255 bytes (256 with the NUL); longer comments are silently cut.
+pub const MAX_COMMENT_BYTES: usize = 255;
+/// A rule whose peer list holds more than this many networks in one family matches them through
+/// an ipset instead of getting one iptables rule per network.
+pub const IPSET_THRESHOLD: usize = 8;
+/// abrfw's chain for inbound host rules.
+pub const CHAIN_IN: &str = "ABRFW-IN";
+/// abrfw's chain for outbound host rules.
+pub const CHAIN_OUT: &str = "ABRFW-OUT";
+/// abrfw's chain for a gateway's forward rules.
+pub const CHAIN_FWD: &str = "ABRFW-FWD";
+
+/// ICMPv6 types a drop-policy IPv6 host accepts in both directions, as the nftables backend does:
+/// errors (RFC 4890 §4.3.1), neighbour discovery (RFC 4861) and MLD (RFC 2710, RFC 3810). By
+/// number, as `ip6tables-save` prints them; the file names them in a comment.
+const ICMPV6_TYPES: [(u8, &str); 11] = [
+    (1, "destination-unreachable"),
+    (2, "packet-too-big"),
+    (3, "time-exceeded"),
+    (4, "parameter-problem"),
+    (133, "router-solicitation"),
+    (134, "router-advertisement"),
+    (135, "neighbour-solicitation"),
+    (136, "neighbour-advertisement"),
+    (130, "mld-listener-query"),
+    (131, "mld-listener-report"),
+    (143, "mld2-listener-report"),
+];
+
+/// Rendering options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Peer lists longer than this (per rule and family) go into an ipset.
+    pub ipset_threshold: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            ipset_threshold: IPSET_THRESHOLD,
+        }
+    }
+}
+
+/// Why a rule set could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The template engine failed.
+    #[error("iptables template: {0}")]
+    Template(#[from] askama::Error),
+}
+
+/// The files of one host or gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Files {
+    /// `ipset.rules`, when some rule matches its peers through an ipset; load it first.
+    pub ipset: Option<String>,
+    /// `iptables.rules` (IPv4).
+    pub iptables: String,
+    /// `ip6tables.rules` (IPv6).
+    pub ip6tables: String,
+}
+
+impl Files {
+    /// `(file name, contents)` in load order: `ipset.rules` (if any), `iptables.rules`,
+    /// `ip6tables.rules`.
+    pub fn into_vec(self) -> Vec<(&'static str, String)> {
+        let mut files = Vec::with_capacity(3);
+        if let Some(ipset) = self.ipset {
+            files.push((IPSET_FILE_NAME, ipset));
+        }
+        files.push((IPTABLES_FILE_NAME, self.iptables));
+        files.push((IP6TABLES_FILE_NAME, self.ip6tables));
+        files
+    }
+}
+
+/// Renders a host's rules as iptables-restore / ip6tables-restore files.
+pub fn render(host: &HostRules, opts: &Options) -> Result<Files, Error> {
+    let mut sets = Sets::new(opts.ipset_threshold);
+    let mut tables = Tables::default();
+    for rule in &host.rules {
+        let (chain, side) = match rule.direction {
+            Direction::Inbound => (CHAIN_IN, Side::Source),
+            Direction::Outbound => (CHAIN_OUT, Side::Destination),
+        };
+        for family in Family::ALL {
+            let peers = sets.matches(family, rule.peers.of(family), || {
+                peers_comment(&rule.peer_hosts, &rule.flow)
+            });
+            for peer in peers {
+                let (src, dst) = match side {
+                    Side::Source => (peer, AddrMatch::Any),
+                    Side::Destination => (AddrMatch::Any, peer),
+                };
+                let line = RuleView::new(chain, None, None, &src, &dst, RuleParts::of_rule(rule));
+                tables.of(family).push(line);
+            }
+        }
+    }
+    let header = format!(
+        "{} firewall rules for host {} ({}; roles: {})",
+        host.release,
+        host.host,
+        host.os,
+        host.roles.join(", ")
+    );
+    finish(
+        Kind::Host,
+        host.policy,
+        header,
+        &[CHAIN_IN, CHAIN_OUT],
+        tables,
+        sets,
+    )
+}
+
+/// Renders a Linux gateway's forward rules as iptables-restore / ip6tables-restore files.
+pub fn render_gateway(gw: &GatewayRules, opts: &Options) -> Result<Files, Error> {
+    let mut sets = Sets::new(opts.ipset_threshold);
+    let mut tables = Tables::default();
+    for rule in &gw.rules {
+        for family in Family::ALL {
+            let sources = sets.matches(family, rule.sources.of(family), || {
+                peers_comment(&rule.source_hosts, &rule.flow)
+            });
+            let destinations = sets.matches(family, rule.destinations.of(family), || {
+                peers_comment(&rule.destination_hosts, &rule.flow)
+            });
+            for src in &sources {
+                for dst in &destinations {
+                    let line = RuleView::new(
+                        CHAIN_FWD,
+                        rule.from_zone.interface.as_deref(),
+                        rule.to_zone.interface.as_deref(),
+                        src,
+                        dst,
+                        RuleParts::of_forward(rule),
+                    );
+                    tables.of(family).push(line);
+                }
+            }
+        }
+    }
+    let zones: Vec<String> = gw
+        .zones
+        .iter()
+        .map(|z| match &z.interface {
+            Some(i) => format!("{} ({i})", z.name),
+            None => z.name.clone(),
+        })
+        .collect();
+    let header = format!(
+        "{} forwarding rules for gateway {} ({}; zones: {})",
+        gw.release,
+        gw.gateway,
+        gw.os,
+        zones.join(", ")
+    );
+    finish(Kind::Gateway, gw.policy, header, &[CHAIN_FWD], tables, sets)
+}
+
+/// A host (INPUT/OUTPUT) or a gateway (FORWARD).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Host,
+    Gateway,
+}
+
+/// Which address of a packet a peer list matches.
+#[derive(Clone, Copy)]
+enum Side {
+    Source,
+    Destination,
+}
+
+/// The rules of each family, per chain in order of appearance.
+#[derive(Default)]
+struct Tables {
+    v4: Vec<RuleView>,
+    v6: Vec<RuleView>,
+}
+
+impl Tables {
+    fn of(&mut self, family: Family) -> &mut Vec<RuleView> {
+        match family {
+            Family::V4 => &mut self.v4,
+            Family::V6 => &mut self.v6,
+        }
+    }
+}
+
+/// Puts the views together and runs the templates.
+fn finish(
+    kind: Kind,
+    policy: Policy,
+    header: String,
+    chain_names: &[&'static str],
+    mut tables: Tables,
+    sets: Sets,
+) -> Result<Files, Error> {
+    let uses_sets = !sets.views.is_empty();
+    let mut texts = Vec::with_capacity(2);
+    for family in Family::ALL {
+        let rules = std::mem::take(tables.of(family));
+        let (file, tool, cmd) = match family {
+            Family::V4 => (IPTABLES_FILE_NAME, "iptables-restore", "iptables"),
+            Family::V6 => (IP6TABLES_FILE_NAME, "ip6tables-restore", "ip6tables"),
+        };
+        let chains = chain_names
+            .iter()
+            .map(|&name| ChainView {
+                name,
+                rules: rules.iter().filter(|r| r.chain == name).cloned().collect(),
+            })
+            .collect();
+        let hooks: Vec<(&str, &str)> = match kind {
+            Kind::Host => vec![("INPUT", CHAIN_IN), ("OUTPUT", CHAIN_OUT)],
+            Kind::Gateway => vec![("FORWARD", CHAIN_FWD)],
+        };
+        let view = TableView {
+            header: header.clone(),
+            file,
+            tool,
+            uses_sets,
+            chains,
+            icmpv6: match family {
+                Family::V4 => Vec::new(),
+                Family::V6 => ICMPV6_TYPES.iter().map(|(n, _)| *n).collect(),
+            },
+            icmpv6_names: match family {
+                Family::V4 => String::new(),
+                Family::V6 => ICMPV6_TYPES
+                    .iter()
+                    .map(|(n, name)| format!("{n} {name}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+            jumps: hooks
+                .into_iter()
+                .map(|(base, own)| {
+                    format!("{cmd} -C {base} -j {own} 2>/dev/null || {cmd} -I {base} -j {own}")
+                })
+                .collect(),
+        };
+        let mut text = match (policy, kind) {
+            (Policy::Drop, Kind::Host) => HostTemplate { v: &view }.render()?,
+            (Policy::Drop, Kind::Gateway) => GatewayTemplate { v: &view }.render()?,
+            (Policy::Fragment, _) => FragmentTemplate { v: &view }.render()?,
+        };
+        text.push('\n');
+        texts.push(text);
+    }
+    let ipset = if uses_sets {
+        let mut text = IpsetTemplate {
+            header: &header,
+            sets: &sets.views,
+        }
+        .render()?;
+        text.push('\n');
+        Some(text)
+    } else {
+        None
+    };
+    let ip6tables = texts.pop().unwrap_or_default();
+    let iptables = texts.pop().unwrap_or_default();
+    Ok(Files {
+        ipset,
+        iptables,
+        ip6tables,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "iptables.rules")]
+struct HostTemplate<'a> {
+    v: &'a TableView,
+}
+
+#[derive(Template)]
+#[template(path = "iptables-gateway.rules")]
+struct GatewayTemplate<'a> {
+    v: &'a TableView,
+}
+
+#[derive(Template)]
+#[template(path = "iptables-fragment.rules")]
+struct FragmentTemplate<'a> {
+    v: &'a TableView,
+}
+
+#[derive(Template)]
+#[template(path = "iptables-ipset.rules")]
+struct IpsetTemplate<'a> {
+    header: &'a str,
+    sets: &'a [SetView],
+}
+
+/// Everything one `*filter` file prints, decided here.
+struct TableView {
+    header: String,
+    /// Its own file name, for the load instructions.
+    file: &'static str,
+    /// `iptables-restore` or `ip6tables-restore`.
+    tool: &'static str,
+    /// Whether the rules name ipsets (ipset.rules must be loaded first).
+    uses_sets: bool,
+    chains: Vec<ChainView>,
+    /// ICMPv6 types accepted in INPUT and OUTPUT (IPv6 host files only).
+    icmpv6: Vec<u8>,
+    /// The same as `number name, ...`, for a comment.
+    icmpv6_names: String,
+    /// Shell commands that hook abrfw's chains into the built-in ones once (fragment only).
+    jumps: Vec<String>,
+}
+
+struct ChainView {
+    name: &'static str,
+    rules: Vec<RuleView>,
+}
+
+/// One `-A CHAIN ... -j ACCEPT` line: `matches` is every option before the comment, in the order
+/// `iptables-save` prints them, so that a saved table reads like the file.
+#[derive(Clone)]
+struct RuleView {
+    chain: &'static str,
+    matches: String,
+    comment: String,
+}
+
+/// One ipset: a temporary copy is filled and swapped in, so rules never see it half-filled.
+struct SetView {
+    name: String,
+    tmp: String,
+    family: &'static str,
+    /// ` maxelem N` when the default 65536 is too small, else empty.
+    options: String,
+    hosts: String,
+    elements: Vec<String>,
+}
+
+/// How one side of a rule matches addresses of one family.
+#[derive(Clone)]
+enum AddrMatch {
+    /// No address match (the rule's own side, or a peer list holding a /0).
+    Any,
+    /// `-s` / `-d` with one network.
+    Net(IpNet),
+    /// `-m set --match-set NAME src|dst`.
+    Set(String),
+}
+
+/// The ipsets of one host, one per family and distinct long peer list, numbered in order of first
+/// use and shared by every rule with the same peers.
+struct Sets {
+    threshold: usize,
+    names: BTreeMap<(Family, Vec<IpNet>), String>,
+    views: Vec<SetView>,
+}
+
+impl Sets {
+    fn new(threshold: usize) -> Self {
+        Self {
+            threshold,
+            names: BTreeMap::new(),
+            views: Vec::new(),
+        }
+    }
+
+    /// How a rule matches `nets` of `family`: nothing when the family has no address (no rule),
+    /// one match per network up to the threshold, else one ipset.
+    fn matches(
+        &mut self,
+        family: Family,
+        nets: Vec<IpNet>,
+        comment: impl FnOnce() -> String,
+    ) -> Vec<AddrMatch> {
+        if nets.is_empty() {
+            return Vec::new();
+        }
+        // The lists are aggregated, so a /0 stands alone; it means any address, which hash:net
+        // cannot hold and -s does not need.
+        if nets.iter().any(|n| n.prefix_len() == 0) {
+            return vec![AddrMatch::Any];
+        }
+        if nets.len() <= self.threshold {
+            return nets.into_iter().map(AddrMatch::Net).collect();
+        }
+        let next = self.names.len() + 1;
+        let views = &mut self.views;
+        let name = self
+            .names
+            .entry((family, nets))
+            .or_insert_with_key(|(_, nets)| {
+                let suffix = match family {
+                    Family::V4 => "v4",
+                    Family::V6 => "v6",
+                };
+                let name = format!("abrfw_peers{next:03}_{suffix}");
+                // ipset's default maxelem is 65536.
+                let options = if nets.len() > 65536 {
+                    format!(" maxelem {}", nets.len())
+                } else {
+                    String::new()
+                };
+                views.push(SetView {
+                    tmp: format!("{name}_new"),
+                    name: name.clone(),
+                    family: match family {
+                        Family::V4 => "inet",
+                        Family::V6 => "inet6",
+                    },
+                    options,
+                    hosts: comment(),
+                    elements: nets.iter().map(|n| element(*n)).collect(),
+                });
+                name
+            });
+        vec![AddrMatch::Set(name.clone())]
+    }
+}
+
+/// The protocol-level parts shared by host and forward rules.
+struct RuleParts<'a> {
+    protocol: Protocol,
+    source_ports: Option<PortRange>,
+    destination_port: PortRange,
+    flow: &'a str,
+    purpose: &'a str,
+}
+
+impl<'a> RuleParts<'a> {
+    fn of_rule(r: &'a Rule) -> Self {
+        RuleParts {
+            protocol: r.protocol,
+            source_ports: r.source_ports,
+            destination_port: r.destination_port,
+            flow: &r.flow,
+            purpose: &r.purpose,
+        }
+    }
+
+    fn of_forward(r: &'a ForwardRule) -> Self {
+        RuleParts {
+            protocol: r.protocol,
+            source_ports: r.source_ports,
+            destination_port: r.destination_port,
+            flow: &r.flow,
+            purpose: &r.purpose,
+        }
+    }
+}
+
+impl RuleView {
+    /// Accepts new connections only; replies pass as established in the base chains.
+    fn new(
+        chain: &'static str,
+        iif: Option<&str>,
+        oif: Option<&str>,
+        src: &AddrMatch,
+        dst: &AddrMatch,
+        parts: RuleParts<'_>,
+    ) -> Self {
+        let mut m = String::new();
+        if let AddrMatch::Net(n) = src {
+            let _ = write!(m, " -s {n}");
+        }
+        if let AddrMatch::Net(n) = dst {
+            let _ = write!(m, " -d {n}");
+        }
+        if let Some(i) = iif {
+            let _ = write!(m, " -i {i}");
+        }
+        if let Some(o) = oif {
+            let _ = write!(m, " -o {o}");
+        }
+        let proto = parts.protocol.as_str();
+        let _ = write!(m, " -p {proto}");
+        if let AddrMatch::Set(s) = src {
+            let _ = write!(m, " -m set --match-set {s} src");
+        }
+        if let AddrMatch::Set(s) = dst {
+            let _ = write!(m, " -m set --match-set {s} dst");
+        }
+        let _ = write!(m, " -m {proto}");
+        if let Some(sport) = parts.source_ports {
+            let _ = write!(m, " --sport {}", port_range(sport));
+        }
+        let _ = write!(
+            m,
+            " --dport {} -m conntrack --ctstate NEW",
+            port_range(parts.destination_port)
+        );
+        RuleView {
+            chain,
+            matches: m,
+            comment: comment(parts.flow, parts.purpose),
+        }
+    }
+}
+
+/// The comment above a set: which hosts it holds, the first few by name.
+fn peers_comment(names: &[String], flow: &str) -> String {
+    const SHOWN: usize = 5;
+    match names.len() {
+        0 => format!("peers of {flow}"),
+        n if n <= SHOWN => format!("peers: {}", names.join(", ")),
+        n => format!(
+            "peers: {} and {} more",
+            names[..SHOWN].join(", "),
+            n - SHOWN
+        ),
+    }
+}
+
+/// A single address prints bare; a network keeps its prefix.
+fn element(net: IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() {
+        net.addr().to_string()
+    } else {
+        net.to_string()
+    }
+}
+
+/// iptables writes port ranges with a colon: `32768:61000`.
+fn port_range(p: PortRange) -> String {
+    if p.is_single() {
+        p.first.to_string()
+    } else {
+        format!("{}:{}", p.first, p.last)
+    }
+}
+
+/// `flow: purpose` on one line, cut to 255 bytes on a character boundary. The limit counts the
+/// argument iptables receives, so the cut comes before the template escapes `"` and `\`.
+fn comment(flow: &str, purpose: &str) -> String {
+    let text = escape::one_line(&format!("{flow}: {purpose}"));
+    escape::truncate_bytes(&text, MAX_COMMENT_BYTES).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use abrfw_core::{Os, Peers};
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+
+    fn host(policy: Policy, rules: Vec<Rule>) -> HostRules {
+        HostRules {
+            host: "h1".into(),
+            os: Os::Linux,
+            roles: vec!["agent".into()],
+            release: "abr-11.5".into(),
+            policy,
+            addresses: Peers::from_nets(["192.0.2.1/32".parse().unwrap()]),
+            rules,
+        }
+    }
+
+    fn rule(direction: Direction, peers: &[&str], purpose: &str) -> Rule {
+        Rule {
+            direction,
+            flow: "ms-agent".into(),
+            protocol: Protocol::Tcp,
+            destination_port: PortRange::single(9876),
+            source_ports: PortRange::new(49152, 65535),
+            peers: Peers::from_nets(peers.iter().map(|p| p.parse().unwrap())),
+            peer_hosts: vec!["ams".into()],
+            purpose: purpose.into(),
+        }
+    }
+
+    fn rule_lines(text: &str) -> Vec<&str> {
+        text.lines().filter(|l| l.starts_with("-A ABRFW")).collect()
+    }
+
+    #[test]
+    fn inbound_rule_matches_source_and_ports() {
+        let h = host(
+            Policy::Drop,
+            vec![rule(
+                Direction::Inbound,
+                &["192.0.2.10/32", "2001:db8::10/128"],
+                "x",
+            )],
+        );
+        let files = render(&h, &Options::default()).unwrap();
+        assert_eq!(
+            rule_lines(&files.iptables),
+            [
+                "-A ABRFW-IN -s 192.0.2.10/32 -p tcp -m tcp --sport 49152:65535 --dport 9876 -m conntrack --ctstate NEW -m comment --comment \"ms-agent: x\" -j ACCEPT"
+            ]
+        );
+        assert_eq!(
+            rule_lines(&files.ip6tables),
+            [
+                "-A ABRFW-IN -s 2001:db8::10/128 -p tcp -m tcp --sport 49152:65535 --dport 9876 -m conntrack --ctstate NEW -m comment --comment \"ms-agent: x\" -j ACCEPT"
+            ]
+        );
+        assert!(files.ipset.is_none());
+        assert!(files.ip6tables.contains("--icmpv6-type 135 -j ACCEPT"));
+        assert!(files.ip6tables.contains("135 neighbour-solicitation"));
+        assert!(!files.iptables.contains("icmpv6"));
+    }
+
+    #[test]
+    fn outbound_rule_matches_destination() {
+        let h = host(
+            Policy::Drop,
+            vec![rule(Direction::Outbound, &["192.0.2.10/32"], "x")],
+        );
+        let files = render(&h, &Options::default()).unwrap();
+        assert_eq!(
+            rule_lines(&files.iptables),
+            [
+                "-A ABRFW-OUT -d 192.0.2.10/32 -p tcp -m tcp --sport 49152:65535 --dport 9876 -m conntrack --ctstate NEW -m comment --comment \"ms-agent: x\" -j ACCEPT"
+            ]
+        );
+        assert!(rule_lines(&files.ip6tables).is_empty());
+    }
+
+    #[test]
+    fn hostile_purpose_is_escaped_and_cut_to_255_bytes() {
+        let purpose = format!("say \"hi\" \\ $HOME {}", "ü".repeat(200));
+        let h = host(
+            Policy::Drop,
+            vec![rule(Direction::Inbound, &["192.0.2.10/32"], &purpose)],
+        );
+        let files = render(&h, &Options::default()).unwrap();
+        let line = rule_lines(&files.iptables)[0];
+        let start = line.find("--comment \"").unwrap() + "--comment \"".len();
+        let end = line.rfind("\" -j ACCEPT").unwrap();
+        let escaped = &line[start..end];
+        assert!(escaped.starts_with("ms-agent: say \\\"hi\\\" \\\\ $HOME ü"));
+        let unescaped = escaped.replace("\\\"", "\"").replace("\\\\", "\\");
+        assert!(unescaped.len() <= MAX_COMMENT_BYTES);
+        assert!(unescaped.len() >= MAX_COMMENT_BYTES - 1);
+        assert!(unescaped.ends_with('ü'));
+    }
+
+    #[test]
+    fn long_peer_lists_use_one_shared_ipset() {
+        let peers: Vec<String> = (1..=12).map(|i| format!("192.0.2.{}/32", i * 2)).collect();
+        let peers: Vec<&str> = peers.iter().map(String::as_str).collect();
+        let mut second = rule(Direction::Inbound, &peers, "y");
+        second.destination_port = PortRange::single(22);
+        let h = host(
+            Policy::Drop,
+            vec![rule(Direction::Inbound, &peers, "x"), second],
+        );
+        let files = render(&h, &Options::default()).unwrap();
+        let lines = rule_lines(&files.iptables);
+        assert_eq!(lines.len(), 2);
+        assert!(lines.iter().all(|l| l.contains(
+            " -p tcp -m set --match-set abrfw_peers001_v4 src -m tcp --sport 49152:65535"
+        )));
+        let ipset = files.ipset.unwrap();
+        assert_eq!(ipset.matches("\ncreate ").count(), 2, "{ipset}");
+        assert_eq!(ipset.matches("\nadd ").count(), 12);
+        assert!(ipset.contains("swap abrfw_peers001_v4_new abrfw_peers001_v4\n"));
+        // At the threshold: one rule per address, no set.
+        let h = host(
+            Policy::Drop,
+            vec![rule(Direction::Inbound, &peers[..IPSET_THRESHOLD], "x")],
+        );
+        let files = render(&h, &Options::default()).unwrap();
+        assert_eq!(rule_lines(&files.iptables).len(), IPSET_THRESHOLD);
+        assert!(files.ipset.is_none());
+    }
+
+    #[test]
+    fn any_address_needs_no_match() {
+        let h = host(
+            Policy::Fragment,
+            vec![rule(Direction::Outbound, &["0.0.0.0/0"], "x")],
+        );
+        let files = render(&h, &Options { ipset_threshold: 0 }).unwrap();
+        assert_eq!(
+            rule_lines(&files.iptables),
+            [
+                "-A ABRFW-OUT -p tcp -m tcp --sport 49152:65535 --dport 9876 -m conntrack --ctstate NEW -m comment --comment \"ms-agent: x\" -j ACCEPT"
+            ]
+        );
+        assert!(files.ipset.is_none());
+    }
+
+    #[test]
+    fn fragment_declares_only_abrfw_chains() {
+        let h = host(
+            Policy::Fragment,
+            vec![rule(Direction::Inbound, &["192.0.2.10/32"], "x")],
+        );
+        let files = render(&h, &Options::default()).unwrap();
+        let decls: Vec<&str> = files
+            .iptables
+            .lines()
+            .filter(|l| l.starts_with(':'))
+            .collect();
+        assert_eq!(decls, [":ABRFW-IN - [0:0]", ":ABRFW-OUT - [0:0]"]);
+        assert!(
+            !files
+                .iptables
+                .lines()
+                .any(|l| l.starts_with("-A INPUT") || l.starts_with("-A OUTPUT"))
+        );
+        assert!(files.iptables.contains(
+            "iptables -C INPUT -j ABRFW-IN 2>/dev/null || iptables -I INPUT -j ABRFW-IN"
+        ));
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        let peers: Vec<String> = (1..=20).map(|i| format!("2001:db8::{i:x}/128")).collect();
+        let peers: Vec<&str> = peers.iter().map(String::as_str).collect();
+        let h = host(
+            Policy::Drop,
+            vec![
+                rule(Direction::Inbound, &peers, "x"),
+                rule(Direction::Outbound, &peers, "y"),
+            ],
+        );
+        let a = render(&h, &Options::default()).unwrap();
+        let b = render(&h, &Options::default()).unwrap();
+        assert_eq!(a, b);
+    }
+}
