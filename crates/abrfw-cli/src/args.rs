@@ -16,8 +16,8 @@ pub struct Cli {
 pub enum Command {
     /// Compile a site topology into firewall rule sets.
     ///
-    /// Writes DIR/<host>/<file> for every host a backend serves (nftables.nft for Linux and
-    /// appliance hosts), or prints one host's rule set with --host.
+    /// Writes DIR/<host>/<file> for every host a backend serves (nftables.nft, iptables.rules and
+    /// ip6tables.rules for Linux and appliance hosts), or prints one host's rule set with --host.
     Compile(CompileArgs),
     /// Validate a topology and summarise what it compiles to.
     Check(SiteArgs),
@@ -80,6 +80,10 @@ pub enum FlowsFormat {
 pub enum Backend {
     /// nftables script for `nft -f` (Linux, appliance).
     Nftables,
+    /// iptables.rules and ip6tables.rules for iptables-restore / ip6tables-restore, plus
+    /// ipset.rules when a peer list is long (Linux, appliance). With --host, each file is printed
+    /// after a `# ==> NAME <==` line.
+    Iptables,
     /// The compiled IR of the host as JSON (any host with an OS; printed with --host only).
     Ir,
 }

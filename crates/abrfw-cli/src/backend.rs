@@ -6,13 +6,14 @@ use anyhow::Result;
 use crate::args::Backend;
 
 /// Backends that write files in `compile --out-dir`, in order.
-pub const WRITTEN: [Backend; 1] = [Backend::Nftables];
+pub const WRITTEN: [Backend; 2] = [Backend::Nftables, Backend::Iptables];
 
 impl Backend {
     /// The `--backend` spelling.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Nftables => abrfw_nftables::NAME,
+            Backend::Iptables => abrfw_iptables::NAME,
             Backend::Ir => "ir",
         }
     }
@@ -21,6 +22,7 @@ impl Backend {
     pub fn serves(self, os: Os) -> bool {
         match self {
             Backend::Nftables => os.is_linux(),
+            Backend::Iptables => os.is_linux(),
             Backend::Ir => true,
         }
     }
@@ -42,6 +44,9 @@ impl Backend {
                 abrfw_nftables::FILE_NAME,
                 abrfw_nftables::render(host, &abrfw_nftables::Options::default())?,
             )],
+            Backend::Iptables => {
+                abrfw_iptables::render(host, &abrfw_iptables::Options::default())?.into_vec()
+            }
             Backend::Ir => vec![("ir.json", serde_json::to_string_pretty(host)? + "\n")],
         })
     }
@@ -57,6 +62,9 @@ impl Backend {
                 abrfw_nftables::FILE_NAME,
                 abrfw_nftables::render_gateway(gw, &abrfw_nftables::Options::default())?,
             )],
+            Backend::Iptables => {
+                abrfw_iptables::render_gateway(gw, &abrfw_iptables::Options::default())?.into_vec()
+            }
             Backend::Ir => vec![("ir.json", serde_json::to_string_pretty(gw)? + "\n")],
         }))
     }
