@@ -4,6 +4,7 @@
 mod cli;
 mod errors;
 mod golden;
+mod iptables;
 mod netns;
 mod nft;
 mod support;
