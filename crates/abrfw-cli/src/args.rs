@@ -84,6 +84,12 @@ pub enum Backend {
     /// ipset.rules when a peer list is long (Linux, appliance). With --host, each file is printed
     /// after a `# ==> NAME <==` line.
     Iptables,
+    /// netsh.cmd: a cmd script of `netsh advfirewall firewall` commands, or `netsh firewall`
+    /// port openings on windows-legacy (Windows, windows-legacy).
+    Netsh,
+    /// firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs netsh.cmd
+    /// (Windows, windows-legacy).
+    Powershell,
     /// The compiled IR of the host as JSON (any host with an OS; printed with --host only).
     Ir,
 }

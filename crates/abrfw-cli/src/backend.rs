@@ -6,7 +6,12 @@ use anyhow::Result;
 use crate::args::Backend;
 
 /// Backends that write files in `compile --out-dir`, in order.
-pub const WRITTEN: [Backend; 2] = [Backend::Nftables, Backend::Iptables];
+pub const WRITTEN: [Backend; 4] = [
+    Backend::Nftables,
+    Backend::Iptables,
+    Backend::Netsh,
+    Backend::Powershell,
+];
 
 impl Backend {
     /// The `--backend` spelling.
@@ -14,6 +19,8 @@ impl Backend {
         match self {
             Backend::Nftables => abrfw_nftables::NAME,
             Backend::Iptables => abrfw_iptables::NAME,
+            Backend::Netsh => abrfw_windows::netsh::NAME,
+            Backend::Powershell => abrfw_windows::powershell::NAME,
             Backend::Ir => "ir",
         }
     }
@@ -23,6 +30,7 @@ impl Backend {
         match self {
             Backend::Nftables => os.is_linux(),
             Backend::Iptables => os.is_linux(),
+            Backend::Netsh | Backend::Powershell => os.is_windows(),
             Backend::Ir => true,
         }
     }
@@ -47,6 +55,14 @@ impl Backend {
             Backend::Iptables => {
                 abrfw_iptables::render(host, &abrfw_iptables::Options::default())?.into_vec()
             }
+            Backend::Netsh => vec![(
+                abrfw_windows::netsh::FILE_NAME,
+                abrfw_windows::netsh::render(host, &abrfw_windows::Options::default())?,
+            )],
+            Backend::Powershell => vec![(
+                abrfw_windows::powershell::FILE_NAME,
+                abrfw_windows::powershell::render(host, &abrfw_windows::Options::default())?,
+            )],
             Backend::Ir => vec![("ir.json", serde_json::to_string_pretty(host)? + "\n")],
         })
     }
@@ -65,6 +81,8 @@ impl Backend {
             Backend::Iptables => {
                 abrfw_iptables::render_gateway(gw, &abrfw_iptables::Options::default())?.into_vec()
             }
+            // Windows hosts are not gateways abrfw writes forward rules for.
+            Backend::Netsh | Backend::Powershell => return Ok(None),
             Backend::Ir => vec![("ir.json", serde_json::to_string_pretty(gw)? + "\n")],
         }))
     }

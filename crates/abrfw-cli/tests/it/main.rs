@@ -8,3 +8,4 @@ mod iptables;
 mod netns;
 mod nft;
 mod support;
+mod windows;

@@ -1,0 +1,243 @@
+//! `netsh.cmd`: a cmd script of `netsh advfirewall firewall` commands (Vista / Server 2008 and
+//! later), or of `netsh firewall` port openings for `windows-legacy` hosts (XP / Server 2003).
+
+use std::collections::BTreeMap;
+
+use abrfw_core::ipnet::Ipv4Net;
+use abrfw_core::{Direction, HostRules, Os, Policy, Protocol};
+use askama::Template;
+
+use crate::mapping::{self, MAX_REMOTE_CHARS, NAME_PREFIX, RETIRED_PREFIX};
+use crate::{Error, Options};
+
+/// Backend name, as `--backend` spells it.
+pub const NAME: &str = "netsh";
+/// File written for each Windows host.
+pub const FILE_NAME: &str = "netsh.cmd";
+/// cmd.exe refuses longer command lines.
+pub const MAX_LINE: usize = 8191;
+/// A legacy port opening is one port; a destination range is opened port by port up to this
+/// many ports, and reported as not opened beyond that.
+pub const MAX_LEGACY_RANGE: u32 = 64;
+
+/// Renders `host` as a cmd script. Lines end in CRLF, as cmd files do.
+pub fn render(host: &HostRules, opts: &Options) -> Result<String, Error> {
+    let text = match host.os {
+        Os::Windows => AdvfirewallTemplate {
+            v: &View::new(host, opts),
+        }
+        .render()?,
+        Os::WindowsLegacy => LegacyTemplate {
+            v: &LegacyView::new(host),
+        }
+        .render()?,
+        other => return Err(Error::NotWindows(other)),
+    };
+    let mut out = String::with_capacity(text.len() + text.len() / 32);
+    for line in text.lines() {
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    Ok(out)
+}
+
+#[derive(Template)]
+#[template(path = "netsh.cmd")]
+struct AdvfirewallTemplate<'a> {
+    v: &'a View,
+}
+
+#[derive(Template)]
+#[template(path = "netsh-legacy.cmd")]
+struct LegacyTemplate<'a> {
+    v: &'a LegacyView,
+}
+
+/// Header fields both templates print.
+struct Header {
+    host: String,
+    os: String,
+    roles: String,
+    release: String,
+    drop: bool,
+    prefix: &'static str,
+    retired: &'static str,
+}
+
+impl Header {
+    fn new(host: &HostRules) -> Self {
+        Self {
+            host: host.host.clone(),
+            os: host.os.to_string(),
+            roles: host.roles.join(", "),
+            release: host.release.clone(),
+            drop: host.policy == Policy::Drop,
+            prefix: NAME_PREFIX,
+            retired: RETIRED_PREFIX,
+        }
+    }
+}
+
+struct View {
+    h: Header,
+    rules: Vec<RuleView>,
+}
+
+/// One `add rule` line, every field ready to print.
+struct RuleView {
+    name: String,
+    dir: &'static str,
+    protocol: &'static str,
+    local_port: String,
+    remote_port: String,
+    remote: String,
+    description: String,
+}
+
+impl View {
+    fn new(host: &HostRules, opts: &Options) -> Self {
+        let rules = mapping::rules(host, opts)
+            .into_iter()
+            .map(|r| RuleView {
+                name: r.name,
+                dir: match r.direction {
+                    Direction::Inbound => "in",
+                    Direction::Outbound => "out",
+                },
+                protocol: r.protocol.as_str(),
+                local_port: r.local_port.map_or_else(|| "any".to_owned(), mapping::port),
+                remote_port: r
+                    .remote_port
+                    .map_or_else(|| "any".to_owned(), mapping::port),
+                remote: r.remote.join(","),
+                description: r.description,
+            })
+            .collect();
+        Self {
+            h: Header::new(host),
+            rules,
+        }
+    }
+}
+
+struct LegacyView {
+    h: Header,
+    openings: Vec<Opening>,
+    /// Things the legacy firewall cannot express, one `rem` line each (identifiers only).
+    notes: Vec<String>,
+    /// Openings abrfw refused to write, reported by the script at run time.
+    skipped: Vec<String>,
+}
+
+/// One `add portopening` line.
+struct Opening {
+    name: String,
+    protocol: &'static str,
+    port: u16,
+    addresses: String,
+}
+
+impl LegacyView {
+    /// The XP firewall knows inbound port openings with an IPv4 scope and nothing else: outbound
+    /// rules, remote ports and IPv6 peers have no equivalent, and openings are keyed by port, so
+    /// every inbound rule to the same port shares one opening with the union of the peers.
+    fn new(host: &HostRules) -> Self {
+        let mut ports: BTreeMap<(Protocol, u16), Vec<Ipv4Net>> = BTreeMap::new();
+        let mut outbound = Vec::new();
+        let mut v6_only = Vec::new();
+        let mut v6_dropped = Vec::new();
+        let mut source_filtered = Vec::new();
+        let mut skipped = Vec::new();
+        for rule in &host.rules {
+            if rule.direction == Direction::Outbound {
+                push_unique(&mut outbound, &rule.flow);
+                continue;
+            }
+            if !rule.peers.v6.is_empty() {
+                push_unique(&mut v6_dropped, &rule.flow);
+            }
+            if rule.peers.v4.is_empty() {
+                push_unique(&mut v6_only, &rule.flow);
+                continue;
+            }
+            if rule.source_ports.is_some() {
+                push_unique(&mut source_filtered, &rule.flow);
+            }
+            let range = rule.destination_port;
+            if u32::from(range.last) - u32::from(range.first) >= MAX_LEGACY_RANGE {
+                skipped.push(format!(
+                    "{} {} {}: a range of more than {MAX_LEGACY_RANGE} ports",
+                    rule.flow,
+                    protocol_upper(rule.protocol),
+                    mapping::port(range)
+                ));
+                continue;
+            }
+            for port in range.first..=range.last {
+                ports
+                    .entry((rule.protocol, port))
+                    .or_default()
+                    .extend(rule.peers.v4.iter().copied());
+            }
+        }
+        let mut openings = Vec::new();
+        for ((protocol, port), nets) in ports {
+            let addresses: Vec<String> = Ipv4Net::aggregate(&nets)
+                .into_iter()
+                .map(|n| mapping::address(n.into()))
+                .collect();
+            let addresses = addresses.join(",");
+            if addresses.len() > MAX_REMOTE_CHARS {
+                skipped.push(format!(
+                    "{} {port}: more peer addresses than one command line holds",
+                    protocol_upper(protocol)
+                ));
+                continue;
+            }
+            openings.push(Opening {
+                name: format!("{NAME_PREFIX}{}:{}:{port}", host.host, protocol.as_str()),
+                protocol: protocol_upper(protocol),
+                port,
+                addresses,
+            });
+        }
+        let mut notes = Vec::new();
+        let mut note = |what: &str, flows: &[String]| {
+            if !flows.is_empty() {
+                notes.push(format!("{what}: {}", flows.join(", ")));
+            }
+        };
+        note(
+            "Not enforced, this firewall does not filter outbound traffic",
+            &outbound,
+        );
+        note(
+            "Any source port accepted, this firewall has no remote-port filter",
+            &source_filtered,
+        );
+        note(
+            "IPv6 peers left out, port-opening scopes are IPv4 only",
+            &v6_dropped,
+        );
+        note("Not opened, IPv6 peers only", &v6_only);
+        Self {
+            h: Header::new(host),
+            openings,
+            notes,
+            skipped,
+        }
+    }
+}
+
+fn push_unique(list: &mut Vec<String>, flow: &str) {
+    if !list.iter().any(|f| f == flow) {
+        list.push(flow.to_owned());
+    }
+}
+
+fn protocol_upper(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Tcp => "TCP",
+        Protocol::Udp => "UDP",
+    }
+}

@@ -1,0 +1,131 @@
+//! `firewall.ps1`: PowerShell with the NetSecurity cmdlets (`New-NetFirewallRule`, Windows 8 /
+//! Server 2012 and later). For `windows-legacy` hosts the script runs `netsh.cmd` from its own
+//! directory, since XP and Server 2003 have no NetSecurity module.
+
+use abrfw_core::{Direction, HostRules, Os, Policy, Protocol};
+use askama::Template;
+
+use crate::mapping::{self, GROUP, NAME_PREFIX, RETIRED_PREFIX};
+use crate::{Error, Options, netsh};
+
+/// Backend name, as `--backend` spells it.
+pub const NAME: &str = "powershell";
+/// File written for each Windows host.
+pub const FILE_NAME: &str = "firewall.ps1";
+
+/// Renders `host` as a PowerShell script: UTF-8 with a byte-order mark and CRLF line ends.
+///
+/// The mark matters: Windows PowerShell 5.1 reads a file without one in the ANSI code page,
+/// where the UTF-8 bytes 0x91..0x94 of an ordinary letter (`ё` is D1 91) read as the
+/// quotation marks U+2018..U+201C and could end a single-quoted string.
+pub fn render(host: &HostRules, opts: &Options) -> Result<String, Error> {
+    let text = match host.os {
+        Os::Windows => NetSecurityTemplate {
+            v: &View::new(host, opts),
+        }
+        .render()?,
+        Os::WindowsLegacy => LegacyTemplate {
+            v: &LegacyView {
+                host: host.host.clone(),
+                os: host.os.to_string(),
+                roles: host.roles.join(", "),
+                release: host.release.clone(),
+                netsh_file: netsh::FILE_NAME,
+            },
+        }
+        .render()?,
+        other => return Err(Error::NotWindows(other)),
+    };
+    let mut out = String::with_capacity(text.len() + text.len() / 32 + 3);
+    out.push('\u{feff}');
+    for line in text.lines() {
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    Ok(out)
+}
+
+#[derive(Template)]
+#[template(path = "firewall.ps1")]
+struct NetSecurityTemplate<'a> {
+    v: &'a View,
+}
+
+#[derive(Template)]
+#[template(path = "firewall-legacy.ps1")]
+struct LegacyTemplate<'a> {
+    v: &'a LegacyView,
+}
+
+struct View {
+    host: String,
+    os: String,
+    roles: String,
+    release: String,
+    drop: bool,
+    /// `abrfw:*`, `abrfw-retired*`, `abrfw-retired:*` and `abrfw-retired:` as the script
+    /// matches and builds names.
+    live_pattern: String,
+    retired_display_pattern: String,
+    retired_pattern: String,
+    retired_prefix: String,
+    group: &'static str,
+    rules: Vec<RuleView>,
+}
+
+/// One `New-NetFirewallRule` call, every field ready to print inside `'...'`.
+struct RuleView {
+    name: String,
+    description: String,
+    direction: &'static str,
+    protocol: &'static str,
+    local_port: String,
+    remote_port: String,
+    remote: Vec<String>,
+}
+
+impl View {
+    fn new(host: &HostRules, opts: &Options) -> Self {
+        let rules = mapping::rules(host, opts)
+            .into_iter()
+            .map(|r| RuleView {
+                name: r.name,
+                description: r.description,
+                direction: match r.direction {
+                    Direction::Inbound => "Inbound",
+                    Direction::Outbound => "Outbound",
+                },
+                protocol: match r.protocol {
+                    Protocol::Tcp => "TCP",
+                    Protocol::Udp => "UDP",
+                },
+                local_port: r.local_port.map_or_else(|| "Any".to_owned(), mapping::port),
+                remote_port: r
+                    .remote_port
+                    .map_or_else(|| "Any".to_owned(), mapping::port),
+                remote: r.remote,
+            })
+            .collect();
+        Self {
+            host: host.host.clone(),
+            os: host.os.to_string(),
+            roles: host.roles.join(", "),
+            release: host.release.clone(),
+            drop: host.policy == Policy::Drop,
+            live_pattern: format!("{NAME_PREFIX}*"),
+            retired_display_pattern: format!("{RETIRED_PREFIX}*"),
+            retired_pattern: format!("{RETIRED_PREFIX}:*"),
+            retired_prefix: format!("{RETIRED_PREFIX}:"),
+            group: GROUP,
+            rules,
+        }
+    }
+}
+
+struct LegacyView {
+    host: String,
+    os: String,
+    roles: String,
+    release: String,
+    netsh_file: &'static str,
+}
