@@ -550,49 +550,8 @@ fn run(loader: Loader) {
             continue;
         }
         let host_dir = dir.path().join(name);
-        match loader {
-            Loader::Nftables => {
-                in_ns(
-                    &node.ns,
-                    &["nft", "-f", host_dir.join("nftables.nft").to_str().unwrap()],
-                );
-            }
-            Loader::Iptables => {
-                let ipset = host_dir.join("ipset.rules");
-                if ipset.exists() {
-                    in_ns(
-                        &node.ns,
-                        &[
-                            "sh",
-                            "-c",
-                            &format!("ipset restore -! < {}", ipset.display()),
-                        ],
-                    );
-                }
-                in_ns(
-                    &node.ns,
-                    &[
-                        "sh",
-                        "-c",
-                        &format!(
-                            "iptables-restore < {}",
-                            host_dir.join("iptables.rules").display()
-                        ),
-                    ],
-                );
-                in_ns(
-                    &node.ns,
-                    &[
-                        "sh",
-                        "-c",
-                        &format!(
-                            "ip6tables-restore < {}",
-                            host_dir.join("ip6tables.rules").display()
-                        ),
-                    ],
-                );
-            }
-        }
+        load_rules(&node.ns, &host_dir, loader);
+
         loaded += 1;
     }
     assert_eq!(
@@ -625,6 +584,44 @@ fn run(loader: Loader) {
         must_pass.len(),
         must_fail.len()
     );
+}
+
+/// Loads the files abrfw wrote for one host or gateway into its namespace, the way the backend
+/// pages tell an administrator to: `nft -f`, or `ipset restore` (when there are sets) then
+/// `iptables-restore` and `ip6tables-restore`.
+fn load_rules(ns: &str, dir: &Path, loader: Loader) {
+    let file = |name: &str| dir.join(name).display().to_string();
+    match loader {
+        Loader::Nftables => in_ns(ns, &["nft", "-f", &file("nftables.nft")]),
+        Loader::Iptables => {
+            if dir.join("ipset.rules").exists() {
+                in_ns(
+                    ns,
+                    &[
+                        "sh",
+                        "-c",
+                        &format!("ipset restore -! < {}", file("ipset.rules")),
+                    ],
+                );
+            }
+            in_ns(
+                ns,
+                &[
+                    "sh",
+                    "-c",
+                    &format!("iptables-restore < {}", file("iptables.rules")),
+                ],
+            );
+            in_ns(
+                ns,
+                &[
+                    "sh",
+                    "-c",
+                    &format!("ip6tables-restore < {}", file("ip6tables.rules")),
+                ],
+            );
+        }
+    }
 }
 
 /// Accepts and drops whatever connections wait in the listeners' queues.
@@ -684,6 +681,14 @@ fn nftables_gateway_forwards_cross_zone_flows_and_blocks_the_rest() {
         return;
     }
     run_gateway(Loader::Nftables);
+}
+
+#[test]
+fn iptables_gateway_forwards_cross_zone_flows_and_blocks_the_rest() {
+    if !system_tests_possible(&["ip", "iptables-restore", "ip6tables-restore"], true) {
+        return;
+    }
+    run_gateway(Loader::Iptables);
 }
 
 /// Zone bridges in a switch namespace, a gateway namespace with one leg per zone (named as the
@@ -951,36 +956,7 @@ fn run_gateway(loader: Loader) {
             std::fs::write(dir.path().join(rel), text).unwrap();
         }
     }
-    match loader {
-        Loader::Nftables => in_ns(
-            &gw,
-            &["nft", "-f", gw_dir.join("nftables.nft").to_str().unwrap()],
-        ),
-        Loader::Iptables => {
-            in_ns(
-                &gw,
-                &[
-                    "sh",
-                    "-c",
-                    &format!(
-                        "iptables-restore < {}",
-                        gw_dir.join("iptables.rules").display()
-                    ),
-                ],
-            );
-            in_ns(
-                &gw,
-                &[
-                    "sh",
-                    "-c",
-                    &format!(
-                        "ip6tables-restore < {}",
-                        gw_dir.join("ip6tables.rules").display()
-                    ),
-                ],
-            );
-        }
-    }
+    load_rules(&gw, &gw_dir, loader);
 
     let passed = attempt_all(&nodes, &must_pass, PASS_TIMEOUT);
     drain(&listeners);
