@@ -682,6 +682,13 @@ pub fn check_description(text: &str) -> Result<(), &'static str> {
     if text.chars().any(char::is_control) {
         return Err("it contains a control character (newline, tab, ...)");
     }
+    // Unicode line separators end a line in some editors and shells; bidirectional overrides
+    // make a comment read differently from what it is ("Trojan Source").
+    if text.chars().any(|c| {
+        matches!(c, '\u{2028}' | '\u{2029}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }) {
+        return Err("it contains a Unicode line separator or bidirectional control");
+    }
     Ok(())
 }
 
@@ -750,6 +757,10 @@ mod tests {
         assert!(check_name("web-01.example_x").is_ok());
         for bad in ["", "-x", ".x", "a b", "a;b", "a\"b", "é", &"a".repeat(64)] {
             assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_description("Agents' syslog: \"quoted\" $x % | ^ ! ’").is_ok());
+        for bad in ["a\nb", "a\u{2028}b", "a\u{202E}b", &"x".repeat(201)] {
+            assert!(check_description(bad).is_err(), "{bad:?}");
         }
         assert!(check_interface("em0").is_ok());
         assert!(check_interface("0em").is_err());
