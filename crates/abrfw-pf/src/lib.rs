@@ -1,0 +1,388 @@
+//! pf backend: renders one host's [`HostRules`] (or one gateway's [`GatewayRules`]) as a pf.conf
+//! anchor, loaded with `pfctl -a abrfw -f pf.conf` beside the site's own ruleset.
+//!
+//! # Semantics
+//!
+//! pf evaluates the main ruleset and the anchors it calls in order; the last matching rule wins
+//! unless a rule is `quick`. A `quick` match inside an anchor ends the evaluation of the whole
+//! ruleset. Every rule abrfw writes is `quick`, so the anchor decides the traffic it matches,
+//! whatever the main ruleset says after `anchor "abrfw"`. State lookup comes before any rule: the
+//! replies of a connection a pass rule admitted (and the ICMP errors about it) pass through the
+//! state pf keeps for it (`keep state`, with `flags S/SA` for TCP: only a SYN creates state).
+//!
+//! - **Host**: `pass in quick` from the initiators' table and ephemeral ports `to self port P`,
+//!   `pass out quick from self` to the responders' table. `self` is every address of the host's
+//!   interfaces, expanded when the anchor is loaded.
+//! - **Gateway** (routing between zones): a forwarded packet is filtered twice, inbound on the
+//!   interface it arrives on and outbound on the one it leaves by, and the state the inbound pass
+//!   creates only matches that direction. So every flow gets a `pass in quick` (bound `on` the
+//!   initiators' zone interface when the topology names it) and a `pass out quick` (bound on the
+//!   responders' zone interface), both with state; replies match those two states.
+//! - **`policy = "drop"`**: after the pass rules, the anchor blocks with `quick`:
+//!   - host: everything else in and out, except on the loopback `lo0`; IPv6 neighbour and router
+//!     discovery, MLD and ICMPv6 errors are passed first (as the nftables backend does);
+//!   - gateway: every forwarded packet, i.e. every outbound packet whose source is not the
+//!     gateway itself, on the zones' interfaces when all of them are named, otherwise on every
+//!     interface. The gateway's own traffic is left to the main ruleset.
+//! - **`policy = "fragment"`**: only the pass rules; the main ruleset owns the default.
+#![deny(missing_docs)]
+
+mod escape;
+
+use std::collections::BTreeMap;
+
+use abrfw_core::ipnet::IpNet;
+use abrfw_core::{
+    Direction, ForwardRule, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol, Rule,
+};
+use askama::Template;
+
+pub use escape::{label, pf_text};
+
+/// Backend name, as `--backend` spells it.
+pub const NAME: &str = "pf";
+/// File written for each pf host and pf gateway.
+pub const FILE_NAME: &str = "pf.conf";
+/// The anchor the file is written to be loaded into.
+pub const ANCHOR: &str = "abrfw";
+/// pfctl refuses labels over 63 bytes (`PF_RULE_LABEL_SIZE` 64 in pfvar.h).
+pub const MAX_LABEL_BYTES: usize = 63;
+/// pfctl refuses table names over 31 bytes (`PF_TABLE_NAME_SIZE` 32 in pfvar.h).
+pub const MAX_TABLE_NAME_BYTES: usize = 31;
+
+/// ICMPv6 that IPv6 needs whatever the policy (RFC 4890 §4.4: errors, router and neighbour
+/// discovery, MLD; 143 is the MLDv2 report, which pfctl has no name for).
+const ICMP6_TYPES: &str = "unreach, toobig, timex, paramprob, routersol, routeradv, neighbrsol, neighbradv, listqry, listenrep, 143";
+
+/// Rendering options (none yet beyond the IR's own policy).
+#[derive(Debug, Clone, Default)]
+pub struct Options {}
+
+/// Why a rule set could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The template engine failed.
+    #[error("pf template: {0}")]
+    Template(#[from] askama::Error),
+}
+
+/// Renders a pf host's rules as an anchor for `pfctl -a abrfw -f`.
+pub fn render(host: &HostRules, _opts: &Options) -> Result<String, Error> {
+    let mut tables = Tables::default();
+    let mut rules = Vec::new();
+    for rule in &host.rules {
+        let Some(table) = tables.get(&rule.peers, || peers_comment(&rule.peer_hosts, &rule.flow))
+        else {
+            continue;
+        };
+        let (dir, from, to) = match rule.direction {
+            Direction::Inbound => ("in", format!("<{table}>"), "self".to_owned()),
+            Direction::Outbound => ("out", "self".to_owned(), format!("<{table}>")),
+        };
+        rules.push(RuleView::new(dir, None, from, to, RuleParts::of_rule(rule)));
+    }
+    let drop = match host.policy {
+        Policy::Drop => vec![
+            format!("pass quick inet6 proto icmp6 all icmp6-type {{ {ICMP6_TYPES} }} no state"),
+            "block drop in quick on ! lo0 all".to_owned(),
+            "block drop out quick on ! lo0 all".to_owned(),
+        ],
+        Policy::Fragment => Vec::new(),
+    };
+    let view = View {
+        header: format!(
+            "{} firewall rules for host {} ({}; roles: {})",
+            host.release,
+            host.host,
+            host.os,
+            host.roles.join(", ")
+        ),
+        policy: host.policy.as_str(),
+        gateway: false,
+        tables: tables.views,
+        rules,
+        drop_comment: "Everything else in and out, except on the loopback interface.",
+        drop,
+    };
+    finish(PfTemplate { v: &view }.render()?)
+}
+
+/// Renders a pf gateway's forwarding rules as an anchor for `pfctl -a abrfw -f`.
+pub fn render_gateway(gw: &GatewayRules, _opts: &Options) -> Result<String, Error> {
+    let mut tables = Tables::default();
+    let mut rules = Vec::new();
+    for rule in &gw.rules {
+        let Some(src) = tables.get(&rule.sources, || {
+            peers_comment(&rule.source_hosts, &rule.flow)
+        }) else {
+            continue;
+        };
+        let Some(dst) = tables.get(&rule.destinations, || {
+            peers_comment(&rule.destination_hosts, &rule.flow)
+        }) else {
+            continue;
+        };
+        for (dir, zone) in [("in", &rule.from_zone), ("out", &rule.to_zone)] {
+            let mut view = RuleView::new(
+                dir,
+                zone.interface.as_deref(),
+                format!("<{src}>"),
+                format!("<{dst}>"),
+                RuleParts::of_forward(rule),
+            );
+            if dir == "out" {
+                // One comment above the pair.
+                view.comment.clear();
+            }
+            rules.push(view);
+        }
+    }
+    let interfaces: Option<Vec<&str>> = gw.zones.iter().map(|z| z.interface.as_deref()).collect();
+    let on = match &interfaces {
+        Some(list) if !list.is_empty() => format!("on {{ {} }} ", list.join(", ")),
+        _ => String::new(),
+    };
+    let (drop, drop_comment) = match gw.policy {
+        Policy::Drop => {
+            let local = tables.local();
+            (
+                vec![
+                    format!(
+                        "pass quick {on}inet6 proto icmp6 all icmp6-type {{ {ICMP6_TYPES} }} no state"
+                    ),
+                    format!("block drop out quick {on}from ! <{local}> to any"),
+                ],
+                if on.is_empty() {
+                    "Every other forwarded packet: outbound with a source that is not the gateway's own."
+                } else {
+                    "Every other packet forwarded into a zone: outbound on a zone interface with a source that is not the gateway's own."
+                },
+            )
+        }
+        Policy::Fragment => (Vec::new(), ""),
+    };
+    let zones: Vec<String> = gw
+        .zones
+        .iter()
+        .map(|z| match &z.interface {
+            Some(i) => format!("{} ({i})", z.name),
+            None => z.name.clone(),
+        })
+        .collect();
+    let view = View {
+        header: format!(
+            "{} forwarding rules for gateway {} ({}; zones: {})",
+            gw.release,
+            gw.gateway,
+            gw.os,
+            zones.join(", ")
+        ),
+        policy: gw.policy.as_str(),
+        gateway: true,
+        tables: tables.views,
+        rules,
+        drop_comment,
+        drop,
+    };
+    finish(PfTemplate { v: &view }.render()?)
+}
+
+fn finish(mut text: String) -> Result<String, Error> {
+    text.push('\n');
+    Ok(text)
+}
+
+#[derive(Template)]
+#[template(path = "pf.conf")]
+struct PfTemplate<'a> {
+    v: &'a View,
+}
+
+/// Everything the template prints, decided here.
+struct View {
+    header: String,
+    policy: &'static str,
+    gateway: bool,
+    tables: Vec<TableView>,
+    rules: Vec<RuleView>,
+    drop_comment: &'static str,
+    drop: Vec<String>,
+}
+
+struct TableView {
+    name: String,
+    hosts: String,
+    elements: String,
+}
+
+/// Named address tables, one per distinct address list (IPv4 and IPv6 together: pf tables mix
+/// families), numbered in order of first use and shared by every rule with the same addresses.
+#[derive(Default)]
+struct Tables {
+    numbers: BTreeMap<Vec<IpNet>, String>,
+    views: Vec<TableView>,
+}
+
+impl Tables {
+    /// The table holding `peers`; `None` when there is no address at all.
+    fn get(&mut self, peers: &Peers, comment: impl FnOnce() -> String) -> Option<String> {
+        if peers.is_empty() {
+            return None;
+        }
+        let nets: Vec<IpNet> = peers
+            .v4
+            .iter()
+            .copied()
+            .map(IpNet::V4)
+            .chain(peers.v6.iter().copied().map(IpNet::V6))
+            .collect();
+        let next = self.numbers.len() + 1;
+        let views = &mut self.views;
+        let name = self.numbers.entry(nets).or_insert_with_key(|nets| {
+            let name = format!("abrfw_peers{next:03}");
+            views.push(TableView {
+                name: name.clone(),
+                hosts: comment(),
+                elements: nets
+                    .iter()
+                    .map(|n| element(*n))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+            name
+        });
+        Some(name.clone())
+    }
+
+    /// The gateway's own source addresses: `self` (its interface addresses when the anchor is
+    /// loaded), the unspecified addresses (DHCP, IPv6 duplicate address detection) and the
+    /// link-local networks, which are never forwarded.
+    fn local(&mut self) -> String {
+        let name = "abrfw_gateway_self".to_owned();
+        self.views.push(TableView {
+            name: name.clone(),
+            hosts: "the gateway's own source addresses; link-local and unspecified ones are never forwarded".to_owned(),
+            elements: "self, 0.0.0.0, 169.254.0.0/16, ::, fe80::/10".to_owned(),
+        });
+        name
+    }
+}
+
+/// One pass rule, ready to print.
+struct RuleView {
+    comment: String,
+    dir: &'static str,
+    on: String,
+    proto: &'static str,
+    from: String,
+    sport: String,
+    to: String,
+    dport: String,
+    state: &'static str,
+    label: String,
+}
+
+/// The protocol-level parts shared by host and forward rules.
+struct RuleParts<'a> {
+    protocol: Protocol,
+    source_ports: Option<PortRange>,
+    destination_port: PortRange,
+    flow: &'a str,
+    purpose: &'a str,
+    zones: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> RuleParts<'a> {
+    fn of_rule(r: &'a Rule) -> Self {
+        RuleParts {
+            protocol: r.protocol,
+            source_ports: r.source_ports,
+            destination_port: r.destination_port,
+            flow: &r.flow,
+            purpose: &r.purpose,
+            zones: None,
+        }
+    }
+
+    fn of_forward(r: &'a ForwardRule) -> Self {
+        RuleParts {
+            protocol: r.protocol,
+            source_ports: r.source_ports,
+            destination_port: r.destination_port,
+            flow: &r.flow,
+            purpose: &r.purpose,
+            zones: Some((&r.from_zone.name, &r.to_zone.name)),
+        }
+    }
+}
+
+impl RuleView {
+    fn new(
+        dir: &'static str,
+        interface: Option<&str>,
+        from: String,
+        to: String,
+        parts: RuleParts<'_>,
+    ) -> Self {
+        let comment = match parts.zones {
+            Some((from_zone, to_zone)) => {
+                format!(
+                    "{}: {} ({from_zone} -> {to_zone})",
+                    parts.flow, parts.purpose
+                )
+            }
+            None => format!("{}: {}", parts.flow, parts.purpose),
+        };
+        RuleView {
+            comment,
+            dir,
+            on: interface.map(|i| format!("on {i} ")).unwrap_or_default(),
+            proto: parts.protocol.as_str(),
+            from,
+            sport: parts
+                .source_ports
+                .map(|p| format!(" port {}", port_range(p)))
+                .unwrap_or_default(),
+            to,
+            dport: port_range(parts.destination_port),
+            state: match parts.protocol {
+                Protocol::Tcp => "flags S/SA keep state",
+                Protocol::Udp => "keep state",
+            },
+            label: label(parts.flow),
+        }
+    }
+}
+
+/// The comment above a table: which hosts it holds, the first few by name.
+fn peers_comment(names: &[String], flow: &str) -> String {
+    const SHOWN: usize = 5;
+    match names.len() {
+        0 => format!("peers of {flow}"),
+        n if n <= SHOWN => format!("peers: {}", names.join(", ")),
+        n => format!(
+            "peers: {} and {} more",
+            names[..SHOWN].join(", "),
+            n - SHOWN
+        ),
+    }
+}
+
+/// A single address prints bare; a network keeps its prefix.
+fn element(net: IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() {
+        net.addr().to_string()
+    } else {
+        net.to_string()
+    }
+}
+
+/// pf's inclusive range is `a:b` (`a-b` would be read as a service name; `a><b` excludes the
+/// ends).
+fn port_range(p: PortRange) -> String {
+    if p.is_single() {
+        p.first.to_string()
+    } else {
+        format!("{}:{}", p.first, p.last)
+    }
+}
