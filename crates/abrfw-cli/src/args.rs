@@ -90,6 +90,9 @@ pub enum Backend {
     /// firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs netsh.cmd
     /// (Windows, windows-legacy).
     Powershell,
+    /// pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD,
+    /// macOS).
+    Pf,
     /// The compiled IR of the host as JSON (any host with an OS; printed with --host only).
     Ir,
 }

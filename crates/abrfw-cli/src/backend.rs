@@ -6,11 +6,12 @@ use anyhow::Result;
 use crate::args::Backend;
 
 /// Backends that write files in `compile --out-dir`, in order.
-pub const WRITTEN: [Backend; 4] = [
+pub const WRITTEN: [Backend; 5] = [
     Backend::Nftables,
     Backend::Iptables,
     Backend::Netsh,
     Backend::Powershell,
+    Backend::Pf,
 ];
 
 impl Backend {
@@ -21,6 +22,7 @@ impl Backend {
             Backend::Iptables => abrfw_iptables::NAME,
             Backend::Netsh => abrfw_windows::netsh::NAME,
             Backend::Powershell => abrfw_windows::powershell::NAME,
+            Backend::Pf => abrfw_pf::NAME,
             Backend::Ir => "ir",
         }
     }
@@ -31,6 +33,7 @@ impl Backend {
             Backend::Nftables => os.is_linux(),
             Backend::Iptables => os.is_linux(),
             Backend::Netsh | Backend::Powershell => os.is_windows(),
+            Backend::Pf => matches!(os, Os::Freebsd | Os::Openbsd | Os::Macos),
             Backend::Ir => true,
         }
     }
@@ -63,6 +66,10 @@ impl Backend {
                 abrfw_windows::powershell::FILE_NAME,
                 abrfw_windows::powershell::render(host, &abrfw_windows::Options::default())?,
             )],
+            Backend::Pf => vec![(
+                abrfw_pf::FILE_NAME,
+                abrfw_pf::render(host, &abrfw_pf::Options::default())?,
+            )],
             Backend::Ir => vec![("ir.json", serde_json::to_string_pretty(host)? + "\n")],
         })
     }
@@ -83,6 +90,10 @@ impl Backend {
             }
             // Windows hosts are not gateways abrfw writes forward rules for.
             Backend::Netsh | Backend::Powershell => return Ok(None),
+            Backend::Pf => vec![(
+                abrfw_pf::FILE_NAME,
+                abrfw_pf::render_gateway(gw, &abrfw_pf::Options::default())?,
+            )],
             Backend::Ir => vec![("ir.json", serde_json::to_string_pretty(gw)? + "\n")],
         }))
     }
