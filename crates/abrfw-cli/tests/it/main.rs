@@ -7,5 +7,6 @@ mod golden;
 mod iptables;
 mod netns;
 mod nft;
+mod pf;
 mod support;
 mod windows;
