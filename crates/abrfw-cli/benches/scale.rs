@@ -21,15 +21,40 @@ fn site(agents: usize) -> String {
         }
         let _ = writeln!(t, "addresses = [{addr}]\nroles = [{roles}]");
     };
-    host("ams", Some("windows"), "\"10.0.0.10\", \"fd00::10\"".into(), "\"management-server\", \"license-server\"");
-    host("console", Some("windows"), "\"10.0.0.11\"".into(), "\"management-console\"");
+    host(
+        "ams",
+        Some("windows"),
+        "\"10.0.0.10\", \"fd00::10\"".into(),
+        "\"management-server\", \"license-server\"",
+    );
+    host(
+        "console",
+        Some("windows"),
+        "\"10.0.0.11\"".into(),
+        "\"management-console\"",
+    );
     for i in 0..4 {
-        host(&format!("sn{i}"), Some("windows"), format!("\"10.0.1.{i}\", \"fd00::1:{i}\""), "\"storage-node\"");
+        host(
+            &format!("sn{i}"),
+            Some("windows"),
+            format!("\"10.0.1.{i}\", \"fd00::1:{i}\""),
+            "\"storage-node\"",
+        );
     }
-    host("nas", Some("linux"), "\"10.0.2.1\", \"fd00::2:1\"".into(), "\"vault-smb\", \"vault-nfs\"");
+    host(
+        "nas",
+        Some("linux"),
+        "\"10.0.2.1\", \"fd00::2:1\"".into(),
+        "\"vault-smb\", \"vault-nfs\"",
+    );
     host("vcenter", None, "\"10.0.3.1\"".into(), "\"vcenter\"");
     host("esxi", None, "\"10.0.3.0/24\"".into(), "\"esxi\"");
-    host("cloud", None, "\"203.0.113.0/24\"".into(), "\"online-storage\"");
+    host(
+        "cloud",
+        None,
+        "\"203.0.113.0/24\"".into(),
+        "\"online-storage\"",
+    );
     for i in 0..agents {
         // Agents spread over 10.16.0.0/12, one address each; one in five also has IPv6.
         let (a, b, c) = (16 + (i >> 16), (i >> 8) & 0xff, i & 0xff);
@@ -73,7 +98,9 @@ fn main() {
     let (parse, topo) = best_of(runs, || {
         topology::parse("bench.toml", black_box(&text), &catalog).expect("valid site")
     });
-    let (compile_time, hosts) = best_of(runs, || compile(&catalog, black_box(&topo)).expect("compile"));
+    let (compile_time, hosts) = best_of(runs, || {
+        compile(&catalog, black_box(&topo)).expect("compile")
+    });
     let rules: usize = hosts.iter().map(|h| h.rules.len()).sum();
     let (render, bytes) = best_of(runs, || {
         hosts
@@ -96,5 +123,9 @@ fn main() {
     );
     println!("parse+validate   {:>10.1} ms", ms(parse));
     println!("compile          {:>10.1} ms", ms(compile_time));
-    println!("render nftables  {:>10.1} ms  ({} bytes)", ms(render), bytes);
+    println!(
+        "render nftables  {:>10.1} ms  ({} bytes)",
+        ms(render),
+        bytes
+    );
 }

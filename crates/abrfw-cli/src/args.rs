@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// Compile the documented network flows of Acronis Backup & Recovery into per-host firewall rules.
 #[derive(Debug, Parser)]
-#[command(name = "abrfw", version, about, long_about = None)]
+#[command(name = "abrfw", version)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -25,6 +25,13 @@ pub enum Command {
     Flows(FlowsArgs),
     /// Print the built-in example topology (a starting point for your own site).
     Example,
+    /// Print a shell completion script (e.g. `abrfw completions bash > /etc/bash_completion.d/abrfw`).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `abrfw man > abrfw.1`.
+    Man,
 }
 
 #[derive(Debug, clap::Args)]

@@ -9,7 +9,7 @@ mod write;
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use args::{Cli, Command};
 
@@ -31,6 +31,14 @@ fn main() -> ExitCode {
         Command::Flows(a) => commands::flows::run(a, &mut stdout),
         Command::Example => stdout
             .write_all(site::EXAMPLE.as_bytes())
+            .map(|()| Outcome::Success)
+            .map_err(Into::into),
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "abrfw", &mut stdout);
+            Ok(Outcome::Success)
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut stdout)
             .map(|()| Outcome::Success)
             .map_err(Into::into),
     };

@@ -164,3 +164,11 @@ fn written_tree_has_one_directory_per_linux_host() {
     }
     let _ = tree;
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_argument_definitions() {
+    let bash = stdout_ok(&["completions", "bash"]);
+    assert!(bash.contains("compile") && bash.contains("--out-dir"));
+    let man = stdout_ok(&["man"]);
+    assert!(man.starts_with(".ie") && man.contains(".SH NAME"));
+}
