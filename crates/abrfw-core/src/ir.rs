@@ -276,3 +276,81 @@ pub struct GatewayRules {
     /// Forward rules, sorted.
     pub rules: Vec<ForwardRule>,
 }
+
+/// The connection-level facts every rule shape shares, borrowed from a [`Rule`] or a
+/// [`ForwardRule`], so a backend can print both with one function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection<'a> {
+    /// Flow id.
+    pub flow: &'a str,
+    /// Transport protocol.
+    pub protocol: Protocol,
+    /// The initiator's source ports; `None` for any.
+    pub source_ports: Option<PortRange>,
+    /// The responder's port(s).
+    pub destination_port: PortRange,
+    /// What the connection is for.
+    pub purpose: &'a str,
+}
+
+impl Rule {
+    /// The connection this rule allows.
+    pub fn connection(&self) -> Connection<'_> {
+        Connection {
+            flow: &self.flow,
+            protocol: self.protocol,
+            source_ports: self.source_ports,
+            destination_port: self.destination_port,
+            purpose: &self.purpose,
+        }
+    }
+}
+
+impl ForwardRule {
+    /// The connection this rule forwards.
+    pub fn connection(&self) -> Connection<'_> {
+        Connection {
+            flow: &self.flow,
+            protocol: self.protocol,
+            source_ports: self.source_ports,
+            destination_port: self.destination_port,
+            purpose: &self.purpose,
+        }
+    }
+}
+
+impl fmt::Display for Zone {
+    /// `office`, or `office (eth1)` when the interface is known.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.interface {
+            Some(i) => write!(f, "{} ({i})", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// A short human description of an address list for comments: `peers: a, b` with at most five
+/// host names (`... and 12 more`), or `peers of allow:x` when the addresses come from an
+/// `[[allow]]` network rather than hosts.
+pub fn describe_hosts(names: &[String], flow: &str) -> String {
+    const SHOWN: usize = 5;
+    match names.len() {
+        0 => format!("peers of {flow}"),
+        n if n <= SHOWN => format!("peers: {}", names.join(", ")),
+        n => format!(
+            "peers: {} and {} more",
+            names[..SHOWN].join(", "),
+            n - SHOWN
+        ),
+    }
+}
+
+/// The usual text of an address or network: a single address bare (`192.0.2.10`), a network
+/// with its prefix (`192.0.2.0/24`).
+pub fn address_text(net: IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() {
+        net.addr().to_string()
+    } else {
+        net.to_string()
+    }
+}

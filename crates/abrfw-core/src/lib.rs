@@ -27,8 +27,8 @@ pub use compile::{CompileError, compile, compile_gateways, families};
 pub use diagnostic::{Diagnostic, TopologyError};
 pub use ipnet;
 pub use ir::{
-    Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol,
-    Rule, Zone,
+    Connection, Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy, PortRange,
+    Protocol, Rule, Zone,
 };
 pub use os::Os;
 pub use role::{Component, Role};

@@ -15,9 +15,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use abrfw_core::ipnet::IpNet;
-use abrfw_core::{
-    Direction, Family, ForwardRule, GatewayRules, HostRules, Policy, PortRange, Protocol, Rule,
-};
+use abrfw_core::ir::{Connection, address_text, describe_hosts};
+use abrfw_core::{Direction, Family, GatewayRules, HostRules, Policy, PortRange};
 use askama::Template;
 
 /// Backend name, as `--backend` spells it.
@@ -116,14 +115,14 @@ pub fn render(host: &HostRules, opts: &Options) -> Result<Files, Error> {
         };
         for family in Family::ALL {
             let peers = sets.matches(family, rule.peers.of(family), || {
-                peers_comment(&rule.peer_hosts, &rule.flow)
+                describe_hosts(&rule.peer_hosts, &rule.flow)
             });
             for peer in peers {
                 let (src, dst) = match side {
                     Side::Source => (peer, AddrMatch::Any),
                     Side::Destination => (AddrMatch::Any, peer),
                 };
-                let line = RuleView::new(chain, None, None, &src, &dst, RuleParts::of_rule(rule));
+                let line = RuleView::new(chain, None, None, &src, &dst, rule.connection());
                 tables.of(family).push(line);
             }
         }
@@ -152,10 +151,10 @@ pub fn render_gateway(gw: &GatewayRules, opts: &Options) -> Result<Files, Error>
     for rule in &gw.rules {
         for family in Family::ALL {
             let sources = sets.matches(family, rule.sources.of(family), || {
-                peers_comment(&rule.source_hosts, &rule.flow)
+                describe_hosts(&rule.source_hosts, &rule.flow)
             });
             let destinations = sets.matches(family, rule.destinations.of(family), || {
-                peers_comment(&rule.destination_hosts, &rule.flow)
+                describe_hosts(&rule.destination_hosts, &rule.flow)
             });
             for src in &sources {
                 for dst in &destinations {
@@ -165,21 +164,14 @@ pub fn render_gateway(gw: &GatewayRules, opts: &Options) -> Result<Files, Error>
                         rule.to_zone.interface.as_deref(),
                         src,
                         dst,
-                        RuleParts::of_forward(rule),
+                        rule.connection(),
                     );
                     tables.of(family).push(line);
                 }
             }
         }
     }
-    let zones: Vec<String> = gw
-        .zones
-        .iter()
-        .map(|z| match &z.interface {
-            Some(i) => format!("{} ({i})", z.name),
-            None => z.name.clone(),
-        })
-        .collect();
+    let zones: Vec<String> = gw.zones.iter().map(ToString::to_string).collect();
     let header = format!(
         "{} forwarding rules for gateway {} ({}; zones: {})",
         gw.release,
@@ -442,42 +434,11 @@ impl Sets {
                     },
                     options,
                     hosts: comment(),
-                    elements: nets.iter().map(|n| element(*n)).collect(),
+                    elements: nets.iter().map(|n| address_text(*n)).collect(),
                 });
                 name
             });
         vec![AddrMatch::Set(name.clone())]
-    }
-}
-
-/// The protocol-level parts shared by host and forward rules.
-struct RuleParts<'a> {
-    protocol: Protocol,
-    source_ports: Option<PortRange>,
-    destination_port: PortRange,
-    flow: &'a str,
-    purpose: &'a str,
-}
-
-impl<'a> RuleParts<'a> {
-    fn of_rule(r: &'a Rule) -> Self {
-        RuleParts {
-            protocol: r.protocol,
-            source_ports: r.source_ports,
-            destination_port: r.destination_port,
-            flow: &r.flow,
-            purpose: &r.purpose,
-        }
-    }
-
-    fn of_forward(r: &'a ForwardRule) -> Self {
-        RuleParts {
-            protocol: r.protocol,
-            source_ports: r.source_ports,
-            destination_port: r.destination_port,
-            flow: &r.flow,
-            purpose: &r.purpose,
-        }
     }
 }
 
@@ -489,7 +450,7 @@ impl RuleView {
         oif: Option<&str>,
         src: &AddrMatch,
         dst: &AddrMatch,
-        parts: RuleParts<'_>,
+        parts: Connection<'_>,
     ) -> Self {
         let mut m = String::new();
         if let AddrMatch::Net(n) = src {
@@ -529,29 +490,6 @@ impl RuleView {
     }
 }
 
-/// The comment above a set: which hosts it holds, the first few by name.
-fn peers_comment(names: &[String], flow: &str) -> String {
-    const SHOWN: usize = 5;
-    match names.len() {
-        0 => format!("peers of {flow}"),
-        n if n <= SHOWN => format!("peers: {}", names.join(", ")),
-        n => format!(
-            "peers: {} and {} more",
-            names[..SHOWN].join(", "),
-            n - SHOWN
-        ),
-    }
-}
-
-/// A single address prints bare; a network keeps its prefix.
-fn element(net: IpNet) -> String {
-    if net.prefix_len() == net.max_prefix_len() {
-        net.addr().to_string()
-    } else {
-        net.to_string()
-    }
-}
-
 /// iptables writes port ranges with a colon: `32768:61000`.
 fn port_range(p: PortRange) -> String {
     if p.is_single() {
@@ -570,7 +508,7 @@ fn comment(flow: &str, purpose: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use abrfw_core::{Os, Peers};
+    use abrfw_core::{Os, Peers, Protocol, Rule};
     use pretty_assertions::assert_eq;
 
     use super::*;

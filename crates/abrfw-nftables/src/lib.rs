@@ -13,10 +13,8 @@ mod escape;
 use std::collections::BTreeMap;
 
 use abrfw_core::ipnet::IpNet;
-use abrfw_core::{
-    Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol,
-    Rule,
-};
+use abrfw_core::ir::{Connection, address_text, describe_hosts};
+use abrfw_core::{Direction, Family, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol};
 use askama::Template;
 
 /// Backend name, as `--backend` spells it.
@@ -46,7 +44,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<String, Error> {
     for rule in &host.rules {
         for family in Family::ALL {
             let Some(set) = sets.get(family, &rule.peers, || {
-                peers_comment(&rule.peer_hosts, &rule.flow)
+                describe_hosts(&rule.peer_hosts, &rule.flow)
             }) else {
                 continue;
             };
@@ -54,7 +52,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<String, Error> {
                 Direction::Inbound => (Some(set), None),
                 Direction::Outbound => (None, Some(set)),
             };
-            let line = RuleView::new(family, saddr, daddr, None, None, RuleParts::of_rule(rule));
+            let line = RuleView::new(family, saddr, daddr, None, None, rule.connection());
             match rule.direction {
                 Direction::Inbound => input.push(line),
                 Direction::Outbound => output.push(line),
@@ -98,12 +96,12 @@ pub fn render_gateway(gw: &GatewayRules, _opts: &Options) -> Result<String, Erro
     for rule in &gw.rules {
         for family in Family::ALL {
             let Some(src) = sets.get(family, &rule.sources, || {
-                peers_comment(&rule.source_hosts, &rule.flow)
+                describe_hosts(&rule.source_hosts, &rule.flow)
             }) else {
                 continue;
             };
             let Some(dst) = sets.get(family, &rule.destinations, || {
-                peers_comment(&rule.destination_hosts, &rule.flow)
+                describe_hosts(&rule.destination_hosts, &rule.flow)
             }) else {
                 continue;
             };
@@ -113,18 +111,11 @@ pub fn render_gateway(gw: &GatewayRules, _opts: &Options) -> Result<String, Erro
                 Some(dst),
                 rule.from_zone.interface.clone(),
                 rule.to_zone.interface.clone(),
-                RuleParts::of_forward(rule),
+                rule.connection(),
             ));
         }
     }
-    let zones: Vec<String> = gw
-        .zones
-        .iter()
-        .map(|z| match &z.interface {
-            Some(i) => format!("{} ({i})", z.name),
-            None => z.name.clone(),
-        })
-        .collect();
+    let zones: Vec<String> = gw.zones.iter().map(ToString::to_string).collect();
     let view = View {
         header: format!(
             "{} forwarding rules for gateway {} ({}; zones: {})",
@@ -228,7 +219,7 @@ impl Sets {
                     hosts: comment(),
                     elements: nets
                         .iter()
-                        .map(|n| element(*n))
+                        .map(|n| address_text(*n))
                         .collect::<Vec<_>>()
                         .join(", "),
                 });
@@ -251,37 +242,6 @@ struct RuleView {
     comment: String,
 }
 
-/// The protocol-level parts shared by host and forward rules.
-struct RuleParts<'a> {
-    protocol: Protocol,
-    source_ports: Option<PortRange>,
-    destination_port: PortRange,
-    flow: &'a str,
-    purpose: &'a str,
-}
-
-impl<'a> RuleParts<'a> {
-    fn of_rule(r: &'a Rule) -> Self {
-        RuleParts {
-            protocol: r.protocol,
-            source_ports: r.source_ports,
-            destination_port: r.destination_port,
-            flow: &r.flow,
-            purpose: &r.purpose,
-        }
-    }
-
-    fn of_forward(r: &'a ForwardRule) -> Self {
-        RuleParts {
-            protocol: r.protocol,
-            source_ports: r.source_ports,
-            destination_port: r.destination_port,
-            flow: &r.flow,
-            purpose: &r.purpose,
-        }
-    }
-}
-
 impl RuleView {
     fn new(
         family: Family,
@@ -289,7 +249,7 @@ impl RuleView {
         daddr: Option<String>,
         iif: Option<String>,
         oif: Option<String>,
-        parts: RuleParts<'_>,
+        parts: Connection<'_>,
     ) -> Self {
         let match_kw = match family {
             Family::V4 => "ip",
@@ -315,35 +275,12 @@ impl RuleView {
     }
 }
 
-/// The comment above a set: which hosts it holds, the first few by name.
-fn peers_comment(names: &[String], flow: &str) -> String {
-    const SHOWN: usize = 5;
-    match names.len() {
-        0 => format!("peers of {flow}"),
-        n if n <= SHOWN => format!("peers: {}", names.join(", ")),
-        n => format!(
-            "peers: {} and {} more",
-            names[..SHOWN].join(", "),
-            n - SHOWN
-        ),
-    }
-}
-
 fn set_name(number: usize, family: Family) -> String {
     let suffix = match family {
         Family::V4 => "v4",
         Family::V6 => "v6",
     };
     format!("abrfw_peers{number:03}_{suffix}")
-}
-
-/// A single address prints bare; a network keeps its prefix.
-fn element(net: IpNet) -> String {
-    if net.prefix_len() == net.max_prefix_len() {
-        net.addr().to_string()
-    } else {
-        net.to_string()
-    }
 }
 
 fn port_range(p: PortRange) -> String {

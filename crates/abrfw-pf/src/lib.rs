@@ -32,9 +32,8 @@ mod escape;
 use std::collections::BTreeMap;
 
 use abrfw_core::ipnet::IpNet;
-use abrfw_core::{
-    Direction, ForwardRule, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol, Rule,
-};
+use abrfw_core::ir::{Connection, address_text, describe_hosts};
+use abrfw_core::{Direction, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol};
 use askama::Template;
 
 pub use escape::{label, pf_text};
@@ -71,7 +70,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<String, Error> {
     let mut tables = Tables::default();
     let mut rules = Vec::new();
     for rule in &host.rules {
-        let Some(table) = tables.get(&rule.peers, || peers_comment(&rule.peer_hosts, &rule.flow))
+        let Some(table) = tables.get(&rule.peers, || describe_hosts(&rule.peer_hosts, &rule.flow))
         else {
             continue;
         };
@@ -79,7 +78,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<String, Error> {
             Direction::Inbound => ("in", format!("<{table}>"), "self".to_owned()),
             Direction::Outbound => ("out", "self".to_owned(), format!("<{table}>")),
         };
-        rules.push(RuleView::new(dir, None, from, to, RuleParts::of_rule(rule)));
+        rules.push(RuleView::new(dir, None, from, to, rule.connection(), None));
     }
     let drop = match host.policy {
         Policy::Drop => vec![
@@ -113,12 +112,12 @@ pub fn render_gateway(gw: &GatewayRules, _opts: &Options) -> Result<String, Erro
     let mut rules = Vec::new();
     for rule in &gw.rules {
         let Some(src) = tables.get(&rule.sources, || {
-            peers_comment(&rule.source_hosts, &rule.flow)
+            describe_hosts(&rule.source_hosts, &rule.flow)
         }) else {
             continue;
         };
         let Some(dst) = tables.get(&rule.destinations, || {
-            peers_comment(&rule.destination_hosts, &rule.flow)
+            describe_hosts(&rule.destination_hosts, &rule.flow)
         }) else {
             continue;
         };
@@ -128,7 +127,8 @@ pub fn render_gateway(gw: &GatewayRules, _opts: &Options) -> Result<String, Erro
                 zone.interface.as_deref(),
                 format!("<{src}>"),
                 format!("<{dst}>"),
-                RuleParts::of_forward(rule),
+                rule.connection(),
+                Some((&rule.from_zone.name, &rule.to_zone.name)),
             );
             if dir == "out" {
                 // One comment above the pair.
@@ -161,14 +161,7 @@ pub fn render_gateway(gw: &GatewayRules, _opts: &Options) -> Result<String, Erro
         }
         Policy::Fragment => (Vec::new(), ""),
     };
-    let zones: Vec<String> = gw
-        .zones
-        .iter()
-        .map(|z| match &z.interface {
-            Some(i) => format!("{} ({i})", z.name),
-            None => z.name.clone(),
-        })
-        .collect();
+    let zones: Vec<String> = gw.zones.iter().map(ToString::to_string).collect();
     let view = View {
         header: format!(
             "{} forwarding rules for gateway {} ({}; zones: {})",
@@ -245,7 +238,7 @@ impl Tables {
                 hosts: comment(),
                 elements: nets
                     .iter()
-                    .map(|n| element(*n))
+                    .map(|n| address_text(*n))
                     .collect::<Vec<_>>()
                     .join(", "),
             });
@@ -282,49 +275,16 @@ struct RuleView {
     label: String,
 }
 
-/// The protocol-level parts shared by host and forward rules.
-struct RuleParts<'a> {
-    protocol: Protocol,
-    source_ports: Option<PortRange>,
-    destination_port: PortRange,
-    flow: &'a str,
-    purpose: &'a str,
-    zones: Option<(&'a str, &'a str)>,
-}
-
-impl<'a> RuleParts<'a> {
-    fn of_rule(r: &'a Rule) -> Self {
-        RuleParts {
-            protocol: r.protocol,
-            source_ports: r.source_ports,
-            destination_port: r.destination_port,
-            flow: &r.flow,
-            purpose: &r.purpose,
-            zones: None,
-        }
-    }
-
-    fn of_forward(r: &'a ForwardRule) -> Self {
-        RuleParts {
-            protocol: r.protocol,
-            source_ports: r.source_ports,
-            destination_port: r.destination_port,
-            flow: &r.flow,
-            purpose: &r.purpose,
-            zones: Some((&r.from_zone.name, &r.to_zone.name)),
-        }
-    }
-}
-
 impl RuleView {
     fn new(
         dir: &'static str,
         interface: Option<&str>,
         from: String,
         to: String,
-        parts: RuleParts<'_>,
+        parts: Connection<'_>,
+        zones: Option<(&str, &str)>,
     ) -> Self {
-        let comment = match parts.zones {
+        let comment = match zones {
             Some((from_zone, to_zone)) => {
                 format!(
                     "{}: {} ({from_zone} -> {to_zone})",
@@ -351,29 +311,6 @@ impl RuleView {
             },
             label: label(parts.flow),
         }
-    }
-}
-
-/// The comment above a table: which hosts it holds, the first few by name.
-fn peers_comment(names: &[String], flow: &str) -> String {
-    const SHOWN: usize = 5;
-    match names.len() {
-        0 => format!("peers of {flow}"),
-        n if n <= SHOWN => format!("peers: {}", names.join(", ")),
-        n => format!(
-            "peers: {} and {} more",
-            names[..SHOWN].join(", "),
-            n - SHOWN
-        ),
-    }
-}
-
-/// A single address prints bare; a network keeps its prefix.
-fn element(net: IpNet) -> String {
-    if net.prefix_len() == net.max_prefix_len() {
-        net.addr().to_string()
-    } else {
-        net.to_string()
     }
 }
 
