@@ -521,10 +521,51 @@ fn run(loader: Loader) {
             == (&b.from, &b.to, b.port, b.v6, b.source_port)
     });
 
-    // Control run without any firewall: every probe must connect, so that a failure later is
-    // the firewall's doing and not the harness's.
-    let all: Vec<Probe> = must_pass.iter().chain(&must_fail).cloned().collect();
-    let control = attempt_all(&nodes, &all, PASS_TIMEOUT);
+    let label = format!("{loader:?}");
+    probe_before_and_after(&nodes, &listeners, &must_pass, &must_fail, &label, || {
+        // Load the generated rule sets into the firewalled hosts.
+        let dir = tempfile::tempdir().unwrap();
+        for (rel, text) in &files {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+        }
+        let mut loaded = 0;
+        for (name, node) in &nodes {
+            if !filtered(name) {
+                continue;
+            }
+            let host_dir = dir.path().join(name);
+            load_rules(&node.ns, &host_dir, loader);
+
+            loaded += 1;
+        }
+        assert_eq!(
+            loaded, 4,
+            "helpdesk, linux-agent, nas and vmware-va carry rules"
+        );
+    });
+    assert!(
+        must_pass.len() >= 80 && must_fail.len() >= 150,
+        "{} / {}",
+        must_pass.len(),
+        must_fail.len()
+    );
+}
+
+/// The verdict: first a control run without any firewall, in which every probe must connect
+/// (so that a blocked probe later is the firewall's doing, not the harness's); then `load`
+/// installs the rules, and exactly the `must_pass` probes may connect.
+fn probe_before_and_after(
+    nodes: &BTreeMap<String, Node>,
+    listeners: &BTreeMap<(String, u16), TcpListener>,
+    must_pass: &[Probe],
+    must_fail: &[Probe],
+    label: &str,
+    load: impl FnOnce(),
+) {
+    let all: Vec<Probe> = must_pass.iter().chain(must_fail).cloned().collect();
+    let control = attempt_all(nodes, &all, PASS_TIMEOUT);
     let broken: Vec<&Probe> = all
         .iter()
         .zip(&control)
@@ -533,35 +574,15 @@ fn run(loader: Loader) {
         .collect();
     assert!(
         broken.is_empty(),
-        "without firewalls these probes failed (harness problem): {broken:#?}"
+        "{label}: without firewalls these probes failed (harness problem): {broken:#?}"
     );
-    drain(&listeners);
+    drain(listeners);
 
-    // Load the generated rule sets into the firewalled hosts.
-    let dir = tempfile::tempdir().unwrap();
-    for (rel, text) in &files {
-        let path = dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-    }
-    let mut loaded = 0;
-    for (name, node) in &nodes {
-        if !filtered(name) {
-            continue;
-        }
-        let host_dir = dir.path().join(name);
-        load_rules(&node.ns, &host_dir, loader);
+    load();
 
-        loaded += 1;
-    }
-    assert_eq!(
-        loaded, 4,
-        "helpdesk, linux-agent, nas and vmware-va carry rules"
-    );
-
-    let passed = attempt_all(&nodes, &must_pass, PASS_TIMEOUT);
-    drain(&listeners);
-    let failed = attempt_all(&nodes, &must_fail, FAIL_TIMEOUT);
+    let passed = attempt_all(nodes, must_pass, PASS_TIMEOUT);
+    drain(listeners);
+    let failed = attempt_all(nodes, must_fail, FAIL_TIMEOUT);
     let wrongly_blocked: Vec<&Probe> = must_pass
         .iter()
         .zip(&passed)
@@ -576,13 +597,7 @@ fn run(loader: Loader) {
         .collect();
     assert!(
         wrongly_blocked.is_empty() && wrongly_passed.is_empty(),
-        "{loader:?}: documented flows blocked: {wrongly_blocked:#?}\nundocumented traffic passed: {wrongly_passed:#?}"
-    );
-    assert!(
-        must_pass.len() >= 80 && must_fail.len() >= 150,
-        "{} / {}",
-        must_pass.len(),
-        must_fail.len()
+        "{label}: documented flows blocked: {wrongly_blocked:#?}\nundocumented traffic passed: {wrongly_passed:#?}"
     );
 }
 
@@ -934,49 +949,18 @@ fn run_gateway(loader: Loader) {
         });
     }
 
-    let all: Vec<Probe> = must_pass.iter().chain(&must_fail).cloned().collect();
-    let control = attempt_all(&nodes, &all, PASS_TIMEOUT);
-    let broken: Vec<&Probe> = all
-        .iter()
-        .zip(&control)
-        .filter(|(_, ok)| !**ok)
-        .map(|(p, _)| p)
-        .collect();
-    assert!(
-        broken.is_empty(),
-        "without the gateway's rules these probes failed (harness problem): {broken:#?}"
-    );
-    drain(&listeners);
-
-    let dir = tempfile::tempdir().unwrap();
-    let gw_dir = dir.path().join("fw-linux");
-    std::fs::create_dir_all(&gw_dir).unwrap();
-    for (rel, text) in &files {
-        if rel.starts_with("fw-linux") {
-            std::fs::write(dir.path().join(rel), text).unwrap();
+    let label = format!("{loader:?} gateway");
+    probe_before_and_after(&nodes, &listeners, &must_pass, &must_fail, &label, || {
+        let dir = tempfile::tempdir().unwrap();
+        let gw_dir = dir.path().join("fw-linux");
+        std::fs::create_dir_all(&gw_dir).unwrap();
+        for (rel, text) in &files {
+            if rel.starts_with("fw-linux") {
+                std::fs::write(dir.path().join(rel), text).unwrap();
+            }
         }
-    }
-    load_rules(&gw, &gw_dir, loader);
-
-    let passed = attempt_all(&nodes, &must_pass, PASS_TIMEOUT);
-    drain(&listeners);
-    let failed = attempt_all(&nodes, &must_fail, FAIL_TIMEOUT);
-    let wrongly_blocked: Vec<&Probe> = must_pass
-        .iter()
-        .zip(&passed)
-        .filter(|(_, ok)| !**ok)
-        .map(|(p, _)| p)
-        .collect();
-    let wrongly_passed: Vec<&Probe> = must_fail
-        .iter()
-        .zip(&failed)
-        .filter(|(_, ok)| **ok)
-        .map(|(p, _)| p)
-        .collect();
-    assert!(
-        wrongly_blocked.is_empty() && wrongly_passed.is_empty(),
-        "{loader:?} gateway: documented flows blocked: {wrongly_blocked:#?}\nundocumented traffic passed: {wrongly_passed:#?}"
-    );
+        load_rules(&gw, &gw_dir, loader);
+    });
     assert!(
         must_pass.len() >= 15 && must_fail.len() >= 40,
         "{} / {}",
