@@ -102,17 +102,48 @@ fn main() {
         compile(&catalog, black_box(&topo)).expect("compile")
     });
     let rules: usize = hosts.iter().map(|h| h.rules.len()).sum();
-    let (render, bytes) = best_of(runs, || {
-        hosts
-            .iter()
-            .filter(|h| h.os.is_linux())
-            .map(|h| {
-                abrfw_nftables::render(h, &abrfw_nftables::Options::default())
-                    .expect("render")
-                    .len()
-            })
-            .sum::<usize>()
-    });
+    let linux: Vec<&abrfw_core::HostRules> = hosts.iter().filter(|h| h.os.is_linux()).collect();
+    let windows: Vec<&abrfw_core::HostRules> = hosts.iter().filter(|h| h.os.is_windows()).collect();
+    let time_backend = |hosts: &[&abrfw_core::HostRules],
+                        render: &dyn Fn(&abrfw_core::HostRules) -> usize| {
+        best_of(runs, || hosts.iter().map(|h| render(h)).sum::<usize>())
+    };
+    let backends: [(
+        &str,
+        &[&abrfw_core::HostRules],
+        &dyn Fn(&abrfw_core::HostRules) -> usize,
+    ); 4] = [
+        ("nftables", &linux, &|h| {
+            abrfw_nftables::render(h, &abrfw_nftables::Options::default())
+                .expect("render")
+                .len()
+        }),
+        ("iptables", &linux, &|h| {
+            abrfw_iptables::render(h, &abrfw_iptables::Options::default())
+                .expect("render")
+                .into_vec()
+                .iter()
+                .map(|(_, t)| t.len())
+                .sum()
+        }),
+        ("netsh", &windows, &|h| {
+            abrfw_windows::netsh::render(h, &abrfw_windows::Options::default())
+                .expect("render")
+                .len()
+        }),
+        ("powershell", &windows, &|h| {
+            abrfw_windows::powershell::render(h, &abrfw_windows::Options::default())
+                .expect("render")
+                .len()
+        }),
+    ];
+    let rendered: Vec<(&str, usize, Duration, usize)> = backends
+        .iter()
+        .map(|(name, hosts, render)| {
+            let (time, bytes) = time_backend(hosts, *render);
+            (*name, hosts.len(), time, bytes)
+        })
+        .collect();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "site: {} hosts ({} bytes of TOML), {} with rules, {} rules",
@@ -121,11 +152,12 @@ fn main() {
         hosts.len(),
         rules
     );
-    println!("parse+validate   {:>10.1} ms", ms(parse));
-    println!("compile          {:>10.1} ms", ms(compile_time));
-    println!(
-        "render nftables  {:>10.1} ms  ({} bytes)",
-        ms(render),
-        bytes
-    );
+    println!("parse+validate    {:>10.1} ms", ms(parse));
+    println!("compile           {:>10.1} ms", ms(compile_time));
+    for (name, count, time, bytes) in rendered {
+        println!(
+            "render {name:<10} {:>10.1} ms  ({count} hosts, {bytes} bytes)",
+            ms(time)
+        );
+    }
 }
