@@ -108,11 +108,8 @@ fn main() {
                         render: &dyn Fn(&abrfw_core::HostRules) -> usize| {
         best_of(runs, || hosts.iter().map(|h| render(h)).sum::<usize>())
     };
-    let backends: [(
-        &str,
-        &[&abrfw_core::HostRules],
-        &dyn Fn(&abrfw_core::HostRules) -> usize,
-    ); 4] = [
+    type Render<'a> = &'a dyn Fn(&abrfw_core::HostRules) -> usize;
+    let backends: [(&str, &[&abrfw_core::HostRules], Render<'_>); 4] = [
         ("nftables", &linux, &|h| {
             abrfw_nftables::render(h, &abrfw_nftables::Options::default())
                 .expect("render")
