@@ -20,6 +20,7 @@ pub mod diagnostic;
 pub mod ir;
 pub mod os;
 pub mod role;
+pub mod text;
 pub mod topology;
 
 pub use catalog::{Catalog, Flow, Phase, Release};

@@ -42,17 +42,7 @@ pub fn one_line(s: &str) -> String {
         .collect()
 }
 
-/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
-pub fn truncate_bytes(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+pub use abrfw_core::text::truncate_bytes;
 
 #[cfg(test)]
 mod tests {

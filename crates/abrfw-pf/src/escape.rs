@@ -50,17 +50,7 @@ pub fn label(s: &str) -> String {
     truncate_bytes(&clean, crate::MAX_LABEL_BYTES).to_owned()
 }
 
-/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
-pub fn truncate_bytes(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+pub use abrfw_core::text::truncate_bytes;
 
 #[cfg(test)]
 mod tests {
