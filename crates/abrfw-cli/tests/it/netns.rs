@@ -269,6 +269,18 @@ fn build_site(tag: &str, site: &Path) -> (Namespaces, BTreeMap<String, Node>) {
     (guard, nodes)
 }
 
+/// The address families two machines can talk over: `false` for IPv4, `true` for IPv6.
+fn shared_families(nodes: &BTreeMap<String, Node>, a: &str, b: &str) -> Vec<bool> {
+    let mut f = Vec::new();
+    if nodes[a].v4.is_some() && nodes[b].v4.is_some() {
+        f.push(false);
+    }
+    if nodes[a].v6.is_some() && nodes[b].v6.is_some() {
+        f.push(true);
+    }
+    f
+}
+
 /// Runs `f` on a thread that has entered network namespace `ns`.
 fn with_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
     let path = PathBuf::from("/run/netns").join(ns);
@@ -300,6 +312,25 @@ struct Probe {
 
 /// How long a connection that must pass may take: generous, since the first packet to a host
 /// may wait for neighbour discovery on every link it crosses.
+impl Probe {
+    fn new(from: &str, to: &str, port: u16, v6: bool, why: &'static str) -> Self {
+        Probe {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            port,
+            v6,
+            source_port: None,
+            why,
+        }
+    }
+
+    /// The same probe from a fixed source port.
+    fn with_source_port(mut self, port: u16) -> Self {
+        self.source_port = Some(port);
+        self
+    }
+}
+
 const PASS_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long to wait before calling a connection that must fail blocked (dropped SYNs never
 /// answer; on these virtual links a handshake takes well under a millisecond).
@@ -378,23 +409,10 @@ fn run(loader: Loader) {
     }
     let mut listeners: BTreeMap<(String, u16), TcpListener> = BTreeMap::new();
     for (host, port) in &listen {
-        let l = with_ns(&nodes[host].ns, || {
-            TcpListener::bind(("::", *port)).expect("listen")
-        });
-        l.set_nonblocking(true).unwrap();
-        listeners.insert((host.clone(), *port), l);
+        listen_on(&nodes, &mut listeners, host, *port);
     }
 
-    let families = |a: &str, b: &str| -> Vec<bool> {
-        let mut f = Vec::new();
-        if nodes[a].v4.is_some() && nodes[b].v4.is_some() {
-            f.push(false);
-        }
-        if nodes[a].v6.is_some() && nodes[b].v6.is_some() {
-            f.push(true);
-        }
-        f
-    };
+    let families = |a: &str, b: &str| shared_families(&nodes, a, b);
     let filtered = |name: &str| {
         nodes[name].os.is_some_and(Os::is_linux) && name != "admin" && name != "stranger"
     };
@@ -404,38 +422,32 @@ fn run(loader: Loader) {
     let mut n = 0_u16;
     for (from, to, port) in &expected {
         for v6 in families(from, to) {
-            must_pass.push(Probe {
-                from: from.clone(),
-                to: to.clone(),
-                port: *port,
-                v6,
-                source_port: None,
-                why: "documented flow",
-            });
+            must_pass.push(Probe::new(from, to, *port, v6, "documented flow"));
             if !(filtered(from) || filtered(to)) {
                 continue;
             }
             // Every negative probe below crosses at least one firewalled host.
             for u in undocumented {
-                must_fail.push(Probe {
-                    from: from.clone(),
-                    to: to.clone(),
-                    port: u,
+                must_fail.push(Probe::new(
+                    from,
+                    to,
+                    u,
                     v6,
-                    source_port: None,
-                    why: "undocumented port between documented peers",
-                });
+                    "undocumented port between documented peers",
+                ));
             }
             if from != "admin" {
                 n += 1;
-                must_fail.push(Probe {
-                    from: from.clone(),
-                    to: to.clone(),
-                    port: *port,
-                    v6,
-                    source_port: Some(bad_source_port(nodes[from].os, n)),
-                    why: "source port outside the initiator's ephemeral range",
-                });
+                must_fail.push(
+                    Probe::new(
+                        from,
+                        to,
+                        *port,
+                        v6,
+                        "source port outside the initiator's ephemeral range",
+                    )
+                    .with_source_port(bad_source_port(nodes[from].os, n)),
+                );
             }
         }
     }
@@ -446,36 +458,30 @@ fn run(loader: Loader) {
     for (to, port) in &responders {
         if filtered(to) {
             for v6 in families("stranger", to) {
-                must_fail.push(Probe {
-                    from: "stranger".into(),
-                    to: to.clone(),
-                    port: *port,
+                must_fail.push(Probe::new(
+                    "stranger",
+                    to,
+                    *port,
                     v6,
-                    source_port: None,
-                    why: "peer not in the topology",
-                });
+                    "peer not in the topology",
+                ));
             }
         }
     }
     let stranger_listen: BTreeSet<u16> = expected.iter().map(|(_, _, p)| *p).collect();
     for port in &stranger_listen {
-        let l = with_ns(&nodes["stranger"].ns, || {
-            TcpListener::bind(("::", *port)).expect("listen")
-        });
-        l.set_nonblocking(true).unwrap();
-        listeners.insert(("stranger".into(), *port), l);
+        listen_on(&nodes, &mut listeners, "stranger", *port);
     }
     for (from, _, port) in &expected {
         if filtered(from) {
             for v6 in families(from, "stranger") {
-                must_fail.push(Probe {
-                    from: from.clone(),
-                    to: "stranger".into(),
-                    port: *port,
+                must_fail.push(Probe::new(
+                    from,
+                    "stranger",
+                    *port,
                     v6,
-                    source_port: None,
-                    why: "responder not in the topology",
-                });
+                    "responder not in the topology",
+                ));
             }
         }
     }
@@ -489,22 +495,14 @@ fn run(loader: Loader) {
         ("helpdesk", "nas", 445),
     ] {
         for v6 in families(from, to) {
-            must_fail.push(Probe {
-                from: from.into(),
-                to: to.into(),
+            must_fail.push(Probe::new(
+                from,
+                to,
                 port,
                 v6,
-                source_port: None,
-                why: "hosts with no documented flow between them",
-            });
-            let l = listeners.contains_key(&(to.to_owned(), port));
-            if !l {
-                let lst = with_ns(&nodes[to].ns, || {
-                    TcpListener::bind(("::", port)).expect("listen")
-                });
-                lst.set_nonblocking(true).unwrap();
-                listeners.insert((to.to_owned(), port), lst);
-            }
+                "hosts with no documented flow between them",
+            ));
+            listen_on(&nodes, &mut listeners, to, port);
         }
     }
     must_fail.sort_by(|a, b| {
@@ -859,16 +857,7 @@ fn run_gateway(loader: Loader) {
     let files = compile_to_tree(&site);
     let (_guard, nodes, gw) = build_zoned_site(tag, &site);
     let expected = expected_gateway_flows();
-    let families = |a: &str, b: &str| -> Vec<bool> {
-        let mut f = Vec::new();
-        if nodes[a].v4.is_some() && nodes[b].v4.is_some() {
-            f.push(false);
-        }
-        if nodes[a].v6.is_some() && nodes[b].v6.is_some() {
-            f.push(true);
-        }
-        f
-    };
+    let families = |a: &str, b: &str| shared_families(&nodes, a, b);
     let mut listeners = BTreeMap::new();
     let mut must_pass = Vec::new();
     let mut must_fail = Vec::new();
@@ -876,44 +865,31 @@ fn run_gateway(loader: Loader) {
     for (from, to, port) in &expected {
         for v6 in families(from, to) {
             listen_on(&nodes, &mut listeners, to, *port);
-            must_pass.push(Probe {
-                from: from.clone(),
-                to: to.clone(),
-                port: *port,
+            must_pass.push(Probe::new(
+                from,
+                to,
+                *port,
                 v6,
-                source_port: None,
-                why: "documented cross-zone flow",
-            });
+                "documented cross-zone flow",
+            ));
             for u in [9877_u16, 8080] {
                 listen_on(&nodes, &mut listeners, to, u);
-                must_fail.push(Probe {
-                    from: from.clone(),
-                    to: to.clone(),
-                    port: u,
-                    v6,
-                    source_port: None,
-                    why: "undocumented port",
-                });
+                must_fail.push(Probe::new(from, to, u, v6, "undocumented port"));
             }
             n += 1;
-            must_fail.push(Probe {
-                from: from.clone(),
-                to: to.clone(),
-                port: *port,
-                v6,
-                source_port: Some(bad_source_port(nodes[from].os, n)),
-                why: "source port outside the initiator's range",
-            });
+            must_fail.push(
+                Probe::new(
+                    from,
+                    to,
+                    *port,
+                    v6,
+                    "source port outside the initiator's range",
+                )
+                .with_source_port(bad_source_port(nodes[from].os, n)),
+            );
             if !expected.contains(&(to.clone(), from.clone(), *port)) {
                 listen_on(&nodes, &mut listeners, from, *port);
-                must_fail.push(Probe {
-                    from: to.clone(),
-                    to: from.clone(),
-                    port: *port,
-                    v6,
-                    source_port: None,
-                    why: "reverse direction",
-                });
+                must_fail.push(Probe::new(to, from, *port, v6, "reverse direction"));
             }
         }
     }
@@ -926,27 +902,19 @@ fn run_gateway(loader: Loader) {
     ] {
         for v6 in families(from, to) {
             listen_on(&nodes, &mut listeners, to, port);
-            must_fail.push(Probe {
-                from: from.into(),
-                to: to.into(),
+            must_fail.push(Probe::new(
+                from,
+                to,
                 port,
                 v6,
-                source_port: None,
-                why: "cross-zone pair with no documented flow",
-            });
+                "cross-zone pair with no documented flow",
+            ));
         }
     }
     // Same-zone flows never touch the gateway, so they pass whatever it does.
     for (from, to, port) in [("vmware-va", "esxi", 902), ("ams", "storage1", 9876)] {
         listen_on(&nodes, &mut listeners, to, port);
-        must_pass.push(Probe {
-            from: from.into(),
-            to: to.into(),
-            port,
-            v6: false,
-            source_port: None,
-            why: "same-zone flow",
-        });
+        must_pass.push(Probe::new(from, to, port, false, "same-zone flow"));
     }
 
     let label = format!("{loader:?} gateway");
