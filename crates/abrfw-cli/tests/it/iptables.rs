@@ -3,11 +3,9 @@
 //! loading twice changes nothing, a fragment leaves other rules alone, a hostile description
 //! round-trips through `iptables-save`, and, packet by packet, the iptables rules let through
 //! exactly what the nftables rules let through (and what the IR allows).
-#![allow(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -17,6 +15,7 @@ use abrfw_core::{Direction, Family, HostRules, Policy, Protocol};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::golden::compile_to_tree;
+use crate::ns::{Namespaces, in_ns, sh, with_ns};
 use crate::support::{compile_file, system_tests_possible, topologies};
 
 /// Runs `sh -c SCRIPT` in a fresh user + network namespace.
@@ -480,61 +479,15 @@ fn probes_for(host: &HostRules) -> Vec<Probe> {
     probes
 }
 
-/// Deletes the namespaces when the test ends, however it ends.
-struct Namespaces(Vec<String>);
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for ns in &self.0 {
-            let _ = Command::new("ip").args(["netns", "delete", ns]).status();
-        }
-    }
-}
-
-fn run(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("spawn");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn ns_run(ns: &str, args: &[&str]) {
-    let mut full = vec!["ip", "netns", "exec", ns];
-    full.extend_from_slice(args);
-    run(&full);
-}
-
-/// Runs `f` on a thread that has entered network namespace `ns`.
-fn with_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-    let path = PathBuf::from("/run/netns").join(ns);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let file = std::fs::File::open(&path).expect("open netns");
-            // SAFETY: setns on a valid namespace fd changes only this thread's network namespace;
-            // the thread ends right after `f`.
-            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .expect("namespace thread")
-    })
-}
-
 /// Two namespaces on one veth link: `host` with the host's addresses, `world` with every peer
 /// address the probes use and the stranger's.
 fn build_pair(tag: &str, probes: &[Probe]) -> (Namespaces, String, String) {
     let host = format!("abrfwipt{}{tag}h", std::process::id() % 100_000);
     let world = format!("abrfwipt{}{tag}w", std::process::id() % 100_000);
     let guard = Namespaces(vec![host.clone(), world.clone()]);
-    run(&["ip", "netns", "add", &host]);
-    run(&["ip", "netns", "add", &world]);
-    run(&[
+    sh(&["ip", "netns", "add", &host]);
+    sh(&["ip", "netns", "add", &world]);
+    sh(&[
         "ip", "link", "add", "eth0", "netns", &host, "type", "veth", "peer", "eth0", "netns",
         &world,
     ]);
@@ -549,8 +502,8 @@ fn build_pair(tag: &str, probes: &[Probe]) -> (Namespaces, String, String) {
         addrs.entry(world.as_str()).or_default().insert(w);
     }
     for ns in [&host, &world] {
-        ns_run(ns, &["ip", "link", "set", "lo", "up"]);
-        ns_run(ns, &["ip", "link", "set", "eth0", "up"]);
+        in_ns(ns, &["ip", "link", "set", "lo", "up"]);
+        in_ns(ns, &["ip", "link", "set", "eth0", "up"]);
         for a in addrs.get(ns.as_str()).into_iter().flatten() {
             let (plen, nodad) = if a.is_ipv4() {
                 (32, None)
@@ -560,10 +513,10 @@ fn build_pair(tag: &str, probes: &[Probe]) -> (Namespaces, String, String) {
             let cidr = format!("{a}/{plen}");
             let mut cmd = vec!["ip", "addr", "add", &cidr, "dev", "eth0"];
             cmd.extend(nodad);
-            ns_run(ns, &cmd);
+            in_ns(ns, &cmd);
         }
-        ns_run(ns, &["ip", "route", "add", "0.0.0.0/0", "dev", "eth0"]);
-        ns_run(ns, &["ip", "-6", "route", "add", "::/0", "dev", "eth0"]);
+        in_ns(ns, &["ip", "route", "add", "0.0.0.0/0", "dev", "eth0"]);
+        in_ns(ns, &["ip", "-6", "route", "add", "::/0", "dev", "eth0"]);
     }
     (guard, host, world)
 }
@@ -723,7 +676,7 @@ fn load(loader: Loader, ns: &str, dir: &Path, files: &BTreeMap<String, String>, 
             s + &load_script(dir, files)
         }
     };
-    ns_run(ns, &["sh", "-ec", &script]);
+    in_ns(ns, &["sh", "-ec", &script]);
 }
 
 #[test]

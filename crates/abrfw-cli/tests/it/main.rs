@@ -7,6 +7,7 @@ mod golden;
 mod iptables;
 mod netns;
 mod nft;
+mod ns;
 mod pf;
 mod support;
 mod windows;

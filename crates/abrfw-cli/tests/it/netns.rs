@@ -9,19 +9,17 @@
 //!
 //! Sockets are opened from threads that entered a namespace with setns(2): a socket belongs to
 //! the namespace it was created in, so one test process can play every host.
-#![allow(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use abrfw_core::{Direction, HostRules, Os};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::golden::compile_to_tree;
+use crate::ns::{Namespaces, in_ns, sh, with_ns};
 use crate::support::{compile_file, fixture, system_tests_possible};
 
 /// The documented flows of fixtures/topologies/example.toml, by hand: (initiator, responder, port).
@@ -132,35 +130,6 @@ struct Node {
     v4: Option<IpAddr>,
     v6: Option<IpAddr>,
     os: Option<Os>,
-}
-
-/// Deletes the namespaces when the test ends, however it ends.
-struct Namespaces(Vec<String>);
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for ns in &self.0 {
-            let _ = Command::new("ip").args(["netns", "delete", ns]).status();
-        }
-    }
-}
-
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("spawn");
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn in_ns(ns: &str, args: &[&str]) {
-    let mut full = vec!["ip", "netns", "exec", ns];
-    full.extend_from_slice(args);
-    sh(&full);
 }
 
 fn first_address(nets: &[abrfw_core::ipnet::IpNet], v6: bool) -> Option<IpAddr> {
@@ -279,23 +248,6 @@ fn shared_families(nodes: &BTreeMap<String, Node>, a: &str, b: &str) -> Vec<bool
         f.push(true);
     }
     f
-}
-
-/// Runs `f` on a thread that has entered network namespace `ns`.
-fn with_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-    let path = PathBuf::from("/run/netns").join(ns);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let file = std::fs::File::open(&path).expect("open netns");
-            // SAFETY: setns on a valid namespace fd changes only this thread's network namespace;
-            // the thread ends right after `f`.
-            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .expect("namespace thread")
-    })
 }
 
 /// One connection attempt.
