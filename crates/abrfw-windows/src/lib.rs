@@ -46,3 +46,14 @@ pub enum Error {
     #[error("Windows template: {0}")]
     Template(#[from] askama::Error),
 }
+
+/// `prefix`, then every line of `text` ended with CRLF, as Windows script files are.
+fn crlf_lines(prefix: &str, text: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + text.len() + text.len() / 32);
+    out.push_str(prefix);
+    for line in text.lines() {
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out
+}

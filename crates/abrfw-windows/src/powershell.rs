@@ -36,13 +36,7 @@ pub fn render(host: &HostRules, opts: &Options) -> Result<String, Error> {
         .render()?,
         other => return Err(Error::NotWindows(other)),
     };
-    let mut out = String::with_capacity(text.len() + text.len() / 32 + 3);
-    out.push('\u{feff}');
-    for line in text.lines() {
-        out.push_str(line);
-        out.push_str("\r\n");
-    }
-    Ok(out)
+    Ok(crate::crlf_lines("\u{feff}", &text))
 }
 
 #[derive(Template)]
