@@ -119,12 +119,22 @@ struct Applicable {
 /// The flows whose phase is selected, whose condition holds and which have hosts at both ends.
 fn applicable(release: &'static Release, topology: &Topology) -> Vec<Applicable> {
     let hosts = &topology.hosts;
-    let has_ms = hosts
+    // A role the release does not know takes part in none of its flows (Release::idle_roles
+    // names them for the diff and check reports).
+    let roles: Vec<Vec<Role>> = hosts
         .iter()
-        .any(|h| h.roles.contains(&Role::ManagementServer));
+        .map(|h| {
+            h.roles
+                .iter()
+                .copied()
+                .filter(|&r| release.has_role(r))
+                .collect()
+        })
+        .collect();
+    let has_ms = roles.iter().any(|r| r.contains(&Role::ManagementServer));
     let members = |c: Component| -> Vec<usize> {
         (0..hosts.len())
-            .filter(|&i| c.matches(&hosts[i].roles, hosts[i].os))
+            .filter(|&i| c.matches(&roles[i], hosts[i].os))
             .collect()
     };
     release

@@ -17,6 +17,7 @@
 pub mod catalog;
 mod compile;
 pub mod diagnostic;
+pub mod diff;
 pub mod ir;
 pub mod os;
 pub mod role;

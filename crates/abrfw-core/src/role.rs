@@ -40,11 +40,17 @@ pub enum Role {
     VaultSftp,
     /// Unmanaged vault on a NAS reached over NFS.
     VaultNfs,
+    /// Agent for VMware (Windows): from the later 11.5 revision (flows.md §2.1).
+    AgentVmwareWindows,
+    /// Agent for Hyper-V: from the later 11.5 revision (flows.md §2.1).
+    AgentHyperv,
+    /// Catalog (search index) server: Acronis Backup 12.5 (flows.md §2.2).
+    CatalogServer,
 }
 
 impl Role {
     /// Every role, in documentation order.
-    pub const ALL: [Role; 15] = [
+    pub const ALL: [Role; 18] = [
         Role::ManagementServer,
         Role::ManagementConsole,
         Role::LicenseServer,
@@ -60,6 +66,9 @@ impl Role {
         Role::VaultSmb,
         Role::VaultSftp,
         Role::VaultNfs,
+        Role::AgentVmwareWindows,
+        Role::AgentHyperv,
+        Role::CatalogServer,
     ];
 
     /// The topology spelling.
@@ -80,6 +89,9 @@ impl Role {
             Role::VaultSmb => "vault-smb",
             Role::VaultSftp => "vault-sftp",
             Role::VaultNfs => "vault-nfs",
+            Role::AgentVmwareWindows => "agent-vmware-windows",
+            Role::AgentHyperv => "agent-hyperv",
+            Role::CatalogServer => "catalog-server",
         }
     }
 
@@ -105,7 +117,10 @@ impl Role {
             Role::ManagementServer
             | Role::LicenseServer
             | Role::StorageNode
-            | Role::AgentExchange => WINDOWS,
+            | Role::AgentExchange
+            | Role::AgentHyperv
+            | Role::AgentVmwareWindows => WINDOWS,
+            Role::CatalogServer => &[Os::Windows],
             Role::ManagementConsole | Role::Agent => WINDOWS_LINUX,
             Role::AgentVmware => &[Os::Appliance],
             Role::Vcenter => &[Os::Windows, Os::Linux],
@@ -133,7 +148,7 @@ pub enum Component {
     Ls,
     /// Storage node.
     Sn,
-    /// Any agent: for Windows, Linux, Exchange, or the VMware virtual appliance.
+    /// Any agent: for Windows, Linux, Exchange, Hyper-V, VMware (appliance or Windows).
     Agent,
     /// Agent for VMware (Virtual Appliance).
     AgentVmwareVa,
@@ -159,9 +174,41 @@ pub enum Component {
     VaultSftp,
     /// Unmanaged vault on an NFS export.
     VaultNfs,
+    /// Agent for VMware (Windows).
+    AgentVmwareWin,
+    /// Catalog (search index) server of Acronis Backup 12.5.
+    CatalogServer,
 }
 
 impl Component {
+    /// Every component, in declaration order.
+    pub const ALL: [Component; 19] = [
+        Component::Console,
+        Component::Ms,
+        Component::Ls,
+        Component::Sn,
+        Component::Agent,
+        Component::AgentVmwareVa,
+        Component::TargetWin,
+        Component::TargetLinux,
+        Component::NewAgent,
+        Component::Vcenter,
+        Component::Esxi,
+        Component::OnlineStorage,
+        Component::AcronisWeb,
+        Component::Browser,
+        Component::VaultSmb,
+        Component::VaultSftp,
+        Component::VaultNfs,
+        Component::AgentVmwareWin,
+        Component::CatalogServer,
+    ];
+
+    /// Parses the catalog name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// The catalog name (flows.md §1).
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -182,6 +229,8 @@ impl Component {
             Component::VaultSmb => "vault_smb",
             Component::VaultSftp => "vault_sftp",
             Component::VaultNfs => "vault_nfs",
+            Component::AgentVmwareWin => "agent_vmware_win",
+            Component::CatalogServer => "catalog",
         }
     }
 
@@ -198,8 +247,14 @@ impl Component {
             Component::Ls => has(Role::LicenseServer),
             Component::Sn => has(Role::StorageNode),
             Component::Agent => {
-                has(Role::Agent) || has(Role::AgentExchange) || has(Role::AgentVmware)
+                has(Role::Agent)
+                    || has(Role::AgentExchange)
+                    || has(Role::AgentVmware)
+                    || has(Role::AgentVmwareWindows)
+                    || has(Role::AgentHyperv)
             }
+            Component::AgentVmwareWin => has(Role::AgentVmwareWindows),
+            Component::CatalogServer => has(Role::CatalogServer),
             Component::AgentVmwareVa => has(Role::AgentVmware),
             Component::TargetWin => pushable && os.is_some_and(Os::is_windows),
             Component::TargetLinux => has(Role::Agent) && os == Some(Os::Linux),

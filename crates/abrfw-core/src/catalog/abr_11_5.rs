@@ -4,9 +4,11 @@
 //! Network Discovery and File and Printer Sharing groups (§3.1) the seed asks for in a non-DNS
 //! environment. Source ids (S1, S4, ...) are those of flows.md §0; ambiguities (A1...) are §4.
 
+use super::Confidence::{High, Medium};
 use super::{Condition, DEFAULT_ACRONIS_PORT, Flow, Phase, Port, Presence, Release, SourcePort};
 use crate::ir::Protocol::{Tcp, Udp};
 use crate::role::Component::*;
+use crate::role::Role;
 
 const _: () = assert!(DEFAULT_ACRONIS_PORT == 9876);
 
@@ -33,6 +35,7 @@ const INSTALL: Flow = Flow {
     phase: Phase::Install,
     condition: Condition::MS_PRESENT,
     source: "S1",
+    confidence: High,
 };
 
 /// Template for the rows of part 2, "Communication between components".
@@ -56,6 +59,7 @@ const NO_DNS: Flow = Flow {
         no_dns_only: true,
     },
     source: "S1 note; ports S15-S20",
+    confidence: Medium,
     ..INSTALL
 };
 
@@ -93,8 +97,9 @@ macro_rules! no_dns_group {
     };
 }
 
-const NO_DNS_MS: [Flow; 10] = no_dns_group!(Ms, "ri-nodns-ms-", Presence::Present);
-const NO_DNS_CONSOLE: [Flow; 10] = no_dns_group!(Console, "ri-nodns-con-", Presence::Absent);
+pub(super) const NO_DNS_MS: [Flow; 10] = no_dns_group!(Ms, "ri-nodns-ms-", Presence::Present);
+pub(super) const NO_DNS_CONSOLE: [Flow; 10] =
+    no_dns_group!(Console, "ri-nodns-con-", Presence::Absent);
 
 const CATALOG: [Flow; 27] = [
     // 1. Remote installation of agents (flows.md §1.1).
@@ -171,6 +176,7 @@ const CATALOG: [Flow; 27] = [
     },
     Flow {
         id: "ri-license-ms",
+        confidence: Medium,
         initiator: NewAgent,
         responder: Ls,
         purpose: "Acquiring a license",
@@ -179,6 +185,7 @@ const CATALOG: [Flow; 27] = [
     },
     Flow {
         id: "ri-license-nomgmt",
+        confidence: Medium,
         initiator: NewAgent,
         responder: Ls,
         purpose: "Acquiring a license (use of the license server is optional)",
@@ -188,6 +195,7 @@ const CATALOG: [Flow; 27] = [
     },
     Flow {
         id: "ri-register",
+        confidence: Medium,
         initiator: NewAgent,
         responder: Ms,
         purpose: "Registration on the management server",
@@ -223,6 +231,7 @@ const CATALOG: [Flow; 27] = [
     },
     Flow {
         id: "ms-sn",
+        confidence: Medium,
         initiator: Ms,
         responder: Sn,
         purpose: "Managing storage nodes and centralized catalog",
@@ -239,6 +248,7 @@ const CATALOG: [Flow; 27] = [
     },
     Flow {
         id: "agent-vault-smb",
+        confidence: Medium,
         initiator: Agent,
         responder: VaultSmb,
         port: Port::Fixed(445),
@@ -249,6 +259,7 @@ const CATALOG: [Flow; 27] = [
     },
     Flow {
         id: "agent-vault-sftp",
+        confidence: Medium,
         initiator: Agent,
         responder: VaultSftp,
         port: Port::Fixed(22),
@@ -259,6 +270,7 @@ const CATALOG: [Flow; 27] = [
     },
     Flow {
         id: "agent-vault-nfs",
+        confidence: Medium,
         initiator: Agent,
         responder: VaultNfs,
         port: Port::Fixed(2049),
@@ -277,6 +289,7 @@ const CATALOG: [Flow; 27] = [
     },
     Flow {
         id: "ms-ls-manage",
+        confidence: Medium,
         initiator: Ms,
         responder: Ls,
         purpose: "Managing licenses",
@@ -285,6 +298,7 @@ const CATALOG: [Flow; 27] = [
     },
     Flow {
         id: "console-ls-manage",
+        confidence: Medium,
         initiator: Console,
         responder: Ls,
         purpose: "Managing licenses",
@@ -293,6 +307,7 @@ const CATALOG: [Flow; 27] = [
     },
     Flow {
         id: "va-vcenter",
+        confidence: Medium,
         initiator: AgentVmwareVa,
         responder: Vcenter,
         port: Port::Fixed(443),
@@ -303,6 +318,7 @@ const CATALOG: [Flow; 27] = [
     },
     Flow {
         id: "va-esxi-443",
+        confidence: Medium,
         initiator: AgentVmwareVa,
         responder: Esxi,
         port: Port::Fixed(443),
@@ -313,6 +329,7 @@ const CATALOG: [Flow; 27] = [
     },
     Flow {
         id: "va-esxi-902",
+        confidence: Medium,
         initiator: AgentVmwareVa,
         responder: Esxi,
         port: Port::Fixed(902),
@@ -343,6 +360,7 @@ const CATALOG: [Flow; 27] = [
     },
     Flow {
         id: "update-check",
+        confidence: Medium,
         initiator: Console,
         responder: AcronisWeb,
         port: Port::Fixed(80),
@@ -371,12 +389,33 @@ const fn all_flows() -> [Flow; 47] {
     out
 }
 
-static FLOWS: [Flow; 47] = all_flows();
+/// Every flow of the release; later releases start from this list.
+pub(super) const FLOWS: [Flow; 47] = all_flows();
+
+/// The roles of the 11.5 diagram.
+pub(super) const ROLES: [Role; 15] = [
+    Role::ManagementServer,
+    Role::ManagementConsole,
+    Role::LicenseServer,
+    Role::StorageNode,
+    Role::Agent,
+    Role::AgentExchange,
+    Role::AgentVmware,
+    Role::Vcenter,
+    Role::Esxi,
+    Role::OnlineStorage,
+    Role::AcronisWebsite,
+    Role::WebBrowser,
+    Role::VaultSmb,
+    Role::VaultSftp,
+    Role::VaultNfs,
+];
 
 /// Acronis Backup & Recovery 11.5, as drawn in "ABR11.5 Network Connections" (earliest revision).
 pub(super) static RELEASE: Release = Release {
     id: "abr-11.5",
     title: "Acronis Backup & Recovery 11.5",
     document: "ABR11.5 Network Connections (vendor diagram, earliest revision)",
+    roles: &ROLES,
     flows: &FLOWS,
 };

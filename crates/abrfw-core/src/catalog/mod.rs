@@ -4,14 +4,17 @@
 //! Adding a release means adding a module with one more `static` and listing it in
 //! [`Catalog::builtin`]; nothing else in the compiler changes.
 
+mod ab_12_5;
+mod aba_11_7;
 mod abr_11_5;
+pub mod file;
 
 use std::fmt;
 
 use serde::Serialize;
 
 use crate::ir::Protocol;
-use crate::role::Component;
+use crate::role::{Component, Role};
 
 /// The Acronis default for every component's incoming and outgoing Acronis traffic ("Remote Agent
 /// ports", ABR 11.5 administrative template). Sites may change it; see [`Port::Acronis`].
@@ -148,6 +151,43 @@ impl fmt::Display for Condition {
     }
 }
 
+/// How sure the catalog is of a flow (the `conf` column of `shared/reference/flows.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// The vendor names port, purpose and both endpoints (or a second vendor document pins them).
+    High,
+    /// Port and purpose are the vendor's; an endpoint or the direction is inferred.
+    Medium,
+    /// Inferred from a successor release or third-party material: verify before relying on it.
+    Low,
+}
+
+impl Confidence {
+    /// Every level, most certain first.
+    pub const ALL: [Confidence; 3] = [Confidence::High, Confidence::Medium, Confidence::Low];
+
+    /// The spelling used in catalogs and output.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Confidence::High => "high",
+            Confidence::Medium => "medium",
+            Confidence::Low => "low",
+        }
+    }
+
+    /// Parses the catalog spelling.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One documented connection: who opens it, to whom, on which port, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Flow {
@@ -175,6 +215,8 @@ pub struct Flow {
     pub condition: Condition,
     /// Where the flow is documented (ids of `shared/reference/flows.md` §0).
     pub source: &'static str,
+    /// How well the sources pin the flow down.
+    pub confidence: Confidence,
 }
 
 /// A product release: its flows and where they come from.
@@ -186,6 +228,10 @@ pub struct Release {
     pub title: &'static str,
     /// The vendor document the catalog encodes.
     pub document: &'static str,
+    /// The roles that exist in this release. A host's other roles take part in no flow of it
+    /// (see [`Release::idle_roles`]): the license server has none in ab-12.5, Agent for Hyper-V
+    /// none in abr-11.5.
+    pub roles: &'static [Role],
     /// Every flow, in catalog order.
     pub flows: &'static [Flow],
 }
@@ -195,26 +241,49 @@ impl Release {
     pub fn flow(&self, id: &str) -> Option<&'static Flow> {
         self.flows.iter().find(|f| f.id == id)
     }
+
+    /// Whether the release knows this role.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// The roles of `roles` that the release does not know, in the given order.
+    pub fn idle_roles(&self, roles: &[Role]) -> Vec<Role> {
+        roles
+            .iter()
+            .copied()
+            .filter(|&r| !self.has_role(r))
+            .collect()
+    }
 }
 
-/// The set of built-in releases.
-#[derive(Debug, Clone, Copy)]
+/// The releases a run knows: the built-in ones, plus any loaded with [`Catalog::with`].
+#[derive(Debug, Clone)]
 pub struct Catalog {
-    releases: &'static [&'static Release],
+    releases: Vec<&'static Release>,
 }
+
+/// The id of the release a topology without `release = ...` compiles under. It stays the first
+/// release so that existing sites compile the same when newer releases are added.
+pub const DEFAULT_RELEASE: &str = "abr-11.5";
 
 impl Catalog {
     /// Every release abrfw knows, oldest first.
     pub fn builtin() -> Self {
-        static RELEASES: [&Release; 1] = [&abr_11_5::RELEASE];
         Catalog {
-            releases: &RELEASES,
+            releases: vec![&abr_11_5::RELEASE, &aba_11_7::RELEASE, &ab_12_5::RELEASE],
         }
     }
 
-    /// All releases, oldest first.
-    pub fn releases(&self) -> &'static [&'static Release] {
-        self.releases
+    /// The catalog with one more release (a user catalog loaded by [`file::parse`]).
+    pub fn with(mut self, release: &'static Release) -> Self {
+        self.releases.push(release);
+        self
+    }
+
+    /// All releases, built-in ones oldest first, then loaded ones.
+    pub fn releases(&self) -> &[&'static Release] {
+        &self.releases
     }
 
     /// The release with this id.
@@ -222,9 +291,14 @@ impl Catalog {
         self.releases.iter().copied().find(|r| r.id == id)
     }
 
-    /// The newest release: the default when a topology names none.
-    pub fn newest(&self) -> &'static Release {
-        self.releases[self.releases.len() - 1]
+    /// The release a topology gets when it names none: [`DEFAULT_RELEASE`].
+    pub fn default_release(&self) -> &'static Release {
+        self.release(DEFAULT_RELEASE).unwrap_or(self.releases[0])
+    }
+
+    /// The ids of every release, for "known: ..." messages.
+    pub fn ids(&self) -> Vec<&'static str> {
+        self.releases.iter().map(|r| r.id).collect()
     }
 }
 
@@ -292,8 +366,80 @@ mod tests {
     }
 
     #[test]
+    fn the_later_revision_is_11_5_plus_the_later_rows() {
+        let catalog = Catalog::builtin();
+        let old = catalog.release("abr-11.5").unwrap();
+        let later = catalog.release("aba-11.7").unwrap();
+        for f in old.flows {
+            assert!(later.flow(f.id).is_some(), "{} kept", f.id);
+        }
+        for id in [
+            "console-agent",
+            "browser-ms-8080",
+            "agent-cloud-44445",
+            "agent-cloud-55556",
+            "vmwin-vcenter",
+            "vmwin-esxi-443",
+            "vmwin-esxi-902",
+        ] {
+            assert!(later.flow(id).is_some(), "{id} added");
+        }
+        assert_eq!(later.flows.len(), old.flows.len() + 7);
+        assert!(
+            later
+                .flow("agent-cloud-443")
+                .unwrap()
+                .purpose
+                .contains("Cloud Backup Storage")
+        );
+        assert!(later.has_role(Role::AgentHyperv) && !old.has_role(Role::AgentHyperv));
+        assert!(later.has_role(Role::AgentVmwareWindows));
+    }
+
+    #[test]
+    fn ab_12_5_drops_the_license_server_and_flags_its_guesses() {
+        let release = Catalog::builtin().release("ab-12.5").unwrap();
+        assert!(!release.has_role(Role::LicenseServer));
+        assert!(!release.has_role(Role::ManagementConsole));
+        let ids: BTreeSet<&str> = release.flows.iter().map(|f| f.id).collect();
+        assert_eq!(ids.len(), release.flows.len(), "flow ids are unique");
+        let low: Vec<&str> = release
+            .flows
+            .iter()
+            .filter(|f| f.confidence == Confidence::Low)
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(
+            low,
+            [
+                "v12-catalog-sn",
+                "v12-ms-catalog",
+                "ri-ms-win-files",
+                "ri-ms-win-params"
+            ]
+        );
+        assert_eq!(
+            release.flow("v12-agent-ms").unwrap().port,
+            Port::Fixed(7780)
+        );
+        assert_eq!(
+            release.flow("v12-browser-ms").unwrap().port,
+            Port::Fixed(9877)
+        );
+    }
+
+    #[test]
+    fn the_default_release_stays_abr_11_5() {
+        assert_eq!(Catalog::builtin().default_release().id, "abr-11.5");
+        assert_eq!(
+            Catalog::builtin().ids(),
+            ["abr-11.5", "aba-11.7", "ab-12.5"]
+        );
+    }
+
+    #[test]
     fn registration_goes_both_ways_on_the_acronis_port() {
-        let release = Catalog::builtin().newest();
+        let release = Catalog::builtin().default_release();
         let ms_agent = release.flow("ms-agent").unwrap();
         let agent_ms = release.flow("agent-ms").unwrap();
         assert_eq!(

@@ -161,11 +161,11 @@ impl Resolver<'_> {
 
     fn resolve(&mut self, raw: RawTopology, catalog: &Catalog) -> Topology {
         let release = match &raw.release {
-            None => catalog.newest(),
+            None => catalog.default_release(),
             Some(r) => catalog.release(r.get_ref()).unwrap_or_else(|| {
-                let known: Vec<&str> = catalog.releases().iter().map(|r| r.id).collect();
+                let known = catalog.ids();
                 self.report(unknown("release", r.get_ref(), r.span(), &known));
-                catalog.newest()
+                catalog.default_release()
             }),
         };
         let options = self.options(&raw.options);
@@ -605,7 +605,7 @@ fn role_names() -> Vec<&'static str> {
 }
 
 /// "unknown role "agnet"" with a did-you-mean or the list of valid values.
-fn unknown(what: &str, value: &str, span: Range<usize>, known: &[&str]) -> Diagnostic {
+pub(crate) fn unknown(what: &str, value: &str, span: Range<usize>, known: &[&str]) -> Diagnostic {
     let help = match suggest(value, known) {
         Some(s) => format!("did you mean {s:?}?"),
         None => format!("valid values: {}", known.join(", ")),
