@@ -23,6 +23,15 @@ pub enum Command {
     Check(SiteArgs),
     /// Print the flow catalog of a release.
     Flows(FlowsArgs),
+    /// List the built-in releases (and one loaded with --catalog).
+    Releases(ReleasesArgs),
+    /// Compare a site under two releases, or two versions of a site; exit 1 when they differ.
+    ///
+    /// `abrfw diff SITE.toml --from abr-11.5 --to ab-12.5` compiles one site under two
+    /// releases; `abrfw diff OLD.toml NEW.toml` compares two versions of a site. Prints, per
+    /// host, the rules added, removed and changed; exit status 0 when equal, 1 when different,
+    /// 2 on error, like diff(1).
+    Diff(DiffArgs),
     /// Print the built-in example topology (a starting point for your own site).
     Example,
     /// Print a shell completion script (e.g. `abrfw completions bash > /etc/bash_completion.d/abrfw`).
@@ -42,6 +51,13 @@ pub struct SiteArgs {
     /// Use the built-in example site instead of a file.
     #[arg(long, conflicts_with = "site")]
     pub example: bool,
+    /// Compile under this release instead of the topology's `release` (see `abrfw releases`).
+    #[arg(long, value_name = "ID")]
+    pub release: Option<String>,
+    /// Load a release catalog of your own (TOML, see docs/releases.md) and compile under it,
+    /// unless --release names another release.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,9 +80,16 @@ pub struct CompileArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct FlowsArgs {
-    /// Release whose catalog to print (default: the newest).
+    /// Release whose catalog to print (default: abr-11.5).
     #[arg(long, value_name = "ID")]
     pub release: Option<String>,
+    /// Print the difference between the catalogs of two releases instead (exit 1 when they
+    /// differ), e.g. `--diff abr-11.5 ab-12.5`.
+    #[arg(long, num_args = 2, value_names = ["FROM", "TO"], conflicts_with = "release")]
+    pub diff: Option<Vec<String>>,
+    /// Load a release catalog of your own (TOML, see docs/releases.md) besides the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FlowsFormat::Table)]
     pub format: FlowsFormat,
@@ -80,6 +103,69 @@ pub enum FlowsFormat {
     Json,
     /// The Markdown page docs/flows.md is generated from.
     Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReleasesArgs {
+    /// Load a release catalog of your own (TOML, see docs/releases.md) and list it too.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReleasesFormat::Table)]
+    pub format: ReleasesFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReleasesFormat {
+    /// Aligned columns for a terminal.
+    Table,
+    /// JSON array of releases.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The site, or the old and the new version of it.
+    #[arg(required = true, num_args = 1..=2, value_name = "SITE.toml")]
+    pub sites: Vec<PathBuf>,
+    /// Release of the old side (default: the release its topology names).
+    #[arg(long, value_name = "ID")]
+    pub from: Option<String>,
+    /// Release of the new side (default: the release its topology names).
+    #[arg(long, value_name = "ID")]
+    pub to: Option<String>,
+    /// Load a release catalog of your own (TOML, see docs/releases.md), to name in --from/--to.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+    /// The backend whose rendered files --format unified compares.
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
+    /// When to colour text and unified output (auto: on a terminal, unless NO_COLOR is set).
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// Rules added, removed and changed per host, with flow ids and purposes.
+    Text,
+    /// The same as JSON (shape in docs/diff.md, `"version": 1`).
+    Json,
+    /// A unified diff of the files one backend (--backend) renders for each host.
+    Unified,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// Colour when stdout is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
 }
 
 /// A rule-set format.

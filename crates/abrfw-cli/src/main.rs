@@ -18,7 +18,7 @@ use args::{Cli, Command};
 pub enum Outcome {
     /// Exit 0.
     Success,
-    /// Exit 1: `compile --check` found files that differ.
+    /// Exit 1: `compile --check` or `diff` found files or rules that differ.
     Differences,
 }
 
@@ -29,6 +29,8 @@ fn main() -> ExitCode {
         Command::Compile(a) => commands::compile::run(a, &mut stdout),
         Command::Check(a) => commands::check::run(a, &mut stdout),
         Command::Flows(a) => commands::flows::run(a, &mut stdout),
+        Command::Releases(a) => commands::releases::run(a, &mut stdout),
+        Command::Diff(a) => commands::diff::run(a, &mut stdout),
         Command::Example => stdout
             .write_all(site::EXAMPLE.as_bytes())
             .map(|()| Outcome::Success)

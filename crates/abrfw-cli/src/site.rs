@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use abrfw_core::{Catalog, Topology, TopologyError, topology};
+use abrfw_core::catalog::file;
+use abrfw_core::{Catalog, Release, Topology, TopologyError, topology};
 
 use crate::args::SiteArgs;
 
@@ -18,9 +19,70 @@ pub enum LoadError {
         path: String,
         source: std::io::Error,
     },
-    /// The file is not a valid topology.
+    /// The file is not a valid topology (or catalog).
     #[error("{0}")]
     Invalid(Box<TopologyError>),
+    /// --release, --from or --to names no known release.
+    #[error("unknown release {id:?}; known: {known}")]
+    UnknownRelease { id: String, known: String },
+}
+
+/// The built-in catalog, plus the release of `--catalog FILE` when given.
+pub fn catalog(path: Option<&Path>) -> Result<(Catalog, Option<&'static Release>), LoadError> {
+    let builtin = Catalog::builtin();
+    let Some(path) = path else {
+        return Ok((builtin, None));
+    };
+    let text = read(path)?;
+    let release = file::parse(&display(path), &text, &builtin)
+        .map_err(|e| LoadError::Invalid(Box::new(e)))?;
+    Ok((builtin.with(release), Some(release)))
+}
+
+/// The release with this id, or an error listing the known ones.
+pub fn release(catalog: &Catalog, id: &str) -> Result<&'static Release, LoadError> {
+    catalog
+        .release(id)
+        .ok_or_else(|| LoadError::UnknownRelease {
+            id: id.to_owned(),
+            known: catalog.ids().join(", "),
+        })
+}
+
+/// Loads the catalog and the site the arguments name, and applies --release / --catalog: the
+/// site compiles under --release, else under the --catalog release, else under its own.
+pub fn load_site(args: &SiteArgs) -> Result<(Catalog, Topology), LoadError> {
+    let (catalog, loaded) = catalog(args.catalog.as_deref())?;
+    let mut topology = load(args, &catalog)?;
+    match (&args.release, loaded) {
+        (Some(id), _) => topology.release = release(&catalog, id)?,
+        (None, Some(r)) => topology.release = r,
+        (None, None) => {}
+    }
+    Ok((catalog, topology))
+}
+
+/// Reads and validates a topology file.
+pub fn load_path(path: &Path, catalog: &Catalog) -> Result<Topology, LoadError> {
+    topology::parse(&display(path), &read(path)?, catalog)
+        .map_err(|e| LoadError::Invalid(Box::new(e)))
+}
+
+/// One line per host role that the topology's release has no flows for.
+pub fn idle_notes(topology: &Topology) -> Vec<String> {
+    let release = topology.release;
+    topology
+        .hosts
+        .iter()
+        .flat_map(|h| {
+            release.idle_roles(&h.roles).into_iter().map(move |r| {
+                format!(
+                    "note: host {}: role {r} has no flows in release {}",
+                    h.name, release.id
+                )
+            })
+        })
+        .collect()
 }
 
 /// Reads and validates the site the arguments name.

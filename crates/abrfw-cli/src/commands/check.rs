@@ -1,6 +1,6 @@
 //! `abrfw check`: validate a topology and say what it compiles to.
 
-use abrfw_core::{Catalog, compile, compile_gateways};
+use abrfw_core::{compile, compile_gateways};
 use anyhow::Result;
 
 use crate::args::SiteArgs;
@@ -9,8 +9,7 @@ use crate::{Outcome, site};
 
 /// Runs the command.
 pub fn run(args: &SiteArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
-    let catalog = Catalog::builtin();
-    let topology = site::load(args, &catalog)?;
+    let (catalog, topology) = site::load_site(args)?;
     let hosts = compile(&catalog, &topology)?;
     let gateways = compile_gateways(&catalog, &topology)?;
     let rules: usize = hosts.iter().map(|h| h.rules.len()).sum();
@@ -63,6 +62,10 @@ pub fn run(args: &SiteArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
                 backends.join(", ")
             }
         )?;
+    }
+    // A role the release has no flows for is said, not silently dropped.
+    for note in site::idle_notes(&topology) {
+        writeln!(out, "  {note}")?;
     }
     Ok(Outcome::Success)
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use abrfw_core::{Catalog, GatewayRules, HostRules, compile, compile_gateways};
+use abrfw_core::{GatewayRules, HostRules, compile, compile_gateways};
 use anyhow::{Result, bail};
 
 use crate::args::{Backend, CompileArgs};
@@ -12,10 +12,13 @@ use crate::{Outcome, site};
 
 /// Runs the command: renders everything first, so an error leaves no file written.
 pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
-    let catalog = Catalog::builtin();
-    let topology = site::load(&args.site, &catalog)?;
+    let (catalog, topology) = site::load_site(&args.site)?;
     let hosts = compile(&catalog, &topology)?;
     let gateways = compile_gateways(&catalog, &topology)?;
+    // A role the release has no flows for is said, not silently dropped.
+    for note in site::idle_notes(&topology) {
+        std::io::Write::write_all(&mut std::io::stderr(), format!("{note}\n").as_bytes())?;
+    }
 
     if let Some(name) = &args.host
         && let Some(gw) = gateways.iter().find(|g| &g.gateway == name)

@@ -3,25 +3,31 @@
 use std::fmt::Write as _;
 
 use abrfw_core::catalog::{Port, SourcePort};
-use abrfw_core::{Catalog, Flow, Os, Release, Role};
+use abrfw_core::{Flow, Os, Release, Role};
 use anyhow::{Result, bail};
 use serde_json::json;
 
-use crate::Outcome;
 use crate::args::{FlowsArgs, FlowsFormat};
+use crate::commands::diff;
+use crate::{Outcome, site};
 
 /// Runs the command.
 pub fn run(args: &FlowsArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
-    let catalog = Catalog::builtin();
+    let (catalog, _) = site::catalog(args.catalog.as_deref())?;
+    if let Some(pair) = &args.diff {
+        let [from, to] = pair.as_slice() else {
+            bail!("--diff takes two release ids");
+        };
+        return diff::catalog(
+            site::release(&catalog, from)?,
+            site::release(&catalog, to)?,
+            args.format,
+            out,
+        );
+    }
     let release = match &args.release {
-        None => catalog.newest(),
-        Some(id) => match catalog.release(id) {
-            Some(r) => r,
-            None => {
-                let known: Vec<&str> = catalog.releases().iter().map(|r| r.id).collect();
-                bail!("unknown release {id:?}; known: {}", known.join(", "))
-            }
-        },
+        None => catalog.default_release(),
+        Some(id) => site::release(&catalog, id)?,
     };
     let text = match args.format {
         FlowsFormat::Table => table(release),
@@ -113,6 +119,7 @@ fn json_flows(release: &Release) -> serde_json::Value {
                 "encryption": f.encryption,
                 "condition": f.condition.to_string(),
                 "source": f.source,
+                "confidence": f.confidence,
             })
         })
         .collect();

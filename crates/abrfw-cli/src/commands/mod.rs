@@ -2,4 +2,6 @@
 
 pub mod check;
 pub mod compile;
+pub mod diff;
 pub mod flows;
+pub mod releases;
