@@ -121,6 +121,8 @@ pub enum ReleasesFormat {
     Table,
     /// JSON array of releases.
     Json,
+    /// The releases side by side, flow by flow and role by role: the tables of docs/releases.md.
+    Markdown,
 }
 
 #[derive(Debug, clap::Args)]

@@ -252,16 +252,14 @@ fn host_text(s: &mut String, h: &HostDiff, d: &SiteDiff, p: Paint) {
             c.purpose
         );
         let _ = writeln!(s, "  {}", p.paint(CHANGED, &line));
-        // Ports, peers and source ports; left out when only the purpose changed.
         let old: Vec<String> = c.from.iter().map(rule_core).collect();
         let new: Vec<String> = c.to.iter().map(rule_core).collect();
-        if old != new {
-            for r in &old {
-                let _ = writeln!(s, "    {}", p.paint(REMOVED, &format!("- {r}")));
-            }
-            for r in &new {
-                let _ = writeln!(s, "    {}", p.paint(ADDED, &format!("+ {r}")));
-            }
+        // Only the rules of the group that differ; the JSON keeps the whole groups.
+        for r in old.iter().filter(|r| !new.contains(r)) {
+            let _ = writeln!(s, "    {}", p.paint(REMOVED, &format!("- {r}")));
+        }
+        for r in new.iter().filter(|r| !old.contains(r)) {
+            let _ = writeln!(s, "    {}", p.paint(ADDED, &format!("+ {r}")));
         }
         let (old, new) = (&c.from[0].purpose, &c.to[0].purpose);
         if old != new {

@@ -290,3 +290,19 @@ fn invalid_catalogs_get_located_errors() {
         assert!(!dir.exists(), "{rel}: output was written");
     }
 }
+
+#[test]
+fn docs_releases_md_tables_are_generated() {
+    let doc = std::fs::read_to_string(root().join("docs/releases.md")).unwrap();
+    let begin = "<!-- BEGIN abrfw releases --format markdown -->\n";
+    let end = "<!-- END abrfw releases --format markdown -->";
+    let start = doc.find(begin).expect("begin marker") + begin.len();
+    let stop = doc.find(end).expect("end marker");
+    let generated = crate::support::stdout_ok(&["releases", "--format", "markdown"]);
+    assert_eq!(
+        &doc[start..stop],
+        generated,
+        "docs/releases.md is out of date: replace the text between its markers with \
+         `cargo run --locked -- releases --format markdown`"
+    );
+}
