@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use abrfw_core::diff::{Side, diff_sites};
 use abrfw_core::{Catalog, compile, topology};
 
 /// A site with one management server (also the license server), a console, four storage nodes,
@@ -157,4 +158,32 @@ fn main() {
             ms(time)
         );
     }
+
+    // `abrfw diff --to ab-12.5`: the same site under ab-12.5, compared host by host on the IR.
+    let mut topo_12 = topo.clone();
+    topo_12.release = catalog.release("ab-12.5").expect("built-in release");
+    let hosts_12 = compile(&catalog, &topo_12).expect("compile");
+    let (diff_time, diff) = best_of(runs, || {
+        diff_sites(
+            Side {
+                site: "bench.toml",
+                release: topo.release,
+                topology: &topo,
+                hosts: &hosts,
+                gateways: &[],
+            },
+            Side {
+                site: "bench.toml",
+                release: topo_12.release,
+                topology: &topo_12,
+                hosts: &hosts_12,
+                gateways: &[],
+            },
+        )
+    });
+    println!(
+        "diff 11.5 -> 12.5 {:>10.1} ms  ({} hosts listed)",
+        ms(diff_time),
+        diff.hosts.len()
+    );
 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::catalog::{Flow, Port, Presence, Release, SourcePort};
-use crate::ir::{Direction, HostRules, Protocol, Rule};
+use crate::ir::{Direction, ForwardRule, GatewayRules, HostRules, Protocol, Rule};
 use crate::role::Role;
 use crate::topology::Topology;
 
@@ -214,6 +214,8 @@ pub struct Side<'a> {
     pub topology: &'a Topology,
     /// `compile(catalog, topology)` under that release.
     pub hosts: &'a [HostRules],
+    /// `compile_gateways(catalog, topology)` under that release.
+    pub gateways: &'a [GatewayRules],
 }
 
 /// Which site and release one side of a [`SiteDiff`] is.
@@ -237,13 +239,72 @@ pub struct SiteDiff {
     /// Every host that changed, or that holds a role one of the releases has no flows for,
     /// sorted by name.
     pub hosts: Vec<HostDiff>,
+    /// Every `[[gateway]]` whose forward rules changed, sorted by name.
+    pub gateways: Vec<GatewayDiff>,
 }
 
 impl SiteDiff {
-    /// True when no host's rules differ (idle roles alone do not make a difference).
+    /// True when no host's or gateway's rules differ (idle roles alone make no difference).
     pub fn is_empty(&self) -> bool {
-        self.hosts.iter().all(|h| h.status == HostStatus::Unchanged)
+        self.hosts.iter().all(|h| h.status == HostStatus::Unchanged) && self.gateways.is_empty()
     }
+}
+
+/// The forward-rule changes of one gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatewayDiff {
+    /// Gateway name.
+    pub gateway: String,
+    /// Added, removed or changed.
+    pub status: HostStatus,
+    /// Rules whose (flow, protocol) only the new side has.
+    pub added: Vec<ForwardRule>,
+    /// Rules whose (flow, protocol) only the old side has.
+    pub removed: Vec<ForwardRule>,
+    /// Rules of a (flow, protocol) both sides have, with different zones, ports or addresses.
+    pub changed: Vec<ForwardChange>,
+}
+
+/// The forward rules of one flow on a gateway, before and after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForwardChange {
+    /// Flow id.
+    pub flow: String,
+    /// `tcp` or `udp`.
+    pub protocol: Protocol,
+    /// The new side's purpose.
+    pub purpose: String,
+    /// The old rules.
+    pub from: Vec<ForwardRule>,
+    /// The new rules.
+    pub to: Vec<ForwardRule>,
+}
+
+/// Rules only in `b`, rules only in `a`, and the groups both have that differ, by `key`.
+#[allow(clippy::type_complexity)]
+fn grouped<R: Clone + PartialEq, K: Ord>(
+    a: &[R],
+    b: &[R],
+    key: impl Fn(&R) -> K,
+) -> (Vec<R>, Vec<R>, Vec<(K, Vec<R>, Vec<R>)>) {
+    let mut groups: BTreeMap<K, (Vec<R>, Vec<R>)> = BTreeMap::new();
+    for r in a {
+        groups.entry(key(r)).or_default().0.push(r.clone());
+    }
+    for r in b {
+        groups.entry(key(r)).or_default().1.push(r.clone());
+    }
+    let (mut added, mut removed, mut changed) = (Vec::new(), Vec::new(), Vec::new());
+    for (k, (x, y)) in groups {
+        if x.is_empty() {
+            added.extend(y);
+        } else if y.is_empty() {
+            removed.extend(x);
+        } else if x != y {
+            changed.push((k, x, y));
+        }
+    }
+    (added, removed, changed)
 }
 
 /// What happened to a host.
@@ -316,18 +377,6 @@ pub struct RuleChange {
     pub to: Vec<Rule>,
 }
 
-type Key = (Direction, String, Protocol);
-
-fn by_key(rules: &[Rule]) -> BTreeMap<Key, Vec<Rule>> {
-    let mut map: BTreeMap<Key, Vec<Rule>> = BTreeMap::new();
-    for r in rules {
-        map.entry((r.direction, r.flow.clone(), r.protocol))
-            .or_default()
-            .push(r.clone());
-    }
-    map
-}
-
 fn idle(release: &Release, topology: &Topology) -> BTreeMap<String, Vec<Role>> {
     topology
         .hosts
@@ -360,24 +409,19 @@ pub fn diff_sites(from: Side<'_>, to: Side<'_>) -> SiteDiff {
             .get(name)
             .map(|h| h.rules.as_slice())
             .unwrap_or_default();
-        let (ka, kb) = (by_key(a), by_key(b));
-        let keys: BTreeSet<&Key> = ka.keys().chain(kb.keys()).collect();
-        let (mut added, mut removed, mut changed) = (Vec::new(), Vec::new(), Vec::new());
-        for key in keys {
-            match (ka.get(key), kb.get(key)) {
-                (None, Some(r)) => added.extend(r.iter().cloned()),
-                (Some(r), None) => removed.extend(r.iter().cloned()),
-                (Some(x), Some(y)) if x != y => changed.push(RuleChange {
-                    direction: key.0,
-                    flow: key.1.clone(),
-                    protocol: key.2,
-                    purpose: y[0].purpose.clone(),
-                    from: x.clone(),
-                    to: y.clone(),
-                }),
-                _ => {}
-            }
-        }
+        let (added, removed, changed) =
+            grouped(a, b, |r| (r.direction, r.flow.clone(), r.protocol));
+        let changed: Vec<RuleChange> = changed
+            .into_iter()
+            .map(|((direction, flow, protocol), from, to)| RuleChange {
+                direction,
+                flow,
+                protocol,
+                purpose: to[0].purpose.clone(),
+                from,
+                to,
+            })
+            .collect();
         let status = match (old.contains_key(name), new.contains_key(name)) {
             (false, true) => HostStatus::Added,
             (true, false) => HostStatus::Removed,
@@ -402,6 +446,7 @@ pub fn diff_sites(from: Side<'_>, to: Side<'_>) -> SiteDiff {
             changed,
         });
     }
+    let gateways = diff_gateways(from.gateways, to.gateways);
     SiteDiff {
         version: VERSION,
         from: SideInfo {
@@ -413,7 +458,49 @@ pub fn diff_sites(from: Side<'_>, to: Side<'_>) -> SiteDiff {
             release: to.release.id.to_owned(),
         },
         hosts,
+        gateways,
     }
+}
+
+fn diff_gateways(old: &[GatewayRules], new: &[GatewayRules]) -> Vec<GatewayDiff> {
+    let old: BTreeMap<&str, &GatewayRules> = old.iter().map(|g| (g.gateway.as_str(), g)).collect();
+    let new: BTreeMap<&str, &GatewayRules> = new.iter().map(|g| (g.gateway.as_str(), g)).collect();
+    let names: BTreeSet<&str> = old.keys().chain(new.keys()).copied().collect();
+    let mut out = Vec::new();
+    for name in names {
+        let a = old
+            .get(name)
+            .map(|g| g.rules.as_slice())
+            .unwrap_or_default();
+        let b = new
+            .get(name)
+            .map(|g| g.rules.as_slice())
+            .unwrap_or_default();
+        let (added, removed, changed) = grouped(a, b, |r| (r.flow.clone(), r.protocol));
+        let status = match (old.contains_key(name), new.contains_key(name)) {
+            (false, true) => HostStatus::Added,
+            (true, false) => HostStatus::Removed,
+            _ if added.is_empty() && removed.is_empty() && changed.is_empty() => continue,
+            _ => HostStatus::Changed,
+        };
+        out.push(GatewayDiff {
+            gateway: name.to_owned(),
+            status,
+            added,
+            removed,
+            changed: changed
+                .into_iter()
+                .map(|((flow, protocol), from, to)| ForwardChange {
+                    flow,
+                    protocol,
+                    purpose: to[0].purpose.clone(),
+                    from,
+                    to,
+                })
+                .collect(),
+        });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -441,6 +528,7 @@ roles = ["agent"]
             release,
             topology,
             hosts,
+            gateways: &[],
         }
     }
 

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use abrfw_core::diff::{
-    CatalogDiff, HostDiff, HostStatus, Side, SiteDiff, diff_releases, diff_sites,
+    CatalogDiff, GatewayDiff, HostDiff, HostStatus, Side, SiteDiff, diff_releases, diff_sites,
 };
-use abrfw_core::{HostRules, Release, Rule, compile};
+use abrfw_core::{ForwardRule, GatewayRules, HostRules, Release, Rule, compile, compile_gateways};
 use anstyle::{AnsiColor, Style};
 use anyhow::{Result, bail};
 
@@ -35,13 +35,21 @@ pub fn run(args: &DiffArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
     }
     let old_hosts = compile(&catalog, &old)?;
     let new_hosts = compile(&catalog, &new)?;
+    let old_gateways = compile_gateways(&catalog, &old)?;
+    let new_gateways = compile_gateways(&catalog, &new)?;
     let (old_name, new_name) = (
         old_path.display().to_string(),
         new_path.display().to_string(),
     );
     let paint = Paint::new(args.color);
     if let (DiffFormat::Unified, Some(backend)) = (args.format, args.backend) {
-        let text = unified(&old_hosts, &new_hosts, backend, paint)?;
+        let mut text = unified(&old_hosts, &new_hosts, backend, paint)?;
+        text.push_str(&unified_gateways(
+            &old_gateways,
+            &new_gateways,
+            backend,
+            paint,
+        )?);
         out.write_all(text.as_bytes())?;
         return Ok(if text.is_empty() {
             Outcome::Success
@@ -55,12 +63,14 @@ pub fn run(args: &DiffArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
             release: old.release,
             topology: &old,
             hosts: &old_hosts,
+            gateways: &old_gateways,
         },
         Side {
             site: &new_name,
             release: new.release,
             topology: &new,
             hosts: &new_hosts,
+            gateways: &new_gateways,
         },
     );
     let text = match args.format {
@@ -188,13 +198,20 @@ fn site_text(d: &SiteDiff, p: Paint) -> String {
         changed += h.changed.len();
         hosts += usize::from(h.status != HostStatus::Unchanged);
     }
+    for g in &d.gateways {
+        gateway_text(&mut s, g, p);
+        added += g.added.len();
+        removed += g.removed.len();
+        changed += g.changed.len();
+        hosts += 1;
+    }
     s.push('\n');
     if d.is_empty() {
         s.push_str("no differences\n");
     } else {
         let _ = writeln!(
             s,
-            "{hosts} host(s) differ: {added} rule(s) added, {removed} removed, {changed} changed"
+            "{hosts} host(s) or gateway(s) differ: {added} rule(s) added, {removed} removed, {changed} changed"
         );
     }
     s
@@ -255,6 +272,71 @@ fn host_text(s: &mut String, h: &HostDiff, d: &SiteDiff, p: Paint) {
         let old: Vec<String> = c.from.iter().map(rule_core).collect();
         let new: Vec<String> = c.to.iter().map(rule_core).collect();
         // Only the rules of the group that differ; the JSON keeps the whole groups.
+        for r in old.iter().filter(|r| !new.contains(r)) {
+            let _ = writeln!(s, "    {}", p.paint(REMOVED, &format!("- {r}")));
+        }
+        for r in new.iter().filter(|r| !old.contains(r)) {
+            let _ = writeln!(s, "    {}", p.paint(ADDED, &format!("+ {r}")));
+        }
+        let (old, new) = (&c.from[0].purpose, &c.to[0].purpose);
+        if old != new {
+            let _ = writeln!(s, "    {}", p.paint(REMOVED, &format!("- purpose: {old}")));
+            let _ = writeln!(s, "    {}", p.paint(ADDED, &format!("+ purpose: {new}")));
+        }
+    }
+}
+
+/// `tcp 9876 lan -> dmz from a, b [addrs] to c [addrs] sport 49152-65535`.
+fn forward_core(r: &ForwardRule) -> String {
+    let side = |names: &[String], peers: &abrfw_core::Peers| {
+        let mut addrs: Vec<String> = peers.v4.iter().map(ToString::to_string).collect();
+        addrs.extend(peers.v6.iter().map(ToString::to_string));
+        format!("{} [{}]", names.join(", "), addrs.join(", "))
+    };
+    let sport = r
+        .source_ports
+        .map_or_else(|| "any".to_owned(), |p| p.to_string());
+    format!(
+        "{} {} {} -> {} from {} to {} sport {sport}",
+        r.protocol.as_str(),
+        r.destination_port,
+        r.from_zone.name,
+        r.to_zone.name,
+        side(&r.source_hosts, &r.sources),
+        side(&r.destination_hosts, &r.destinations)
+    )
+}
+
+fn gateway_text(s: &mut String, g: &GatewayDiff, p: Paint) {
+    let _ = writeln!(
+        s,
+        "\n{}",
+        p.paint(
+            HEADER,
+            &format!("gateway {}: {}", g.gateway, g.status.as_str())
+        )
+    );
+    for (sign, style, list) in [("+", ADDED, &g.added), ("-", REMOVED, &g.removed)] {
+        for r in list {
+            let line = format!(
+                "{sign} forward {} [{}] {}",
+                forward_core(r),
+                r.flow,
+                r.purpose
+            );
+            let _ = writeln!(s, "  {}", p.paint(style, &line));
+        }
+    }
+    for c in &g.changed {
+        let line = format!(
+            "~ forward {} [{}] {}",
+            c.protocol.as_str(),
+            c.flow,
+            c.purpose
+        );
+        let _ = writeln!(s, "  {}", p.paint(CHANGED, &line));
+        let old: Vec<String> = c.from.iter().map(forward_core).collect();
+        let new: Vec<String> = c.to.iter().map(forward_core).collect();
         for r in old.iter().filter(|r| !new.contains(r)) {
             let _ = writeln!(s, "    {}", p.paint(REMOVED, &format!("- {r}")));
         }
@@ -413,50 +495,88 @@ fn unified(old: &[HostRules], new: &[HostRules], backend: Backend, p: Paint) -> 
     };
     let mut s = String::new();
     for (name, (a, b)) in hosts {
-        let (fa, fb) = (render(a)?, render(b)?);
-        let mut files: Vec<&'static str> = fa.iter().map(|(f, _)| *f).collect();
-        for (f, _) in &fb {
-            if !files.contains(f) {
-                files.push(f);
-            }
+        files_diff(&mut s, name, &render(a)?, &render(b)?, p);
+    }
+    Ok(s)
+}
+
+/// The same for the `[[gateway]]` forward rule sets the backend writes.
+fn unified_gateways(
+    old: &[GatewayRules],
+    new: &[GatewayRules],
+    backend: Backend,
+    p: Paint,
+) -> Result<String> {
+    let mut gateways: BTreeMap<&str, (Option<&GatewayRules>, Option<&GatewayRules>)> =
+        BTreeMap::new();
+    for g in old {
+        gateways.entry(&g.gateway).or_default().0 = Some(g);
+    }
+    for g in new {
+        gateways.entry(&g.gateway).or_default().1 = Some(g);
+    }
+    let render = |g: Option<&GatewayRules>| -> Result<Vec<(&'static str, String)>> {
+        match g {
+            Some(g) => Ok(backend.render_gateway(g)?.unwrap_or_default()),
+            None => Ok(Vec::new()),
         }
-        for file in files {
-            let left = fa.iter().find(|(f, _)| *f == file).map(|(_, t)| t.as_str());
-            let right = fb.iter().find(|(f, _)| *f == file).map(|(_, t)| t.as_str());
-            if left == right {
-                continue;
-            }
-            let old_header = left.map_or("/dev/null".to_owned(), |_| format!("a/{name}/{file}"));
-            let new_header = right.map_or("/dev/null".to_owned(), |_| format!("b/{name}/{file}"));
-            let text = similar::TextDiff::from_lines(left.unwrap_or(""), right.unwrap_or(""))
-                .unified_diff()
-                .context_radius(3)
-                .header(&old_header, &new_header)
-                .to_string();
-            for line in text.split_inclusive('\n') {
-                let style = if line.starts_with("+++") || line.starts_with("---") {
-                    HEADER
-                } else if line.starts_with('+') {
-                    ADDED
-                } else if line.starts_with('-') {
-                    REMOVED
-                } else if line.starts_with("@@") {
-                    NOTE
-                } else {
-                    Style::new()
+    };
+    let mut s = String::new();
+    for (name, (a, b)) in gateways {
+        files_diff(&mut s, name, &render(a)?, &render(b)?, p);
+    }
+    Ok(s)
+}
+
+/// Appends the unified diff of every file of `name` that differs between `fa` and `fb`.
+fn files_diff(
+    s: &mut String,
+    name: &str,
+    fa: &[(&'static str, String)],
+    fb: &[(&'static str, String)],
+    p: Paint,
+) {
+    let mut files: Vec<&'static str> = fa.iter().map(|(f, _)| *f).collect();
+    for (f, _) in fb {
+        if !files.contains(f) {
+            files.push(f);
+        }
+    }
+    for file in files {
+        let left = fa.iter().find(|(f, _)| *f == file).map(|(_, t)| t.as_str());
+        let right = fb.iter().find(|(f, _)| *f == file).map(|(_, t)| t.as_str());
+        if left == right {
+            continue;
+        }
+        let old_header = left.map_or("/dev/null".to_owned(), |_| format!("a/{name}/{file}"));
+        let new_header = right.map_or("/dev/null".to_owned(), |_| format!("b/{name}/{file}"));
+        let text = similar::TextDiff::from_lines(left.unwrap_or(""), right.unwrap_or(""))
+            .unified_diff()
+            .context_radius(3)
+            .header(&old_header, &new_header)
+            .to_string();
+        for line in text.split_inclusive('\n') {
+            let style = if line.starts_with("+++") || line.starts_with("---") {
+                HEADER
+            } else if line.starts_with('+') {
+                ADDED
+            } else if line.starts_with('-') {
+                REMOVED
+            } else if line.starts_with("@@") {
+                NOTE
+            } else {
+                Style::new()
+            };
+            if p.on && style != Style::new() {
+                let (body, end) = match line.strip_suffix('\n') {
+                    Some(b) => (b, "\n"),
+                    None => (line, ""),
                 };
-                if p.on && style != Style::new() {
-                    let (body, end) = match line.strip_suffix('\n') {
-                        Some(b) => (b, "\n"),
-                        None => (line, ""),
-                    };
-                    s.push_str(&p.paint(style, body));
-                    s.push_str(end);
-                } else {
-                    s.push_str(line);
-                }
+                s.push_str(&p.paint(style, body));
+                s.push_str(end);
+            } else {
+                s.push_str(line);
             }
         }
     }
-    Ok(s)
 }

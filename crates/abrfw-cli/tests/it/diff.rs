@@ -50,6 +50,21 @@ fn cases() -> Vec<(String, Vec<String>, i32)> {
         }
         cases.push((format!("edited-abr-11.5.{ext}"), args, 1));
     }
+    // A site with [[gateway]] firewalls: their forward rules are diffed too.
+    for (ext, format) in [("txt", "text"), ("json", "json"), ("diff", "unified")] {
+        let mut args = owned(&[
+            "diff",
+            "fixtures/topologies/zones.toml",
+            "--to",
+            "ab-12.5",
+            "--format",
+            format,
+        ]);
+        if format == "unified" {
+            args.extend(owned(&["--backend", "nftables"]));
+        }
+        cases.push((format!("zones-abr-11.5--ab-12.5.{ext}"), args, 1));
+    }
     // The edited site across the release change: both kinds of difference at once.
     cases.push((
         "edited-abr-11.5--ab-12.5.txt".to_owned(),
