@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use abrfw_core::catalog::{Port, SourcePort};
+use abrfw_core::catalog::{Confidence, Port, SourcePort};
 use abrfw_core::{Flow, Os, Release, Role};
 use anyhow::{Result, bail};
 use serde_json::json;
@@ -53,8 +53,16 @@ fn source_ports(flow: &Flow) -> &'static str {
 }
 
 fn table(release: &Release) -> String {
-    let header = ["ID", "PHASE", "INITIATOR", "RESPONDER", "PORT", "PURPOSE"];
-    let rows: Vec<[String; 6]> = release
+    let header = [
+        "ID",
+        "PHASE",
+        "INITIATOR",
+        "RESPONDER",
+        "PORT",
+        "CONF",
+        "PURPOSE",
+    ];
+    let rows: Vec<[String; 7]> = release
         .flows
         .iter()
         .map(|f| {
@@ -64,6 +72,7 @@ fn table(release: &Release) -> String {
                 f.initiator.to_string(),
                 f.responder.to_string(),
                 port(f),
+                f.confidence.to_string(),
                 f.purpose.to_owned(),
             ]
         })
@@ -144,6 +153,11 @@ fn markdown(release: &Release) -> String {
         "Ports marked `9876*` are the Acronis port: 9876 by default, changed with `acronis_port` \
          in `[options]` or on a host (the responder's setting applies).\n",
     );
+    md.push_str(
+        "\nConfidence: `high`, the vendor names port, purpose and both endpoints; `medium`, an \
+         endpoint or the direction is inferred; **low**, an inference to confirm before relying \
+         on it (see docs/releases.md).\n",
+    );
     let groups = [
         (
             "remote-install",
@@ -158,14 +172,25 @@ fn markdown(release: &Release) -> String {
             "Network Discovery and File and Printer Sharing, non-DNS sites (`dns = false`, phase `install`)",
         ),
     ];
-    for (group, title) in groups {
+    // The known groups first, then any other group a user catalog names, in catalog order.
+    let mut sections: Vec<(&str, String)> =
+        groups.iter().map(|(g, t)| (*g, (*t).to_owned())).collect();
+    for f in release.flows {
+        if !sections.iter().any(|(g, _)| *g == f.group) {
+            sections.push((f.group, format!("Group `{}`", f.group)));
+        }
+    }
+    for (group, title) in sections {
+        if !release.flows.iter().any(|f| f.group == group) {
+            continue;
+        }
         let _ = writeln!(md, "\n## {title}\n");
-        md.push_str("| id | initiator | responder | port | source ports | purpose | encryption | condition | source |\n");
-        md.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        md.push_str("| id | initiator | responder | port | source ports | purpose | encryption | condition | source | confidence |\n");
+        md.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
         for f in release.flows.iter().filter(|f| f.group == group) {
             let _ = writeln!(
                 md,
-                "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 f.id,
                 f.initiator,
                 f.responder,
@@ -174,7 +199,11 @@ fn markdown(release: &Release) -> String {
                 f.purpose,
                 f.encryption,
                 f.condition,
-                f.source
+                f.source,
+                match f.confidence {
+                    Confidence::Low => "**low**",
+                    c => c.as_str(),
+                }
             );
         }
     }
@@ -185,8 +214,12 @@ fn markdown(release: &Release) -> String {
         ("ms", "`management-server`"),
         ("ls", "`license-server`"),
         ("sn", "`storage-node`"),
-        ("agent", "`agent`, `agent-exchange`, `agent-vmware`"),
+        (
+            "agent",
+            "`agent`, `agent-exchange`, `agent-vmware`, `agent-vmware-windows`, `agent-hyperv`",
+        ),
         ("agent_vmware_va", "`agent-vmware` (os `appliance`)"),
+        ("agent_vmware_win", "`agent-vmware-windows`"),
         (
             "target_win",
             "`agent` or `agent-exchange` on os `windows` / `windows-legacy`",
@@ -205,12 +238,15 @@ fn markdown(release: &Release) -> String {
             "vault_smb / vault_sftp / vault_nfs",
             "`vault-smb` / `vault-sftp` / `vault-nfs`",
         ),
+        ("catalog", "`catalog-server`"),
     ];
     for (c, roles) in components {
         let _ = writeln!(md, "| {c} | {roles} |");
     }
-    md.push_str("\n## Roles and the systems they run on\n\n| role | os |\n| --- | --- |\n");
-    for role in Role::ALL {
+    md.push_str(
+        "\n## Roles of this release and the systems they run on\n\n| role | os |\n| --- | --- |\n",
+    );
+    for role in Role::ALL.into_iter().filter(|&r| release.has_role(r)) {
         let os: Vec<&str> = role.supported_os().iter().map(|o| o.as_str()).collect();
         let os = if os.is_empty() {
             "peer only (no `os`)".to_owned()
