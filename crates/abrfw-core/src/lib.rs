@@ -2,7 +2,8 @@
 //!
 //! # Steps
 //! 1. [`catalog`]: every documented flow of a product release, as typed data
-//!    ([`Catalog::builtin`]).
+//!    ([`Catalog::builtin`]: abr-11.5, aba-11.7, ab-12.5); [`catalog::file::parse`] reads a
+//!    user's own release from TOML with located errors.
 //! 2. [`topology::parse`]: TOML text -> raw serde types with spans -> validated [`Topology`]; every
 //!    mistake becomes a located [`TopologyError`].
 //! 3. [`compile`]: `(&Catalog, &Topology)` -> `Vec<`[`HostRules`]`>`, the IR: per host, sorted
@@ -10,6 +11,9 @@
 //!    [`compile_gateways`] does the same for the `[[gateway]]` firewalls between zones:
 //!    `Vec<`[`GatewayRules`]`>`, forward rules for the flows that cross zones.
 //! 4. Backends (`abrfw-nftables`, ...) render one [`HostRules`] into text; the CLI writes it.
+//!
+//! Beside the pipeline, [`diff`] compares two releases ([`diff::diff_releases`]) or two
+//! compilations of a site ([`diff::diff_sites`]) on the catalog data and the IR.
 //!
 //! This crate knows no firewall syntax; backends know no topology.
 #![deny(missing_docs)]

@@ -1,7 +1,7 @@
 //! A release catalog of the user's own, read from a TOML file (`abrfw --catalog FILE`).
 //!
 //! The file mirrors [`Release`] and [`Flow`]; see `docs/releases.md` for the format. Errors are
-//! located like a topology's: serde types with spans ([`RawCatalog`]) first, then every semantic
+//! located like a topology's: serde types with spans (`RawCatalog`) first, then every semantic
 //! check reports file, line and column.
 
 use std::collections::BTreeSet;
