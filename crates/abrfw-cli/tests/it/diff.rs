@@ -321,3 +321,31 @@ fn docs_releases_md_tables_are_generated() {
          `cargo run --locked -- releases --format markdown`"
     );
 }
+
+/// On a terminal (a pty from util-linux `script`) the text is coloured, unless NO_COLOR is set.
+#[test]
+fn colour_on_a_terminal_unless_no_color() {
+    if !crate::support::have("script") {
+        eprintln!("SKIPPED: no `script` to run abrfw on a pty");
+        return;
+    }
+    let command = format!(
+        "{} diff {EXAMPLE} --to ab-12.5",
+        env!("CARGO_BIN_EXE_abrfw")
+    );
+    let on_pty = |no_color: bool| {
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-qec", &command, "/dev/null"])
+            .current_dir(root())
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("CLICOLOR")
+            .env("TERM", "xterm");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        cmd.output().expect("run script").stdout
+    };
+    assert!(on_pty(false).contains(&0x1b), "no colour on a terminal");
+    assert!(!on_pty(true).contains(&0x1b), "colour despite NO_COLOR");
+}
