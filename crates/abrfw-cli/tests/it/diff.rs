@@ -238,6 +238,19 @@ fn a_user_catalog_compiles_and_diffs() {
         flows.contains("agent-ms") && flows.contains("agent-syslog"),
         "{flows:?}"
     );
+    // Every backend renders it.
+    let out = tempfile::tempdir().unwrap();
+    let written = abrfw(&[
+        "compile",
+        EXAMPLE,
+        "--catalog",
+        catalog,
+        "--out-dir",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(written.status.code(), Some(0));
+    let nft = std::fs::read_to_string(out.path().join("linux-agent/nftables.nft")).unwrap();
+    assert!(nft.contains("agent-syslog") && nft.contains("site-custom"));
     let diff = abrfw(&[
         "diff",
         EXAMPLE,

@@ -14,7 +14,7 @@ use super::{Catalog, Condition, Confidence, Flow, Phase, Port, Presence, Release
 use crate::diagnostic::{Diagnostic, TopologyError};
 use crate::ir::Protocol;
 use crate::role::{Component, Role};
-use crate::topology::{check_description, check_name, unknown};
+use crate::topology::{MAX_NAME_LEN, check_description, check_name, unknown};
 
 /// The whole file, as written.
 #[derive(Debug, Deserialize)]
@@ -126,7 +126,10 @@ impl Checker {
                     format!("invalid {what} {:?}: {why}", value.get_ref()),
                     value.span(),
                 )
-                .help("use letters, digits, '.', '_' and '-', starting with a letter or digit"),
+                .help(format!(
+                    "use 1 to {MAX_NAME_LEN} characters from A-Z a-z 0-9 . _ -, starting with a \
+                     letter or digit"
+                )),
             );
         }
         leak(value.get_ref())
