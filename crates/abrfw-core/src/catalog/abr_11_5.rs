@@ -4,7 +4,9 @@
 //! Network Discovery and File and Printer Sharing groups (§3.1) the seed asks for in a non-DNS
 //! environment. Source ids (S1, S4, ...) are those of flows.md §0; ambiguities (A1...) are §4.
 
-use super::{Condition, DEFAULT_ACRONIS_PORT, Flow, Phase, Port, Presence, Release, SourcePort};
+use super::{
+    Condition, DEFAULT_ACRONIS_PORT, Encryption, Flow, Phase, Port, Presence, Release, SourcePort,
+};
 use crate::ir::Protocol::{Tcp, Udp};
 use crate::role::Component::*;
 
@@ -18,6 +20,18 @@ const P25001: &str = "channel not encrypted; user names and passwords are sent e
 const SSH: &str = "encrypted by SSH";
 const HTTPS: &str = "encrypted by HTTPS";
 const PLAIN: &str = "not encrypted";
+const DISCOVERY: &str = "not encrypted (Windows discovery and sharing protocols)";
+const E902: &str = "vendor-defined (the legend gives no note for 902)";
+
+/// The class of one of the notes above, for `abrfw check --encryption`.
+pub(super) fn encryption_class(note: &str) -> Encryption {
+    match note {
+        E9876 | SSH | HTTPS => Encryption::Encrypted,
+        SMB => Encryption::DependsOnSettings,
+        P25001 | PLAIN | DISCOVERY => Encryption::Unencrypted,
+        _ => Encryption::Unspecified,
+    }
+}
 
 /// Template for the remote-installation rows: install phase, ephemeral source ports, TCP.
 const INSTALL: Flow = Flow {
@@ -50,7 +64,7 @@ const NO_DNS: Flow = Flow {
     group: "no-dns",
     initiator: NewAgent,
     source_port: SourcePort::Any,
-    encryption: "not encrypted (Windows discovery and sharing protocols)",
+    encryption: DISCOVERY,
     condition: Condition {
         management_server: Presence::Present,
         no_dns_only: true,
@@ -317,7 +331,7 @@ const CATALOG: [Flow; 27] = [
         responder: Esxi,
         port: Port::Fixed(902),
         purpose: "Accessing VMware vSphere (disk data transfer)",
-        encryption: "vendor-defined (the legend gives no note for 902)",
+        encryption: E902,
         source: "S1, S3, S21 (A7)",
         ..OPERATE
     },

@@ -148,6 +148,38 @@ impl fmt::Display for Condition {
     }
 }
 
+/// How a flow's channel is protected, from the vendor's encryption note (the diagram's legend).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encryption {
+    /// Encrypted (TLS on the Acronis port, SSH, HTTPS).
+    Encrypted,
+    /// Depends on the Windows File and Printer Sharing (SMB) settings.
+    DependsOnSettings,
+    /// The vendor gives no note for the channel.
+    Unspecified,
+    /// Not encrypted (the 25001 parameters channel, HTTP, NFS, Windows discovery).
+    Unencrypted,
+}
+
+impl Encryption {
+    /// The spelling in reports: `encrypted`, `depends-on-settings`, ...
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Encryption::Encrypted => "encrypted",
+            Encryption::DependsOnSettings => "depends-on-settings",
+            Encryption::Unspecified => "unspecified",
+            Encryption::Unencrypted => "unencrypted",
+        }
+    }
+}
+
+impl fmt::Display for Encryption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One documented connection: who opens it, to whom, on which port, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Flow {
@@ -188,6 +220,13 @@ pub struct Release {
     pub document: &'static str,
     /// Every flow, in catalog order.
     pub flows: &'static [Flow],
+}
+
+impl Flow {
+    /// The class of the flow's encryption note.
+    pub fn encryption_class(&self) -> Encryption {
+        abr_11_5::encryption_class(self.encryption)
+    }
 }
 
 impl Release {
@@ -306,6 +345,26 @@ mod tests {
         );
         assert_eq!(ms_agent.port, Port::Acronis);
         assert_eq!(agent_ms.phase, Phase::Operate);
+    }
+
+    #[test]
+    fn every_encryption_note_has_a_class() {
+        let release = Catalog::builtin().newest();
+        let class = |id: &str| release.flow(id).unwrap().encryption_class();
+        assert_eq!(class("ms-agent"), Encryption::Encrypted);
+        assert_eq!(class("ri-ms-win-params"), Encryption::Unencrypted);
+        assert_eq!(class("update-check"), Encryption::Unencrypted);
+        assert_eq!(class("ri-ms-win-files"), Encryption::DependsOnSettings);
+        assert_eq!(class("ri-nodns-ms-smb"), Encryption::Unencrypted);
+        // Only the 902 row has no note in the legend; any other unclassified note is a new
+        // string that encryption_class() must learn.
+        let unspecified: Vec<&str> = release
+            .flows
+            .iter()
+            .filter(|f| f.encryption_class() == Encryption::Unspecified)
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(unspecified, vec!["va-esxi-902"]);
     }
 
     #[test]
