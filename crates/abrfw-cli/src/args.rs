@@ -20,8 +20,10 @@ pub enum Command {
     /// ip6tables.rules for Linux and appliance hosts), or prints one host's rule set with --host.
     Compile(CompileArgs),
     /// Validate a topology and summarise what it compiles to.
-    Check(SiteArgs),
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
     /// Print the flow catalog of a release.
+    #[command(after_help = FLOWS_EXAMPLES)]
     Flows(FlowsArgs),
     /// Print the built-in example topology (a starting point for your own site).
     Example,
@@ -32,6 +34,101 @@ pub enum Command {
     },
     /// Print the manual page (roff), e.g. `abrfw man > abrfw.1`.
     Man,
+    /// Explain a host's rules: which flow, roles, phase and options made each apply, and why a
+    /// port or peer has no rule.
+    #[command(after_help = EXPLAIN_EXAMPLES)]
+    Explain(ExplainArgs),
+    /// Draw the site's connection diagram: arrows from initiator to responder, grouped by zone.
+    #[command(after_help = GRAPH_EXAMPLES)]
+    Graph(GraphArgs),
+    /// Print the JSON Schema of the topology file (docs/topology.schema.json), for editors.
+    Schema,
+}
+
+const CHECK_EXAMPLES: &str = "Examples:
+  abrfw check site.toml                 validate and list hosts, rules and backends
+  abrfw check site.toml --encryption    also list flows that cross zones unencrypted";
+
+const FLOWS_EXAMPLES: &str = "Examples:
+  abrfw flows                           the catalog as a table
+  abrfw flows --format json             as JSON
+  abrfw flows --format dot | dot -Tsvg > catalog.svg   components and flows as a diagram";
+
+const EXPLAIN_EXAMPLES: &str = "Examples:
+  abrfw explain site.toml --host ams                   every rule of ams and why
+  abrfw explain site.toml --host ams --port 445        why is 445 open (or closed) on ams?
+  abrfw explain site.toml --host linux-agent --peer nas --format json";
+
+const GRAPH_EXAMPLES: &str = "Examples:
+  abrfw graph site.toml > site.dot                     Graphviz DOT
+  abrfw graph site.toml --format mermaid > site.mmd    Mermaid (renders in Markdown viewers)
+  abrfw graph site.toml --format svg > site.svg        SVG, laid out without Graphviz
+  abrfw graph site.toml --phase operate                only the flows of normal operation";
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Also list the flows that cross zones without encryption (from the catalog's encryption
+    /// notes): unencrypted, depending on SMB settings, or without a vendor note.
+    #[arg(long)]
+    pub encryption: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// The host whose rules to explain.
+    #[arg(long, value_name = "NAME")]
+    pub host: String,
+    /// Only rules on this port; also list the flows on it that give the host no rule, and why.
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// Only rules towards this host; also list the flows between the two that give no rule.
+    #[arg(long, value_name = "NAME")]
+    pub peer: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    /// Readable text.
+    Text,
+    /// JSON (rules as the IR has them, reasons as tagged objects).
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    /// Only the flows of this phase (default: the phases the topology selects).
+    #[arg(long, value_enum)]
+    pub phase: Option<GraphPhase>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT (`dot -Tsvg`), zones as clusters.
+    Dot,
+    /// Mermaid flowchart, zones as subgraphs.
+    Mermaid,
+    /// SVG laid out in-process (layout-rs), no Graphviz needed; zones in the node labels.
+    Svg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphPhase {
+    /// Remote installation of agents.
+    Install,
+    /// Normal operation.
+    Operate,
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,6 +177,8 @@ pub enum FlowsFormat {
     Json,
     /// The Markdown page docs/flows.md is generated from.
     Markdown,
+    /// Graphviz DOT: components and the flows between them.
+    Dot,
 }
 
 /// A rule-set format.

@@ -3,14 +3,14 @@
 use abrfw_core::{Catalog, compile, compile_gateways};
 use anyhow::Result;
 
-use crate::args::SiteArgs;
+use crate::args::CheckArgs;
 use crate::backend::WRITTEN;
 use crate::{Outcome, site};
 
 /// Runs the command.
-pub fn run(args: &SiteArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
+pub fn run(args: &CheckArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
     let catalog = Catalog::builtin();
-    let topology = site::load(args, &catalog)?;
+    let topology = site::load(&args.site, &catalog)?;
     let hosts = compile(&catalog, &topology)?;
     let gateways = compile_gateways(&catalog, &topology)?;
     let rules: usize = hosts.iter().map(|h| h.rules.len()).sum();
@@ -63,6 +63,9 @@ pub fn run(args: &SiteArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
                 backends.join(", ")
             }
         )?;
+    }
+    if args.encryption {
+        crate::commands::encryption::report(&catalog, &topology, out)?;
     }
     Ok(Outcome::Success)
 }

@@ -2,4 +2,8 @@
 
 pub mod check;
 pub mod compile;
+pub mod encryption;
+pub mod explain;
 pub mod flows;
+pub mod graph;
+pub mod schema;

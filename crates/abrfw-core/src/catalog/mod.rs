@@ -148,28 +148,29 @@ impl fmt::Display for Condition {
     }
 }
 
-/// How a flow's channel is protected, from the vendor's encryption note (the diagram's legend).
+/// How a flow's channel is protected, from the vendor's encryption note (the diagram's legend);
+/// ordered worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Encryption {
-    /// Encrypted (TLS on the Acronis port, SSH, HTTPS).
-    Encrypted,
+    /// Not encrypted (the 25001 parameters channel, HTTP, NFS, Windows discovery).
+    Unencrypted,
     /// Depends on the Windows File and Printer Sharing (SMB) settings.
     DependsOnSettings,
     /// The vendor gives no note for the channel.
     Unspecified,
-    /// Not encrypted (the 25001 parameters channel, HTTP, NFS, Windows discovery).
-    Unencrypted,
+    /// Encrypted (TLS on the Acronis port, SSH, HTTPS).
+    Encrypted,
 }
 
 impl Encryption {
     /// The spelling in reports: `encrypted`, `depends-on-settings`, ...
     pub const fn as_str(self) -> &'static str {
         match self {
-            Encryption::Encrypted => "encrypted",
+            Encryption::Unencrypted => "unencrypted",
             Encryption::DependsOnSettings => "depends-on-settings",
             Encryption::Unspecified => "unspecified",
-            Encryption::Unencrypted => "unencrypted",
+            Encryption::Encrypted => "encrypted",
         }
     }
 }
