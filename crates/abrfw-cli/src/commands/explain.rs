@@ -146,6 +146,12 @@ fn text(e: &Explanation) -> String {
                 let _ = writeln!(t, "  - {why}");
             }
         }
+        if e.not_applied.iter().any(|n| n.acronis_port) {
+            let _ = writeln!(
+                t,
+                "\n* the Acronis port: the responder's acronis_port ([options] or per host)"
+            );
+        }
         if let Some(peer) = &e.peer
             && e.rules.is_empty()
             && e.not_applied.is_empty()

@@ -3,6 +3,8 @@
 
 mod cli;
 mod errors;
+mod explain;
+mod generated;
 mod golden;
 mod iptables;
 mod netns;
