@@ -310,7 +310,7 @@ fn svg(d: &Diagram) -> String {
     // writer keeps its font classes in a hash map, and a single entry keeps the output
     // byte-identical from run to run.
     const FONT: usize = 15;
-    let mut vg = VisualGraph::new(Orientation::TopToBottom);
+    let mut vg = VisualGraph::new(Orientation::LeftToRight);
     let mut handles = BTreeMap::new();
     for (group, nodes) in &d.groups {
         for n in nodes {

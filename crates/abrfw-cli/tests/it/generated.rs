@@ -16,7 +16,10 @@ const GENERATED: [(&str, &[&str]); 8] = [
     ("docs/completions/abrfw.bash", &["completions", "bash"]),
     ("docs/completions/_abrfw", &["completions", "zsh"]),
     ("docs/completions/abrfw.fish", &["completions", "fish"]),
-    ("docs/completions/_abrfw.ps1", &["completions", "powershell"]),
+    (
+        "docs/completions/_abrfw.ps1",
+        &["completions", "powershell"],
+    ),
 ];
 
 #[test]
