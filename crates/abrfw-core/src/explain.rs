@@ -418,11 +418,13 @@ fn plays(component: Component, host: &Host) -> bool {
     component.matches(&host.roles, host.os)
 }
 
-/// The roles that would make a host of this OS play the component.
+/// The roles that would make a host of this OS play the component, among those the OS may
+/// hold (a host without `os` may hold any).
 fn roles_for(component: Component, os: Option<Os>) -> Vec<Role> {
     Role::ALL
         .into_iter()
         .filter(|r| component.matches(&[*r], os))
+        .filter(|r| os.is_none_or(|o| r.supported_os().contains(&o)))
         .collect()
 }
 
@@ -672,9 +674,11 @@ roles = ["vault-sftp"]
                 .why
                 .clone()
         };
-        // Push installation over SMB: install phase not selected, and lx is Linux.
+        // Push installation over SMB: install phase not selected, and lx is Linux, where
+        // neither a management server nor a Windows push target can run.
+        let smb = why("ri-ms-win-files");
         assert_eq!(
-            why("ri-ms-win-files"),
+            smb,
             vec![
                 WhyNot::PhaseNotSelected {
                     phase: Phase::Install
@@ -682,9 +686,13 @@ roles = ["vault-sftp"]
                 WhyNot::HostPlaysNeitherEnd {
                     initiator: Component::Ms,
                     responder: Component::TargetWin,
-                    roles: vec![Role::ManagementServer],
+                    roles: vec![],
                 }
             ]
+        );
+        assert_eq!(
+            smb[1].to_string(),
+            "this host plays neither ms nor target_win (no role does on its OS)"
         );
         // The agent could back up to an SMB vault, but no host is one.
         assert_eq!(
