@@ -336,11 +336,12 @@ pub fn explain(
         query.port.is_none_or(|p| r.destination_port.contains(p))
             && peer.is_none_or(|p| r.peer_hosts.contains(&hosts[p].name))
     };
-    let ms_hosts: Vec<String> = hosts
+    let mut ms_hosts: Vec<String> = hosts
         .iter()
         .filter(|h| h.roles.contains(&Role::ManagementServer))
         .map(|h| h.name.clone())
         .collect();
+    ms_hosts.sort();
     let rules: Vec<Reason> = all_rules
         .iter()
         .filter(|r| matches(r))

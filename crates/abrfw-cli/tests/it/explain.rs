@@ -293,3 +293,35 @@ fn help_texts_carry_examples() {
         assert!(help.contains(example), "{cmd} --help: {help}");
     }
 }
+
+#[test]
+fn explain_and_graph_do_not_depend_on_host_order() {
+    let text = std::fs::read_to_string(fixture("topologies/zones.toml")).unwrap();
+    let (head, rest) = text.split_at(text.find("[[host]]").unwrap());
+    let (hosts, tail) = rest.split_at(rest.find("[[allow]]").unwrap());
+    let mut tables: Vec<&str> = hosts
+        .split("[[host]]")
+        .filter(|t| !t.trim().is_empty())
+        .collect();
+    tables.reverse();
+    let shuffled: String = tables.iter().map(|t| format!("[[host]]{t}\n")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, format!("{head}{shuffled}{tail}")).unwrap();
+    let original = fixture("topologies/zones.toml");
+    for args in [
+        &["graph"][..],
+        &["graph", "--format", "mermaid"],
+        &["graph", "--format", "svg"],
+        &["explain", "--host", "ams", "--format", "json"],
+        &["explain", "--host", "office-linux", "--port", "9876"],
+        &["check", "--encryption"],
+    ] {
+        let run = |site: &Path| {
+            let mut a = vec![args[0], site.to_str().unwrap()];
+            a.extend_from_slice(&args[1..]);
+            stdout_ok(&a)
+        };
+        assert_eq!(run(&original), run(&site), "abrfw {args:?}");
+    }
+}
