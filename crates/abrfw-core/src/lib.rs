@@ -9,8 +9,8 @@
 //!    inbound and outbound allow rules with peer addresses, ports and flow ids.
 //!    [`compile_gateways`] does the same for the `[[gateway]]` firewalls between zones:
 //!    `Vec<`[`GatewayRules`]`>`, forward rules for the flows that cross zones.
-//!    [`explain`] answers why a host has a rule (or has none) from the same data, and
-//!    [`links`] lists the site's connections host to host for diagrams and audits.
+//!    [`explain()`] answers why a host has a rule (or has none) from the same data, and
+//!    [`links()`] lists the site's connections host to host for diagrams and audits.
 //! 4. Backends (`abrfw-nftables`, ...) render one [`HostRules`] into text; the CLI writes it.
 //!
 //! This crate knows no firewall syntax; backends know no topology.
