@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// Compile the documented network flows of Acronis Backup & Recovery into per-host firewall rules.
 #[derive(Debug, Parser)]
-#[command(name = "abrfw", version)]
+#[command(name = "abrfw", version, after_help = TOP_EXAMPLES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -18,6 +18,7 @@ pub enum Command {
     ///
     /// Writes DIR/<host>/<file> for every host a backend serves (nftables.nft, iptables.rules and
     /// ip6tables.rules for Linux and appliance hosts), or prints one host's rule set with --host.
+    #[command(after_help = COMPILE_EXAMPLES)]
     Compile(CompileArgs),
     /// Validate a topology and summarise what it compiles to.
     #[command(after_help = CHECK_EXAMPLES)]
@@ -44,6 +45,21 @@ pub enum Command {
     /// Print the JSON Schema of the topology file (docs/topology.schema.json), for editors.
     Schema,
 }
+
+const TOP_EXAMPLES: &str = "Examples:
+  abrfw example > site.toml                      start from the example site
+  abrfw check site.toml                          validate it
+  abrfw compile site.toml --out-dir out          write out/<host>/<file> for every host
+  abrfw explain site.toml --host ams --port 445  why is 445 open on ams?
+  abrfw graph site.toml --format svg > site.svg  draw the site
+
+See docs/ in the source tree, or `abrfw COMMAND --help`.";
+
+const COMPILE_EXAMPLES: &str = "Examples:
+  abrfw compile site.toml --out-dir out                       every host, every backend
+  abrfw compile site.toml --host linux-agent --backend nftables   one rule set to stdout
+  abrfw compile site.toml --host ams --backend ir             the compiled IR as JSON
+  abrfw compile site.toml --out-dir out --check               exit 1 if out/ is stale";
 
 const CHECK_EXAMPLES: &str = "Examples:
   abrfw check site.toml                 validate and list hosts, rules and backends

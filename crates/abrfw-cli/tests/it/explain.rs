@@ -287,11 +287,13 @@ fn help_texts_carry_examples() {
         ("graph", "abrfw graph site.toml --format mermaid"),
         ("check", "abrfw check site.toml --encryption"),
         ("flows", "abrfw flows --format dot"),
+        ("compile", "abrfw compile site.toml --out-dir out --check"),
     ] {
         let help = stdout_ok(&[cmd, "--help"]);
         assert!(help.contains("Examples:"), "{cmd} --help: {help}");
         assert!(help.contains(example), "{cmd} --help: {help}");
     }
+    assert!(stdout_ok(&["--help"]).contains("abrfw explain site.toml --host ams --port 445"));
 }
 
 #[test]
