@@ -80,11 +80,25 @@ pub fn report(catalog: &Catalog, topology: &Topology, out: &mut dyn std::io::Wri
             "  {class}: {flow} {}/{} {from_zone} -> {to_zone} ({} -> {})\n    {}; {}",
             row.protocol.as_str(),
             ports.join(","),
-            row.from.join(", "),
-            row.to.join(", "),
+            names(&row.from),
+            names(&row.to),
             row.purpose,
             row.note
         )?;
     }
     Ok(())
+}
+
+/// At most five host names, then how many more: a site of 2,000 agents stays readable.
+fn names(list: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    if list.len() <= SHOWN {
+        list.join(", ")
+    } else {
+        format!(
+            "{} and {} more",
+            list[..SHOWN].join(", "),
+            list.len() - SHOWN
+        )
+    }
 }

@@ -327,3 +327,36 @@ fn explain_and_graph_do_not_depend_on_host_order() {
         assert_eq!(run(&original), run(&site), "abrfw {args:?}");
     }
 }
+
+#[test]
+fn large_sites_get_a_clear_svg_error_and_short_audit_lines() {
+    let mut site = String::from(
+        "[[host]]\nname = \"ams\"\nos = \"windows\"\nzone = \"servers\"\naddresses = [\"10.0.0.10\"]\nroles = [\"management-server\"]\n",
+    );
+    for i in 0..300 {
+        site.push_str(&format!(
+            "[[host]]\nname = \"a{i}\"\nos = \"windows\"\nzone = \"office\"\naddresses = [\"10.1.{}.{}\"]\nroles = [\"agent\"]\n",
+            i / 200,
+            i % 200 + 1
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("site.toml");
+    std::fs::write(&path, site).unwrap();
+    let path = path.to_str().unwrap();
+    let out = abrfw(&["graph", path, "--format", "svg"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the built-in SVG layout takes at most 250"),
+        "{err}"
+    );
+    assert!(err.contains("dot -Tsvg"), "{err}");
+    // DOT has no limit.
+    assert!(stdout_ok(&["graph", path]).contains("\"a299\" -> \"ams\""));
+    let audit = stdout_ok(&["check", path, "--encryption"]);
+    assert!(
+        audit.contains("servers -> office (ams -> a0, a1, a10, a100, a101 and 295 more)"),
+        "{audit}"
+    );
+}
