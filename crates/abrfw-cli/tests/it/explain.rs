@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use pretty_assertions::assert_eq;
 
 use crate::golden::tree;
-use crate::support::{abrfw, fixture, stdout_ok, topologies};
+use crate::support::{abrfw, fixture, stdout_ok, system_tests_possible, topologies};
 
 /// Compares (or with ABRFW_BLESS=1 rewrites) every file under `dir` with what the cases produced.
 fn check_golden(dir: &Path, produced: &BTreeMap<PathBuf, String>) {
@@ -359,4 +359,31 @@ fn large_sites_get_a_clear_svg_error_and_short_audit_lines() {
         audit.contains("servers -> office (ams -> a0, a1, a10, a100, a101 and 295 more)"),
         "{audit}"
     );
+}
+
+#[test]
+fn graphviz_reads_every_dot_reference() {
+    if !system_tests_possible(&["dot"], false) {
+        return;
+    }
+    let mut files: Vec<PathBuf> = tree(&fixture("graph"))
+        .into_keys()
+        .filter(|p| p.extension().is_some_and(|e| e == "dot"))
+        .map(|p| fixture("graph").join(p))
+        .collect();
+    files.push(fixture("../docs/example-site.dot"));
+    assert!(files.len() > 2);
+    for file in files {
+        let out = std::process::Command::new("dot")
+            .args(["-Tsvg", "-o", "/dev/null"])
+            .arg(&file)
+            .output()
+            .expect("run dot");
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "dot rejects {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
