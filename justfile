@@ -32,3 +32,16 @@ docs:
 # Scale benchmark (ABRFW_BENCH_HOSTS=N agents, default 20000)
 bench:
     cargo bench --locked -p abrfw-cli --bench scale
+
+# Regenerate the committed files abrfw generates: topology JSON Schema, example-site diagram,
+# man page and shell completions (tests/it/generated.rs checks they are current)
+generate: docs
+    cargo run --locked -q -- schema > docs/topology.schema.json
+    cargo run --locked -q -- graph --example --format svg > docs/example-site.svg
+    cargo run --locked -q -- graph --example > docs/example-site.dot
+    mkdir -p docs/man docs/completions
+    cargo run --locked -q -- man > docs/man/abrfw.1
+    cargo run --locked -q -- completions bash > docs/completions/abrfw.bash
+    cargo run --locked -q -- completions zsh > docs/completions/_abrfw
+    cargo run --locked -q -- completions fish > docs/completions/abrfw.fish
+    cargo run --locked -q -- completions powershell > docs/completions/_abrfw.ps1

@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// Compile the documented network flows of Acronis Backup & Recovery into per-host firewall rules.
 #[derive(Debug, Parser)]
-#[command(name = "abrfw", version)]
+#[command(name = "abrfw", version, after_help = TOP_EXAMPLES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -18,10 +18,13 @@ pub enum Command {
     ///
     /// Writes DIR/<host>/<file> for every host a backend serves (nftables.nft, iptables.rules and
     /// ip6tables.rules for Linux and appliance hosts), or prints one host's rule set with --host.
+    #[command(after_help = COMPILE_EXAMPLES)]
     Compile(CompileArgs),
     /// Validate a topology and summarise what it compiles to.
-    Check(SiteArgs),
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
     /// Print the flow catalog of a release.
+    #[command(after_help = FLOWS_EXAMPLES)]
     Flows(FlowsArgs),
     /// List the built-in releases (and one loaded with --catalog).
     Releases(ReleasesArgs),
@@ -41,6 +44,116 @@ pub enum Command {
     },
     /// Print the manual page (roff), e.g. `abrfw man > abrfw.1`.
     Man,
+    /// Explain a host's rules: which flow, roles, phase and options made each apply, and why a
+    /// port or peer has no rule.
+    #[command(after_help = EXPLAIN_EXAMPLES)]
+    Explain(ExplainArgs),
+    /// Draw the site's connection diagram: arrows from initiator to responder, grouped by zone.
+    #[command(after_help = GRAPH_EXAMPLES)]
+    Graph(GraphArgs),
+    /// Print the JSON Schema of the topology file (docs/topology.schema.json), for editors.
+    Schema,
+}
+
+const TOP_EXAMPLES: &str = "Examples:
+  abrfw example > site.toml                      start from the example site
+  abrfw check site.toml                          validate it
+  abrfw compile site.toml --out-dir out          write out/<host>/<file> for every host
+  abrfw explain site.toml --host ams --port 445  why is 445 open on ams?
+  abrfw graph site.toml --format svg > site.svg  draw the site
+
+See docs/ in the source tree, or `abrfw COMMAND --help`.";
+
+const COMPILE_EXAMPLES: &str = "Examples:
+  abrfw compile site.toml --out-dir out                       every host, every backend
+  abrfw compile site.toml --host linux-agent --backend nftables   one rule set to stdout
+  abrfw compile site.toml --host ams --backend ir             the compiled IR as JSON
+  abrfw compile site.toml --out-dir out --check               exit 1 if out/ is stale";
+
+const CHECK_EXAMPLES: &str = "Examples:
+  abrfw check site.toml                 validate and list hosts, rules and backends
+  abrfw check site.toml --encryption    also list flows that cross zones unencrypted";
+
+const FLOWS_EXAMPLES: &str = "Examples:
+  abrfw flows                           the catalog as a table
+  abrfw flows --format json             as JSON
+  abrfw flows --format dot | dot -Tsvg > catalog.svg   components and flows as a diagram";
+
+const EXPLAIN_EXAMPLES: &str = "Examples:
+  abrfw explain site.toml --host ams                   every rule of ams and why
+  abrfw explain site.toml --host ams --port 445        why is 445 open (or closed) on ams?
+  abrfw explain site.toml --host linux-agent --peer nas --format json";
+
+const GRAPH_EXAMPLES: &str = "Examples:
+  abrfw graph site.toml > site.dot                     Graphviz DOT
+  abrfw graph site.toml --format mermaid > site.mmd    Mermaid (renders in Markdown viewers)
+  abrfw graph site.toml --format svg > site.svg        SVG, laid out without Graphviz
+  abrfw graph site.toml --phase operate                only the flows of normal operation";
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Also list the flows that cross zones without encryption (from the catalog's encryption
+    /// notes): unencrypted, depending on SMB settings, or without a vendor note.
+    #[arg(long)]
+    pub encryption: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// The host whose rules to explain.
+    #[arg(long, value_name = "NAME")]
+    pub host: String,
+    /// Only rules on this port; also list the flows on it that give the host no rule, and why.
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// Only rules towards this host; also list the flows between the two that give no rule.
+    #[arg(long, value_name = "NAME")]
+    pub peer: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    /// Readable text.
+    Text,
+    /// JSON (rules as the IR has them, reasons as tagged objects).
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    /// Only the flows of this phase (default: the phases the topology selects).
+    #[arg(long, value_enum)]
+    pub phase: Option<GraphPhase>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT (`dot -Tsvg`), zones as clusters.
+    Dot,
+    /// Mermaid flowchart, zones as subgraphs.
+    Mermaid,
+    /// SVG laid out in-process (layout-rs), no Graphviz needed; zones in the node labels.
+    Svg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphPhase {
+    /// Remote installation of agents.
+    Install,
+    /// Normal operation.
+    Operate,
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,6 +216,8 @@ pub enum FlowsFormat {
     Json,
     /// The Markdown page docs/flows.md is generated from.
     Markdown,
+    /// Graphviz DOT: components and the flows between them.
+    Dot,
 }
 
 #[derive(Debug, clap::Args)]

@@ -43,6 +43,9 @@ fn main() -> ExitCode {
             .render(&mut stdout)
             .map(|()| Outcome::Success)
             .map_err(Into::into),
+        Command::Explain(a) => commands::explain::run(a, &mut stdout),
+        Command::Graph(a) => commands::graph::run(a, &mut stdout),
+        Command::Schema => commands::schema::run(&mut stdout),
     };
     let result = result.and_then(|o| stdout.flush().map(|()| o).map_err(Into::into));
     match result {

@@ -103,21 +103,24 @@ fn compile_allow(allow: &Allow, hosts: &[Host], out: &mut [Builder]) {
 }
 
 /// The catalog's copy of the release the topology was validated against.
-fn release_of(catalog: &Catalog, topology: &Topology) -> Result<&'static Release, CompileError> {
+pub(crate) fn release_of(
+    catalog: &Catalog,
+    topology: &Topology,
+) -> Result<&'static Release, CompileError> {
     catalog
         .release(topology.release.id)
         .ok_or_else(|| CompileError::UnknownRelease(topology.release.id.to_owned()))
 }
 
 /// A catalog flow that applies to the site, with the hosts at each end.
-struct Applicable {
-    flow: &'static Flow,
-    initiators: Vec<usize>,
-    responders: Vec<usize>,
+pub(crate) struct Applicable {
+    pub(crate) flow: &'static Flow,
+    pub(crate) initiators: Vec<usize>,
+    pub(crate) responders: Vec<usize>,
 }
 
 /// The flows whose phase is selected, whose condition holds and which have hosts at both ends.
-fn applicable(release: &'static Release, topology: &Topology) -> Vec<Applicable> {
+pub(crate) fn applicable(release: &'static Release, topology: &Topology) -> Vec<Applicable> {
     let hosts = &topology.hosts;
     // A role the release does not know takes part in none of its flows (Release::idle_roles
     // names them for the diff and check reports).
@@ -162,7 +165,7 @@ fn flow_sport(flow: &Flow, initiator: &Host) -> Option<PortRange> {
 }
 
 /// The responder's port for a flow.
-fn flow_dport(flow: &Flow, responder: &Host) -> PortRange {
+pub(crate) fn flow_dport(flow: &Flow, responder: &Host) -> PortRange {
     match flow.port {
         Port::Fixed(p) => PortRange::single(p),
         Port::Acronis => PortRange::single(responder.acronis_port),

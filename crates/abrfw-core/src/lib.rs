@@ -10,6 +10,8 @@
 //!    inbound and outbound allow rules with peer addresses, ports and flow ids.
 //!    [`compile_gateways`] does the same for the `[[gateway]]` firewalls between zones:
 //!    `Vec<`[`GatewayRules`]`>`, forward rules for the flows that cross zones.
+//!    [`explain()`] answers why a host has a rule (or has none) from the same data, and
+//!    [`links()`] lists the site's connections host to host for diagrams and audits.
 //! 4. Backends (`abrfw-nftables`, ...) render one [`HostRules`] into text; the CLI writes it.
 //!
 //! Beside the pipeline, [`diff`] compares two releases ([`diff::diff_releases`]) or two
@@ -22,20 +24,24 @@ pub mod catalog;
 mod compile;
 pub mod diagnostic;
 pub mod diff;
+pub mod explain;
 pub mod ir;
+pub mod links;
 pub mod os;
 pub mod role;
 pub mod text;
 pub mod topology;
 
-pub use catalog::{Catalog, Flow, Phase, Release};
+pub use catalog::{Catalog, Encryption, Flow, Phase, Release};
 pub use compile::{CompileError, compile, compile_gateways, families};
 pub use diagnostic::{Diagnostic, TopologyError};
+pub use explain::{Explanation, explain};
 pub use ipnet;
 pub use ir::{
     Connection, Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy, PortRange,
     Protocol, Rule, Zone,
 };
+pub use links::{Link, links};
 pub use os::Os;
 pub use role::{Component, Role};
 pub use topology::Topology;

@@ -3,13 +3,13 @@
 use abrfw_core::{compile, compile_gateways};
 use anyhow::Result;
 
-use crate::args::SiteArgs;
+use crate::args::CheckArgs;
 use crate::backend::WRITTEN;
 use crate::{Outcome, site};
 
 /// Runs the command.
-pub fn run(args: &SiteArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
-    let (catalog, topology) = site::load_site(args)?;
+pub fn run(args: &CheckArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
+    let (catalog, topology) = site::load_site(&args.site)?;
     let hosts = compile(&catalog, &topology)?;
     let gateways = compile_gateways(&catalog, &topology)?;
     let rules: usize = hosts.iter().map(|h| h.rules.len()).sum();
@@ -66,6 +66,9 @@ pub fn run(args: &SiteArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
     // A role the release has no flows for is said, not silently dropped.
     for note in site::idle_notes(&topology) {
         writeln!(out, "  {note}")?;
+    }
+    if args.encryption {
+        crate::commands::encryption::report(&catalog, &topology, out)?;
     }
     Ok(Outcome::Success)
 }

@@ -97,6 +97,10 @@ pub fn catalog(
         FlowsFormat::Json => serde_json::to_string_pretty(&d)? + "\n",
         FlowsFormat::Table => catalog_text(&d, from, to),
         FlowsFormat::Markdown => catalog_markdown(&d, from, to),
+        FlowsFormat::Dot => anyhow::bail!(
+            "--format dot draws one catalog, not a difference\n  \
+             hint: use --format table, json or markdown with --diff"
+        ),
     };
     out.write_all(text.as_bytes())?;
     Ok(if d.is_empty() {

@@ -33,6 +33,7 @@ pub fn run(args: &FlowsArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
         FlowsFormat::Table => table(release),
         FlowsFormat::Json => serde_json::to_string_pretty(&json_flows(release))? + "\n",
         FlowsFormat::Markdown => markdown(release),
+        FlowsFormat::Dot => crate::commands::graph::catalog_dot(release),
     };
     out.write_all(text.as_bytes())?;
     Ok(Outcome::Success)

@@ -3,5 +3,9 @@
 pub mod check;
 pub mod compile;
 pub mod diff;
+pub mod encryption;
+pub mod explain;
 pub mod flows;
+pub mod graph;
 pub mod releases;
+pub mod schema;

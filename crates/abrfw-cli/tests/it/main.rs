@@ -4,6 +4,8 @@
 mod cli;
 mod diff;
 mod errors;
+mod explain;
+mod generated;
 mod golden;
 mod iptables;
 mod netns;

@@ -20,6 +20,8 @@ const P25001: &str = "channel not encrypted; user names and passwords are sent e
 const SSH: &str = "encrypted by SSH";
 const HTTPS: &str = "encrypted by HTTPS";
 const PLAIN: &str = "not encrypted";
+const DISCOVERY: &str = "not encrypted (Windows discovery and sharing protocols)";
+const E902: &str = "vendor-defined (the legend gives no note for 902)";
 
 /// Template for the remote-installation rows: install phase, ephemeral source ports, TCP.
 const INSTALL: Flow = Flow {
@@ -53,7 +55,7 @@ const NO_DNS: Flow = Flow {
     group: "no-dns",
     initiator: NewAgent,
     source_port: SourcePort::Any,
-    encryption: "not encrypted (Windows discovery and sharing protocols)",
+    encryption: DISCOVERY,
     condition: Condition {
         management_server: Presence::Present,
         no_dns_only: true,
@@ -334,7 +336,7 @@ const CATALOG: [Flow; 27] = [
         responder: Esxi,
         port: Port::Fixed(902),
         purpose: "Accessing VMware vSphere (disk data transfer)",
-        encryption: "vendor-defined (the legend gives no note for 902)",
+        encryption: E902,
         source: "S1, S3, S21 (A7)",
         ..OPERATE
     },

@@ -188,6 +188,39 @@ impl fmt::Display for Confidence {
     }
 }
 
+/// How a flow's channel is protected, from the vendor's encryption note (the diagram's legend);
+/// ordered worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encryption {
+    /// Not encrypted (the 25001 parameters channel, HTTP, NFS, Windows discovery).
+    Unencrypted,
+    /// Depends on the Windows File and Printer Sharing (SMB) settings.
+    DependsOnSettings,
+    /// The vendor gives no note for the channel.
+    Unspecified,
+    /// Encrypted (TLS on the Acronis port, SSH, HTTPS).
+    Encrypted,
+}
+
+impl Encryption {
+    /// The spelling in reports: `encrypted`, `depends-on-settings`, ...
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Encryption::Unencrypted => "unencrypted",
+            Encryption::DependsOnSettings => "depends-on-settings",
+            Encryption::Unspecified => "unspecified",
+            Encryption::Encrypted => "encrypted",
+        }
+    }
+}
+
+impl fmt::Display for Encryption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One documented connection: who opens it, to whom, on which port, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Flow {
@@ -234,6 +267,26 @@ pub struct Release {
     pub roles: &'static [Role],
     /// Every flow, in catalog order.
     pub flows: &'static [Flow],
+}
+
+impl Flow {
+    /// The class of the flow's encryption note.
+    ///
+    /// Read from the note's words, so that every release and a user's catalog file are classed
+    /// alike: "not encrypted" anywhere wins, then "depends on", then "encrypted"; anything else
+    /// ("vendor-defined", "not stated") is unspecified.
+    pub fn encryption_class(&self) -> Encryption {
+        let note = self.encryption.to_ascii_lowercase();
+        if note.contains("not encrypted") {
+            Encryption::Unencrypted
+        } else if note.contains("depends on") {
+            Encryption::DependsOnSettings
+        } else if note.contains("encrypted") {
+            Encryption::Encrypted
+        } else {
+            Encryption::Unspecified
+        }
+    }
 }
 
 impl Release {
@@ -452,6 +505,48 @@ mod tests {
         );
         assert_eq!(ms_agent.port, Port::Acronis);
         assert_eq!(agent_ms.phase, Phase::Operate);
+    }
+
+    #[test]
+    fn every_encryption_note_has_a_class() {
+        let release = Catalog::builtin().default_release();
+        let class = |id: &str| release.flow(id).unwrap().encryption_class();
+        assert_eq!(class("ms-agent"), Encryption::Encrypted);
+        assert_eq!(class("ri-ms-win-params"), Encryption::Unencrypted);
+        assert_eq!(class("update-check"), Encryption::Unencrypted);
+        assert_eq!(class("ri-ms-win-files"), Encryption::DependsOnSettings);
+        assert_eq!(class("ri-nodns-ms-smb"), Encryption::Unencrypted);
+        // Only the 902 row has no note in the legend; any other unclassified note is a new
+        // string that encryption_class() must learn.
+        let unspecified: Vec<&str> = release
+            .flows
+            .iter()
+            .filter(|f| f.encryption_class() == Encryption::Unspecified)
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(unspecified, vec!["va-esxi-902"]);
+        // The later releases: 902 again, and the 12.5 rows whose source states nothing.
+        let unspecified = |id: &str| -> Vec<&str> {
+            let release = Catalog::builtin().release(id).unwrap();
+            release
+                .flows
+                .iter()
+                .filter(|f| f.encryption_class() == Encryption::Unspecified)
+                .map(|f| f.id)
+                .collect()
+        };
+        assert_eq!(
+            unspecified("aba-11.7"),
+            vec!["va-esxi-902", "vmwin-esxi-902"]
+        );
+        let twelve = Catalog::builtin().release("ab-12.5").unwrap();
+        for id in unspecified("ab-12.5") {
+            let note = twelve.flow(id).unwrap().encryption;
+            assert!(
+                note == "not stated" || note.starts_with("vendor-defined"),
+                "{id}: {note}"
+            );
+        }
     }
 
     #[test]

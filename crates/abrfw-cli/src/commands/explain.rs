@@ -1,0 +1,176 @@
+//! `abrfw explain`: a host's rules with the flow, roles, phase and options behind each, and for a
+//! port or peer without a rule, why not. The reasons come from `abrfw_core::explain`; this module
+//! only renders them as text or JSON.
+
+use std::fmt::Write as _;
+
+use abrfw_core::explain::{ExplainError, Origin, Query};
+use abrfw_core::ir::address_text;
+use abrfw_core::{Direction, Explanation, Family, Rule, explain};
+use anyhow::Result;
+
+use crate::args::{ExplainArgs, ExplainFormat};
+use crate::{Outcome, site};
+
+/// Runs the command.
+pub fn run(args: &ExplainArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
+    let (catalog, topology) = site::load_site(&args.site)?;
+    let query = Query {
+        host: args.host.clone(),
+        port: args.port,
+        peer: args.peer.clone(),
+    };
+    let explanation = match explain(&catalog, &topology, &query) {
+        Ok(e) => e,
+        Err(e @ (ExplainError::UnknownHost(_) | ExplainError::UnknownPeer(_))) => {
+            let names: Vec<&str> = topology.hosts.iter().map(|h| h.name.as_str()).collect();
+            anyhow::bail!("{e}; hosts: {}", names.join(", "))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let text = match args.format {
+        ExplainFormat::Text => text(&explanation),
+        ExplainFormat::Json => serde_json::to_string_pretty(&explanation)? + "\n",
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(Outcome::Success)
+}
+
+/// `peers ams, storage1` or the addresses when the peer is an `[[allow]]` network.
+fn peers(rule: &Rule) -> String {
+    if rule.peer_hosts.is_empty() {
+        let nets: Vec<String> = Family::ALL
+            .into_iter()
+            .flat_map(|f| rule.peers.of(f))
+            .map(address_text)
+            .collect();
+        nets.join(", ")
+    } else {
+        rule.peer_hosts.join(", ")
+    }
+}
+
+fn text(e: &Explanation) -> String {
+    let mut t = String::new();
+    let roles: Vec<&str> = e.roles.iter().map(|r| r.as_str()).collect();
+    let os = e.os.map_or("no os: a peer", |o| o.as_str());
+    let _ = writeln!(
+        t,
+        "host {} ({os}, zone {}), roles: {}; release {}",
+        e.host,
+        e.zone,
+        roles.join(", "),
+        e.release
+    );
+    let mut question = Vec::new();
+    if let Some(p) = e.port {
+        question.push(format!("port {p}"));
+    }
+    if let Some(p) = &e.peer {
+        question.push(format!("peer {p}"));
+    }
+    if !question.is_empty() {
+        let _ = writeln!(t, "question: {}", question.join(", "));
+    }
+    let _ = writeln!(t, "\n{} rule(s):", e.rules.len());
+    for reason in &e.rules {
+        let r = &reason.rule;
+        let (way, from_to) = match r.direction {
+            Direction::Inbound => ("inbound", "from"),
+            Direction::Outbound => ("outbound", "to"),
+        };
+        let sport = r.source_ports.map_or("any source port".to_owned(), |p| {
+            format!("source ports {p}")
+        });
+        let _ = writeln!(
+            t,
+            "\n{way} {}/{} {from_to} {} [{}]",
+            r.protocol.as_str(),
+            r.destination_port,
+            peers(r),
+            r.flow
+        );
+        let _ = writeln!(t, "  purpose:    {}", r.purpose);
+        let _ = writeln!(t, "  ports:      {sport} -> {}", r.destination_port);
+        match &reason.origin {
+            Origin::Catalog(o) => {
+                let by: Vec<&str> = o.by_roles.iter().map(|r| r.as_str()).collect();
+                let _ = writeln!(
+                    t,
+                    "  flow:       {} -> {} ({}, phase {})",
+                    o.initiator, o.responder, o.group, o.phase
+                );
+                let _ = writeln!(t, "  encryption: {}", o.encryption);
+                let _ = writeln!(t, "  source:     {}", o.source);
+                let _ = writeln!(
+                    t,
+                    "  because:    this host plays {} (role {}); the peers play {}",
+                    o.plays,
+                    by.join(", "),
+                    o.peers_play
+                );
+                for fact in &o.conditions {
+                    let _ = writeln!(t, "              {fact}");
+                }
+            }
+            Origin::Allow { name } => {
+                let _ = writeln!(t, "  because:    [[allow]] {name} in the topology");
+            }
+        }
+    }
+    if e.port.is_some() || e.peer.is_some() {
+        if e.not_applied.is_empty() {
+            let _ = writeln!(t, "\nno other catalog flow matches the question");
+        } else {
+            let _ = writeln!(
+                t,
+                "\n{} catalog flow(s) give no rule here:",
+                e.not_applied.len()
+            );
+        }
+        for n in &e.not_applied {
+            let star = if n.acronis_port { "*" } else { "" };
+            let _ = writeln!(
+                t,
+                "\n{} {}/{}{star} {} -> {} (phase {}): {}",
+                n.flow,
+                n.protocol.as_str(),
+                n.port,
+                n.initiator,
+                n.responder,
+                n.phase,
+                n.purpose
+            );
+            for why in &n.why {
+                let _ = writeln!(t, "  - {why}");
+            }
+        }
+        if e.not_applied.iter().any(|n| n.acronis_port) {
+            let _ = writeln!(
+                t,
+                "\n* the Acronis port: the responder's acronis_port ([options] or per host)"
+            );
+        }
+        if let Some(peer) = &e.peer
+            && e.rules.is_empty()
+            && e.not_applied.is_empty()
+        {
+            let names = |c: &[abrfw_core::Component]| -> String {
+                let v: Vec<&str> = c.iter().map(|c| c.as_str()).collect();
+                if v.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    v.join(", ")
+                }
+            };
+            let _ = writeln!(
+                t,
+                "no catalog flow connects them: {} plays {}; {peer} plays {}",
+                e.host,
+                names(&e.plays),
+                names(&e.peer_plays)
+            );
+        }
+    }
+    t
+}

@@ -1,0 +1,121 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_abrfw_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_abrfw_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_abrfw_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_abrfw_using_subcommand
+    set -l cmd (__fish_abrfw_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c abrfw -n "__fish_abrfw_needs_command" -s h -l help -d 'Print help'
+complete -c abrfw -n "__fish_abrfw_needs_command" -s V -l version -d 'Print version'
+complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "compile" -d 'Compile a site topology into firewall rule sets'
+complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "check" -d 'Validate a topology and summarise what it compiles to'
+complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "flows" -d 'Print the flow catalog of a release'
+complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "releases" -d 'List the built-in releases (and one loaded with --catalog)'
+complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "diff" -d 'Compare a site under two releases, or two versions of a site; exit 1 when they differ'
+complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "example" -d 'Print the built-in example topology (a starting point for your own site)'
+complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "completions" -d 'Print a shell completion script (e.g. `abrfw completions bash > /etc/bash_completion.d/abrfw`)'
+complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "man" -d 'Print the manual page (roff), e.g. `abrfw man > abrfw.1`'
+complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "explain" -d 'Explain a host\'s rules: which flow, roles, phase and options made each apply, and why a port or peer has no rule'
+complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "graph" -d 'Draw the site\'s connection diagram: arrows from initiator to responder, grouped by zone'
+complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "schema" -d 'Print the JSON Schema of the topology file (docs/topology.schema.json), for editors'
+complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l release -d 'Compile under this release instead of the topology\'s `release` (see `abrfw releases`)' -r
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -s o -l out-dir -d 'Directory to write DIR/<host>/<file> into (created if missing)' -r -F
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l host -d 'Print the rule set of this one host to stdout instead of writing files' -r
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l backend -d 'Only this backend (default: every backend that serves the host\'s OS)' -r -f -a "nftables\t'nftables script for `nft -f` (Linux, appliance)'
+iptables\t'iptables.rules and ip6tables.rules for iptables-restore / ip6tables-restore, plus ipset.rules when a peer list is long (Linux, appliance). With --host, each file is printed after a `# ==> NAME <==` line'
+netsh\t'netsh.cmd: a cmd script of `netsh advfirewall firewall` commands, or `netsh firewall` port openings on windows-legacy (Windows, windows-legacy)'
+powershell\t'firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs netsh.cmd (Windows, windows-legacy)'
+pf\t'pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD, macOS)'
+ir\t'The compiled IR of the host as JSON (any host with an OS; printed with --host only)'"
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l example -d 'Use the built-in example site instead of a file'
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l check -d 'Write nothing; exit 1 if any file in --out-dir differs from what would be written'
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c abrfw -n "__fish_abrfw_using_subcommand check" -l release -d 'Compile under this release instead of the topology\'s `release` (see `abrfw releases`)' -r
+complete -c abrfw -n "__fish_abrfw_using_subcommand check" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
+complete -c abrfw -n "__fish_abrfw_using_subcommand check" -l example -d 'Use the built-in example site instead of a file'
+complete -c abrfw -n "__fish_abrfw_using_subcommand check" -l encryption -d 'Also list the flows that cross zones without encryption (from the catalog\'s encryption notes): unencrypted, depending on SMB settings, or without a vendor note'
+complete -c abrfw -n "__fish_abrfw_using_subcommand check" -s h -l help -d 'Print help'
+complete -c abrfw -n "__fish_abrfw_using_subcommand flows" -l release -d 'Release whose catalog to print (default: abr-11.5)' -r
+complete -c abrfw -n "__fish_abrfw_using_subcommand flows" -l diff -d 'Print the difference between the catalogs of two releases instead (exit 1 when they differ), e.g. `--diff abr-11.5 ab-12.5`' -r
+complete -c abrfw -n "__fish_abrfw_using_subcommand flows" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) besides the built-in ones' -r -F
+complete -c abrfw -n "__fish_abrfw_using_subcommand flows" -l format -d 'Output format' -r -f -a "table\t'Aligned columns for a terminal'
+json\t'JSON array of flows'
+markdown\t'The Markdown page docs/flows.md is generated from'
+dot\t'Graphviz DOT: components and the flows between them'"
+complete -c abrfw -n "__fish_abrfw_using_subcommand flows" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c abrfw -n "__fish_abrfw_using_subcommand releases" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and list it too' -r -F
+complete -c abrfw -n "__fish_abrfw_using_subcommand releases" -l format -d 'Output format' -r -f -a "table\t'Aligned columns for a terminal'
+json\t'JSON array of releases'
+markdown\t'The releases side by side, flow by flow and role by role: the tables of docs/releases.md'"
+complete -c abrfw -n "__fish_abrfw_using_subcommand releases" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l from -d 'Release of the old side (default: the release its topology names)' -r
+complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l to -d 'Release of the new side (default: the release its topology names)' -r
+complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md), to name in --from/--to' -r -F
+complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l format -d 'Output format' -r -f -a "text\t'Rules added, removed and changed per host, with flow ids and purposes'
+json\t'The same as JSON (shape in docs/diff.md, `"version": 1`)'
+unified\t'A unified diff of the files one backend (--backend) renders for each host'"
+complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l backend -d 'The backend whose rendered files --format unified compares' -r -f -a "nftables\t'nftables script for `nft -f` (Linux, appliance)'
+iptables\t'iptables.rules and ip6tables.rules for iptables-restore / ip6tables-restore, plus ipset.rules when a peer list is long (Linux, appliance). With --host, each file is printed after a `# ==> NAME <==` line'
+netsh\t'netsh.cmd: a cmd script of `netsh advfirewall firewall` commands, or `netsh firewall` port openings on windows-legacy (Windows, windows-legacy)'
+powershell\t'firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs netsh.cmd (Windows, windows-legacy)'
+pf\t'pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD, macOS)'
+ir\t'The compiled IR of the host as JSON (any host with an OS; printed with --host only)'"
+complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l color -d 'When to colour text and unified output (auto: on a terminal, unless NO_COLOR is set)' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c abrfw -n "__fish_abrfw_using_subcommand example" -s h -l help -d 'Print help'
+complete -c abrfw -n "__fish_abrfw_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c abrfw -n "__fish_abrfw_using_subcommand man" -s h -l help -d 'Print help'
+complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l release -d 'Compile under this release instead of the topology\'s `release` (see `abrfw releases`)' -r
+complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
+complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l host -d 'The host whose rules to explain' -r
+complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l port -d 'Only rules on this port; also list the flows on it that give the host no rule, and why' -r
+complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l peer -d 'Only rules towards this host; also list the flows between the two that give no rule' -r
+complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l format -d 'Output format' -r -f -a "text\t'Readable text'
+json\t'JSON (rules as the IR has them, reasons as tagged objects)'"
+complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l example -d 'Use the built-in example site instead of a file'
+complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l release -d 'Compile under this release instead of the topology\'s `release` (see `abrfw releases`)' -r
+complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
+complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l format -d 'Output format' -r -f -a "dot\t'Graphviz DOT (`dot -Tsvg`), zones as clusters'
+mermaid\t'Mermaid flowchart, zones as subgraphs'
+svg\t'SVG laid out in-process (layout-rs), no Graphviz needed; zones in the node labels'"
+complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l phase -d 'Only the flows of this phase (default: the phases the topology selects)' -r -f -a "install\t'Remote installation of agents'
+operate\t'Normal operation'"
+complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l example -d 'Use the built-in example site instead of a file'
+complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c abrfw -n "__fish_abrfw_using_subcommand schema" -s h -l help -d 'Print help'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "compile" -d 'Compile a site topology into firewall rule sets'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "check" -d 'Validate a topology and summarise what it compiles to'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "flows" -d 'Print the flow catalog of a release'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "releases" -d 'List the built-in releases (and one loaded with --catalog)'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "diff" -d 'Compare a site under two releases, or two versions of a site; exit 1 when they differ'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "example" -d 'Print the built-in example topology (a starting point for your own site)'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "completions" -d 'Print a shell completion script (e.g. `abrfw completions bash > /etc/bash_completion.d/abrfw`)'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "man" -d 'Print the manual page (roff), e.g. `abrfw man > abrfw.1`'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "explain" -d 'Explain a host\'s rules: which flow, roles, phase and options made each apply, and why a port or peer has no rule'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "graph" -d 'Draw the site\'s connection diagram: arrows from initiator to responder, grouped by zone'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "schema" -d 'Print the JSON Schema of the topology file (docs/topology.schema.json), for editors'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
