@@ -42,6 +42,10 @@ pub struct SiteArgs {
     /// Use the built-in example site instead of a file.
     #[arg(long, conflicts_with = "site")]
     pub example: bool,
+    /// Treat warnings (a host that policy "drop" may lock its administrators out of) as errors:
+    /// report them and exit 2.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, clap::Args)]

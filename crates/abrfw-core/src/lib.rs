@@ -24,8 +24,8 @@ pub mod text;
 pub mod topology;
 
 pub use catalog::{Catalog, Flow, Phase, Release};
-pub use compile::{CompileError, compile, compile_gateways, families};
-pub use diagnostic::{Diagnostic, TopologyError};
+pub use compile::{CompileError, MAX_PEER_ENTRIES, compile, compile_gateways, families};
+pub use diagnostic::{Diagnostic, TopologyError, Warnings};
 pub use ipnet;
 pub use ir::{
     Connection, Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy, PortRange,
