@@ -42,8 +42,10 @@ pub const MAX_PEER_ENTRIES: u64 = 4_000_000;
 /// with an OS names all initiators' addresses; every gateway names both sides once.
 fn check_budget(flows: &[Applicable], topology: &Topology) -> Result<(), CompileError> {
     let hosts = &topology.hosts;
-    let addrs = |set: &[usize]| -> u64 { set.iter().map(|&i| hosts[i].addresses.len() as u64).sum() };
-    let with_os = |set: &[usize]| -> u64 { set.iter().filter(|&&i| hosts[i].os.is_some()).count() as u64 };
+    let addrs =
+        |set: &[usize]| -> u64 { set.iter().map(|&i| hosts[i].addresses.len() as u64).sum() };
+    let with_os =
+        |set: &[usize]| -> u64 { set.iter().filter(|&&i| hosts[i].os.is_some()).count() as u64 };
     let gateways = topology.gateways.len() as u64;
     let mut entries: u64 = 0;
     for a in flows {

@@ -4,10 +4,15 @@
 mod cli;
 mod errors;
 mod golden;
+mod hostile;
 mod iptables;
+mod limits;
+mod lockout;
 mod netns;
 mod nft;
 mod ns;
 mod pf;
+mod props;
 mod support;
+mod validate;
 mod windows;
