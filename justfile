@@ -32,3 +32,7 @@ docs:
 # Scale benchmark (ABRFW_BENCH_HOSTS=N agents, default 20000)
 bench:
     cargo bench --locked -p abrfw-cli --bench scale
+
+# Fuzz parse + compile + render (FUZZ_SECONDS, default 120); needs `cargo install cargo-fuzz --locked`
+fuzz:
+    fuzz/run ${FUZZ_SECONDS:-120}

@@ -62,9 +62,9 @@ pub fn tree(label: &str, files: &BTreeMap<PathBuf, String>, system: bool) -> Che
                         ("abrfw_fwd", "forward"),
                     ] {
                         if text.contains(&format!("chain {chain} {{")) {
-                            let _ = write!(
+                            let _ = writeln!(
                                 hooks,
-                                "\tchain {hook} {{ type filter hook {hook} priority filter; policy drop; jump {chain}; }}\n"
+                                "\tchain {hook} {{ type filter hook {hook} priority filter; policy drop; jump {chain}; }}"
                             );
                         }
                     }
