@@ -144,8 +144,57 @@ fn excerpt<'t>(
     };
     let (start, end) = (clamp(span.start), clamp(span.end.max(span.start)));
     // The last line starting at or before `start`.
-    let line = line_starts.partition_point(|&s| s <= start).max(1) - 1;
+    let mut line = line_starts.partition_point(|&s| s <= start).max(1) - 1;
+    // The end of a file that ends in a newline is shown at the end of its last line.
+    if line > 0 && line_starts[line] == text.len() {
+        line -= 1;
+    }
     let from = line_starts[line];
     let to = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
     (&text[from..to], line + 1, start - from..end - from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../fixtures/topologies/example.toml");
+
+    /// The renderer before excerpts: the whole file as the snippet.
+    fn whole_file(text: &str, span: Range<usize>) -> String {
+        let group = Group::with_title(Level::ERROR.primary_title("m")).element(
+            Snippet::source(text)
+                .path("t.toml")
+                .annotation(AnnotationKind::Primary.span(span)),
+        );
+        format!("{}\n", Renderer::plain().render(&[group]))
+    }
+
+    /// Rendering only the touched lines gives the same report as rendering the whole file, for
+    /// spans that start and end anywhere, cross lines, or sit at the very end.
+    #[test]
+    fn excerpts_render_like_the_whole_file() {
+        for text in [EXAMPLE, "a = 1", "", "x\n", "é = \"ü\"\n\n[[host]]\n"] {
+            let mut starts: Vec<usize> = (0..=text.len()).step_by(7).collect();
+            starts.push(text.len());
+            for start in starts.into_iter().filter(|&s| text.is_char_boundary(s)) {
+                for len in [0, 1, 5, 40, 200] {
+                    let end = (start + len).min(text.len());
+                    if !text.is_char_boundary(end) {
+                        continue;
+                    }
+                    let e = TopologyError {
+                        path: "t.toml".into(),
+                        source_text: text.into(),
+                        diagnostics: vec![Diagnostic::new("m", start..end)],
+                    };
+                    assert_eq!(
+                        e.to_string(),
+                        whole_file(text, start..end),
+                        "{start}..{end} of {text:?}"
+                    );
+                }
+            }
+        }
+    }
 }

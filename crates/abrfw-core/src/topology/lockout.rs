@@ -67,3 +67,40 @@ pub(crate) fn warnings(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Catalog;
+    use crate::topology::parse;
+
+    fn warned(text: &str) -> Vec<String> {
+        let topo = parse("t.toml", text, &Catalog::builtin()).unwrap();
+        topo.warnings.iter().map(|d| d.message.clone()).collect()
+    }
+
+    const HOSTS: &str = "[[host]]\nname = \"lx\"\nos = \"linux\"\naddresses = [\"10.0.0.1\"]\nroles = [\"agent\"]\n\
+        [[host]]\nname = \"xp\"\nos = \"windows-legacy\"\naddresses = [\"10.0.0.2\"]\nroles = [\"agent\"]\n";
+
+    #[test]
+    fn drop_without_an_admin_allow_warns_per_host() {
+        let w = warned(HOSTS);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("host \"lx\"") && w[0].ends_with("SSH (tcp 22)"));
+        assert!(w[1].contains("RDP (tcp 3389)"));
+    }
+
+    #[test]
+    fn a_range_covering_the_port_counts_and_self_rules_do_not() {
+        let text = format!(
+            "{HOSTS}[[allow]]\nname = \"a\"\nfrom = \"10.9.0.0/16\"\nto = \"lx\"\nport = \"1-1024\"\n\
+             [[allow]]\nname = \"b\"\nfrom = \"xp\"\nto = \"xp\"\nport = 3389\n"
+        );
+        assert_eq!(warned(&text).len(), 1);
+        assert!(warned(&text)[0].starts_with("host \"xp\""));
+    }
+
+    #[test]
+    fn fragment_never_warns() {
+        assert!(warned(&format!("[options]\npolicy = \"fragment\"\n{HOSTS}")).is_empty());
+    }
+}
