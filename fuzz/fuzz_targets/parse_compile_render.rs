@@ -1,6 +1,7 @@
 //! Fuzz target: any bytes -> topology parse -> compile -> every backend's render. Bad input
 //! must be a located error (spans inside the text, a report that renders); valid input must
-//! compile and render in every backend that serves each host. Any panic is a finding.
+//! compile (twice to the same IR) and render in every backend that serves each host and
+//! gateway. Any panic is a finding.
 #![no_main]
 
 use abrfw_core::{Catalog, Os, compile, compile_gateways, topology};
@@ -34,6 +35,8 @@ fuzz_target!(|data: &[u8]| {
         // Only the documented size limit may refuse a valid topology.
         return;
     };
+    // Deterministic: a second compile of the same topology gives the same IR.
+    assert_eq!(compile(&catalog, &topo).ok().as_ref(), Some(&hosts));
     for host in &hosts {
         if host.os.is_linux() {
             abrfw_nftables::render(host, &Default::default()).expect("nftables");
