@@ -37,10 +37,18 @@ pub enum CompileError {
 /// 25 million and gigabytes of memory; the 20,010-host scale bench needs well under a million.
 pub const MAX_PEER_ENTRIES: u64 = 4_000_000;
 
-/// Refuses a site whose rules would exceed [`MAX_PEER_ENTRIES`], before building any of them:
-/// per flow, every initiator with an OS names all responders' addresses and every responder
-/// with an OS names all initiators' addresses; every gateway names both sides once.
-fn check_budget(flows: &[Applicable], topology: &Topology) -> Result<(), CompileError> {
+/// An upper bound on the peer addresses all rule sets of the site hold together (before
+/// aggregation), computed without building any rule: per flow, every initiator with an OS names
+/// all responders' addresses and every responder with an OS all initiators' addresses; every
+/// gateway names each side once per group of the other side (zone and port); an `[[allow]]`
+/// names both ends on both hosts and on every gateway.
+pub fn peer_entries(catalog: &Catalog, topology: &Topology) -> Result<u64, CompileError> {
+    let release = release_of(catalog, topology)?;
+    Ok(estimate(&applicable(release, topology), topology))
+}
+
+fn estimate(flows: &[Applicable], topology: &Topology) -> u64 {
+    use std::collections::BTreeSet;
     let hosts = &topology.hosts;
     let addrs =
         |set: &[usize]| -> u64 { set.iter().map(|&i| hosts[i].addresses.len() as u64).sum() };
@@ -52,8 +60,23 @@ fn check_budget(flows: &[Applicable], topology: &Topology) -> Result<(), Compile
         let (ini, resp) = (addrs(&a.initiators), addrs(&a.responders));
         entries = entries
             .saturating_add(with_os(&a.initiators).saturating_mul(resp))
-            .saturating_add(with_os(&a.responders).saturating_mul(ini))
-            .saturating_add(gateways.saturating_mul(ini + resp));
+            .saturating_add(with_os(&a.responders).saturating_mul(ini));
+        if gateways > 0 {
+            let ini_groups: BTreeSet<_> = a
+                .initiators
+                .iter()
+                .map(|&i| (hosts[i].zone.as_str(), flow_sport(a.flow, &hosts[i])))
+                .collect();
+            let resp_groups: BTreeSet<_> = a
+                .responders
+                .iter()
+                .map(|&r| (hosts[r].zone.as_str(), flow_dport(a.flow, &hosts[r])))
+                .collect();
+            let per_gateway = ini
+                .saturating_mul(resp_groups.len() as u64)
+                .saturating_add(resp.saturating_mul(ini_groups.len() as u64));
+            entries = entries.saturating_add(gateways.saturating_mul(per_gateway));
+        }
     }
     for allow in &topology.allows {
         let n = |end: AllowEnd| match end {
@@ -62,6 +85,12 @@ fn check_budget(flows: &[Applicable], topology: &Topology) -> Result<(), Compile
         };
         entries = entries.saturating_add((n(allow.from) + n(allow.to)) * (2 + gateways));
     }
+    entries
+}
+
+/// Refuses a site whose rules would exceed [`MAX_PEER_ENTRIES`], before building any of them.
+fn check_budget(flows: &[Applicable], topology: &Topology) -> Result<(), CompileError> {
+    let entries = estimate(flows, topology);
     if entries > MAX_PEER_ENTRIES {
         return Err(CompileError::TooLarge {
             entries,

@@ -24,7 +24,9 @@ pub mod text;
 pub mod topology;
 
 pub use catalog::{Catalog, Flow, Phase, Release};
-pub use compile::{CompileError, MAX_PEER_ENTRIES, compile, compile_gateways, families};
+pub use compile::{
+    CompileError, MAX_PEER_ENTRIES, compile, compile_gateways, families, peer_entries,
+};
 pub use diagnostic::{Diagnostic, TopologyError, Warnings};
 pub use ipnet;
 pub use ir::{

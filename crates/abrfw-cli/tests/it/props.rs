@@ -1,6 +1,6 @@
-//! Property tests (proptest): random valid sites always compile and every file they compile to
-//! passes the real validators (`nft -c`, `iptables-restore --test`, the pf check, the PowerShell
-//! parser, the netsh lint); random damage to the fixture topologies always gives either a valid
+//! Property tests (proptest): random valid sites always compile, within the size limit's
+//! estimate, and every file they compile to passes the real validators (`nft -c`,
+//! `iptables-restore --test`, the pf check, the PowerShell parser, the netsh lint); random damage to the fixture topologies always gives either a valid
 //! site or exit 2 with located errors, never a panic. Case counts are bounded so the suite stays
 //! fast; `PROPTEST_CASES=N` runs more.
 
@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use abrfw_core::ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use abrfw_core::{Catalog, Os, Role, compile, compile_gateways, topology};
+use abrfw_core::{Catalog, Os, Role, compile, compile_gateways, peer_entries, topology};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 
@@ -312,6 +312,31 @@ fn random_valid_sites_compile_and_pass_every_validator() {
                 run.status.success(),
                 "a valid site failed:\n{text}\n{}",
                 String::from_utf8_lossy(&run.stderr)
+            );
+            // The size limit's estimate bounds what compile really builds.
+            let catalog = Catalog::builtin();
+            let topo = topology::parse("site.toml", &text, &catalog).unwrap();
+            let built: usize = compile(&catalog, &topo)
+                .unwrap()
+                .iter()
+                .flat_map(|h| &h.rules)
+                .map(|r| r.peers.v4.len() + r.peers.v6.len())
+                .sum::<usize>()
+                + compile_gateways(&catalog, &topo)
+                    .unwrap()
+                    .iter()
+                    .flat_map(|g| &g.rules)
+                    .map(|r| {
+                        r.sources.v4.len()
+                            + r.sources.v6.len()
+                            + r.destinations.v4.len()
+                            + r.destinations.v6.len()
+                    })
+                    .sum::<usize>();
+            let estimate = peer_entries(&catalog, &topo).unwrap();
+            prop_assert!(
+                built as u64 <= estimate,
+                "built {built} peer entries, estimated {estimate}:\n{text}"
             );
             let files = tree(out.path());
             let checked = std::panic::catch_unwind(|| validate::tree("random", &files, system))
