@@ -82,7 +82,7 @@ fn address() -> impl Strategy<Value = (bool, u128, u8)> {
 
 fn host() -> impl Strategy<Value = HostDraw> {
     (
-        prop::collection::vec(any::<u8>(), 1..20),
+        prop::collection::vec(any::<u8>(), 1..64),
         any::<u8>(),
         prop::collection::vec(any::<u8>(), 1..4),
         prop::collection::vec(address(), 1..4),
@@ -105,7 +105,7 @@ fn host() -> impl Strategy<Value = HostDraw> {
 
 fn allow() -> impl Strategy<Value = AllowDraw> {
     (
-        prop::collection::vec(any::<u8>(), 1..20),
+        prop::collection::vec(any::<u8>(), 1..64),
         (any::<bool>(), any::<u8>(), address()),
         (any::<bool>(), any::<u8>(), address()),
         (1u16..65535, 1u16..65535),
@@ -127,7 +127,7 @@ fn site_draw() -> impl Strategy<Value = SiteDraw> {
         any::<bool>(),
         1u8..4,
         any::<bool>(),
-        prop::collection::vec(host(), 1..8),
+        prop::collection::vec(host(), 1..12),
         prop::collection::vec(allow(), 0..5),
         prop::collection::vec(
             (prop::collection::vec(any::<u8>(), 1..10), any::<u8>()),
@@ -154,6 +154,16 @@ fn name(bytes: &[u8], suffix: &str) -> String {
         .collect();
     if !s.as_bytes()[0].is_ascii_alphanumeric() {
         s.replace_range(0..1, "x");
+    }
+    // Keep clear of the names Windows reserves for devices (CON, NUL.txt, com1.x, ...): a host
+    // name is also a directory name.
+    let stem = s.split('.').next().unwrap_or_default().to_ascii_uppercase();
+    let reserved = ["CON", "PRN", "AUX", "NUL"].contains(&stem.as_str())
+        || (stem.len() == 4
+            && (stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.as_bytes()[3].is_ascii_digit());
+    if reserved {
+        s.insert(0, 'x');
     }
     s.truncate(63 - suffix.len());
     s + suffix
