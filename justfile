@@ -45,3 +45,6 @@ generate: docs
     cargo run --locked -q -- completions zsh > docs/completions/_abrfw
     cargo run --locked -q -- completions fish > docs/completions/abrfw.fish
     cargo run --locked -q -- completions powershell > docs/completions/_abrfw.ps1
+# Fuzz parse + compile + render (FUZZ_SECONDS, default 120); needs `cargo install cargo-fuzz --locked`
+fuzz:
+    fuzz/run ${FUZZ_SECONDS:-120}

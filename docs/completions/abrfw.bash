@@ -109,7 +109,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__check)
-            opts="-h --example --release --catalog --encryption --help"
+            opts="-h --example --release --catalog --strict --encryption --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -131,7 +131,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__compile)
-            opts="-o -h --example --release --catalog --out-dir --host --backend --check --help"
+            opts="-o -h --example --release --catalog --strict --out-dir --host --backend --check --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -235,7 +235,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__explain)
-            opts="-h --example --release --catalog --host --port --peer --format --help"
+            opts="-h --example --release --catalog --strict --host --port --peer --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -303,7 +303,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__graph)
-            opts="-h --example --release --catalog --format --phase --help"
+            opts="-h --example --release --catalog --strict --format --phase --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -49,11 +49,13 @@ powershell\t'firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legac
 pf\t'pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD, macOS)'
 ir\t'The compiled IR of the host as JSON (any host with an OS; printed with --host only)'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l example -d 'Use the built-in example site instead of a file'
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l strict -d 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2'
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l check -d 'Write nothing; exit 1 if any file in --out-dir differs from what would be written'
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c abrfw -n "__fish_abrfw_using_subcommand check" -l release -d 'Compile under this release instead of the topology\'s `release` (see `abrfw releases`)' -r
 complete -c abrfw -n "__fish_abrfw_using_subcommand check" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
 complete -c abrfw -n "__fish_abrfw_using_subcommand check" -l example -d 'Use the built-in example site instead of a file'
+complete -c abrfw -n "__fish_abrfw_using_subcommand check" -l strict -d 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2'
 complete -c abrfw -n "__fish_abrfw_using_subcommand check" -l encryption -d 'Also list the flows that cross zones without encryption (from the catalog\'s encryption notes): unencrypted, depending on SMB settings, or without a vendor note'
 complete -c abrfw -n "__fish_abrfw_using_subcommand check" -s h -l help -d 'Print help'
 complete -c abrfw -n "__fish_abrfw_using_subcommand flows" -l release -d 'Release whose catalog to print (default: abr-11.5)' -r
@@ -96,6 +98,7 @@ complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l peer -d 'Only ru
 complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l format -d 'Output format' -r -f -a "text\t'Readable text'
 json\t'JSON (rules as the IR has them, reasons as tagged objects)'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l example -d 'Use the built-in example site instead of a file'
+complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l strict -d 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2'
 complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l release -d 'Compile under this release instead of the topology\'s `release` (see `abrfw releases`)' -r
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
@@ -105,6 +108,7 @@ svg\t'SVG laid out in-process (layout-rs), no Graphviz needed; zones in the node
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l phase -d 'Only the flows of this phase (default: the phases the topology selects)' -r -f -a "install\t'Remote installation of agents'
 operate\t'Normal operation'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l example -d 'Use the built-in example site instead of a file'
+complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l strict -d 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2'
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c abrfw -n "__fish_abrfw_using_subcommand schema" -s h -l help -d 'Print help'
 complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "compile" -d 'Compile a site topology into firewall rule sets'

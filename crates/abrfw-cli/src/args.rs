@@ -171,6 +171,10 @@ pub struct SiteArgs {
     /// unless --release names another release.
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+    /// Treat warnings (a host that policy "drop" may lock its administrators out of) as errors:
+    /// report them and exit 2.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -17,6 +17,87 @@ pub enum CompileError {
     /// The topology names a release the catalog does not have.
     #[error("release {0:?} is not in the catalog")]
     UnknownRelease(String),
+    /// The rule sets would hold more peer addresses than [`MAX_PEER_ENTRIES`].
+    #[error(
+        "the site would compile to about {entries} peer addresses in its rules, more than the limit of {limit}: \
+         many hosts of roles that talk to each other (consoles and agents, say) give every one of them a rule naming all the others; \
+         describe machines that share a rule set as one host with a network address"
+    )]
+    TooLarge {
+        /// The estimate for this site.
+        entries: u64,
+        /// [`MAX_PEER_ENTRIES`].
+        limit: u64,
+    },
+}
+
+/// Most peer addresses all rule sets of a site may hold together, counted before aggregation
+/// (an upper bound on the work and memory of compiling and rendering). Flows whose two ends are
+/// both many hosts grow as their product: 5,000 consoles and 5,000 agents would need
+/// 25 million and gigabytes of memory; the 20,010-host scale bench needs well under a million.
+pub const MAX_PEER_ENTRIES: u64 = 4_000_000;
+
+/// An upper bound on the peer addresses all rule sets of the site hold together (before
+/// aggregation), computed without building any rule: per flow, every initiator with an OS names
+/// all responders' addresses and every responder with an OS all initiators' addresses; every
+/// gateway names each side once per group of the other side (zone and port); an `[[allow]]`
+/// names both ends on both hosts and on every gateway.
+pub fn peer_entries(catalog: &Catalog, topology: &Topology) -> Result<u64, CompileError> {
+    let release = release_of(catalog, topology)?;
+    Ok(estimate(&applicable(release, topology), topology))
+}
+
+fn estimate(flows: &[Applicable], topology: &Topology) -> u64 {
+    use std::collections::BTreeSet;
+    let hosts = &topology.hosts;
+    let addrs =
+        |set: &[usize]| -> u64 { set.iter().map(|&i| hosts[i].addresses.len() as u64).sum() };
+    let with_os =
+        |set: &[usize]| -> u64 { set.iter().filter(|&&i| hosts[i].os.is_some()).count() as u64 };
+    let gateways = topology.gateways.len() as u64;
+    let mut entries: u64 = 0;
+    for a in flows {
+        let (ini, resp) = (addrs(&a.initiators), addrs(&a.responders));
+        entries = entries
+            .saturating_add(with_os(&a.initiators).saturating_mul(resp))
+            .saturating_add(with_os(&a.responders).saturating_mul(ini));
+        if gateways > 0 {
+            let ini_groups: BTreeSet<_> = a
+                .initiators
+                .iter()
+                .map(|&i| (hosts[i].zone.as_str(), flow_sport(a.flow, &hosts[i])))
+                .collect();
+            let resp_groups: BTreeSet<_> = a
+                .responders
+                .iter()
+                .map(|&r| (hosts[r].zone.as_str(), flow_dport(a.flow, &hosts[r])))
+                .collect();
+            let per_gateway = ini
+                .saturating_mul(resp_groups.len() as u64)
+                .saturating_add(resp.saturating_mul(ini_groups.len() as u64));
+            entries = entries.saturating_add(gateways.saturating_mul(per_gateway));
+        }
+    }
+    for allow in &topology.allows {
+        let n = |end: AllowEnd| match end {
+            AllowEnd::Host(i) => hosts[i].addresses.len() as u64,
+            AllowEnd::Network(_) => 1,
+        };
+        entries = entries.saturating_add((n(allow.from) + n(allow.to)) * (2 + gateways));
+    }
+    entries
+}
+
+/// Refuses a site whose rules would exceed [`MAX_PEER_ENTRIES`], before building any of them.
+fn check_budget(flows: &[Applicable], topology: &Topology) -> Result<(), CompileError> {
+    let entries = estimate(flows, topology);
+    if entries > MAX_PEER_ENTRIES {
+        return Err(CompileError::TooLarge {
+            entries,
+            limit: MAX_PEER_ENTRIES,
+        });
+    }
+    Ok(())
 }
 
 /// Compiles every host that has an OS into its rule set, sorted by host name.
@@ -30,8 +111,10 @@ pub fn compile(catalog: &Catalog, topology: &Topology) -> Result<Vec<HostRules>,
     let release = release_of(catalog, topology)?;
     let hosts = &topology.hosts;
     let mut out: Vec<Builder> = hosts.iter().map(Builder::new).collect();
+    let flows = applicable(release, topology);
+    check_budget(&flows, topology)?;
 
-    for a in applicable(release, topology) {
+    for a in flows {
         let flow = a.flow;
         let by_dport = group(&a.responders, |i| flow_dport(flow, &hosts[i]));
         let by_sport = group(&a.initiators, |i| flow_sport(flow, &hosts[i]));
@@ -185,6 +268,7 @@ pub fn compile_gateways(
     let release = release_of(catalog, topology)?;
     let hosts = &topology.hosts;
     let flows = applicable(release, topology);
+    check_budget(&flows, topology)?;
     let mut result = Vec::new();
     for gw in &topology.gateways {
         let zone_of = |name: &str| -> Option<Zone> {

@@ -57,25 +57,144 @@ impl TopologyError {
 
 impl fmt::Display for TopologyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let renderer = Renderer::plain();
-        for (i, d) in self.diagnostics.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            let mut group = Group::with_title(Level::ERROR.primary_title(&d.message));
-            if let Some(span) = &d.span {
-                group = group.element(
-                    Snippet::source(&self.source_text)
-                        .path(&self.path)
-                        .annotation(AnnotationKind::Primary.span(span.clone())),
-                );
-            }
-            if let Some(help) = &d.help {
-                group = group.element(Level::HELP.message(help));
-            }
-            let report: [Group<'_>; 1] = [group];
-            writeln!(f, "{}", renderer.render(&report))?;
+        render(
+            f,
+            Level::ERROR,
+            &self.path,
+            &self.source_text,
+            &self.diagnostics,
+        )
+    }
+}
+
+/// Problems that do not stop compilation (the lockout guard), with the file they point into.
+/// Its `Display` is the full report, each problem as `warning: ...`, ready for stderr.
+#[derive(Debug, Clone, Copy)]
+pub struct Warnings<'a> {
+    /// The file name as the user gave it.
+    pub path: &'a str,
+    /// The file's text.
+    pub source_text: &'a str,
+    /// The warnings, in file order.
+    pub diagnostics: &'a [Diagnostic],
+}
+
+impl fmt::Display for Warnings<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        render(
+            f,
+            Level::WARNING,
+            self.path,
+            self.source_text,
+            self.diagnostics,
+        )
+    }
+}
+
+/// Renders diagnostics at one level, separated by blank lines.
+fn render(
+    f: &mut fmt::Formatter<'_>,
+    level: Level<'_>,
+    path: &str,
+    source_text: &str,
+    diagnostics: &[Diagnostic],
+) -> fmt::Result {
+    let renderer = Renderer::plain();
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(source_text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    for (i, d) in diagnostics.iter().enumerate() {
+        if i > 0 {
+            writeln!(f)?;
         }
-        Ok(())
+        let mut group = Group::with_title(level.clone().primary_title(&d.message));
+        if let Some(span) = &d.span {
+            let (excerpt, first_line, span) = excerpt(source_text, &line_starts, span.clone());
+            group = group.element(
+                Snippet::source(excerpt)
+                    .path(path)
+                    .line_start(first_line)
+                    .annotation(AnnotationKind::Primary.span(span)),
+            );
+        }
+        if let Some(help) = &d.help {
+            group = group.element(Level::HELP.message(help));
+        }
+        let report: [Group<'_>; 1] = [group];
+        writeln!(f, "{}", renderer.render(&report))?;
+    }
+    Ok(())
+}
+
+/// The lines of `text` that `span` touches, their first line number (1-based) and the span
+/// relative to them. `line_starts` holds the offset of every line's first byte. Rendering only
+/// those lines keeps a report of many problems in a large file linear in its size instead of
+/// quadratic.
+fn excerpt<'t>(
+    text: &'t str,
+    line_starts: &[usize],
+    span: Range<usize>,
+) -> (&'t str, usize, Range<usize>) {
+    let clamp = |i: usize| {
+        let mut i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let (start, end) = (clamp(span.start), clamp(span.end.max(span.start)));
+    // The last line starting at or before `start`.
+    let mut line = line_starts.partition_point(|&s| s <= start).max(1) - 1;
+    // The end of a file that ends in a newline is shown at the end of its last line.
+    if line > 0 && line_starts[line] == text.len() {
+        line -= 1;
+    }
+    let from = line_starts[line];
+    let to = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+    (&text[from..to], line + 1, start - from..end - from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../fixtures/topologies/example.toml");
+
+    /// The renderer before excerpts: the whole file as the snippet.
+    fn whole_file(text: &str, span: Range<usize>) -> String {
+        let group = Group::with_title(Level::ERROR.primary_title("m")).element(
+            Snippet::source(text)
+                .path("t.toml")
+                .annotation(AnnotationKind::Primary.span(span)),
+        );
+        format!("{}\n", Renderer::plain().render(&[group]))
+    }
+
+    /// Rendering only the touched lines gives the same report as rendering the whole file, for
+    /// spans that start and end anywhere, cross lines, or sit at the very end.
+    #[test]
+    fn excerpts_render_like_the_whole_file() {
+        for text in [EXAMPLE, "a = 1", "", "x\n", "é = \"ü\"\n\n[[host]]\n"] {
+            let mut starts: Vec<usize> = (0..=text.len()).step_by(7).collect();
+            starts.push(text.len());
+            for start in starts.into_iter().filter(|&s| text.is_char_boundary(s)) {
+                for len in [0, 1, 5, 40, 200] {
+                    let end = (start + len).min(text.len());
+                    if !text.is_char_boundary(end) {
+                        continue;
+                    }
+                    let e = TopologyError {
+                        path: "t.toml".into(),
+                        source_text: text.into(),
+                        diagnostics: vec![Diagnostic::new("m", start..end)],
+                    };
+                    assert_eq!(
+                        e.to_string(),
+                        whole_file(text, start..end),
+                        "{start}..{end} of {text:?}"
+                    );
+                }
+            }
+        }
     }
 }

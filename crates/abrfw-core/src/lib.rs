@@ -33,8 +33,10 @@ pub mod text;
 pub mod topology;
 
 pub use catalog::{Catalog, Encryption, Flow, Phase, Release};
-pub use compile::{CompileError, compile, compile_gateways, families};
-pub use diagnostic::{Diagnostic, TopologyError};
+pub use compile::{
+    CompileError, MAX_PEER_ENTRIES, compile, compile_gateways, families, peer_entries,
+};
+pub use diagnostic::{Diagnostic, TopologyError, Warnings};
 pub use explain::{Explanation, explain};
 pub use ipnet;
 pub use ir::{

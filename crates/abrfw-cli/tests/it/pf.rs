@@ -2,7 +2,7 @@
 //! written from pf.conf(5), then against every pf.conf abrfw writes; hostile descriptions stay
 //! inside comments and labels.
 
-mod check;
+pub(crate) mod check;
 
 use check::{Mode, check};
 
@@ -268,7 +268,7 @@ fn the_checker_warns_about_what_pf_accepts_but_abrfw_must_not_emit() {
     assert!(check("set skip on lo0\n", Mode::Anchor).is_err());
 }
 
-fn assert_clean_anchor(name: &str, text: &str) {
+pub(crate) fn assert_clean_anchor(name: &str, text: &str) {
     match check(text, Mode::Anchor) {
         Ok(report) => {
             assert!(report.rules > 0, "{name}: no rule parsed\n{text}");

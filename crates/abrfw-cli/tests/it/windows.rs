@@ -1166,3 +1166,23 @@ fn long_peer_lists_are_split_into_rules_that_fit() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// For the other test modules (property tests, hostile input)
+
+/// The whole firewall.ps1 check: byte-order mark, CRLF, a parse without error nodes, and every
+/// call with documented parameters and value forms.
+pub(crate) fn check_firewall_ps1(file: &str, text: &str) {
+    let body = ps_body(file, text);
+    let tree = parse_ps(&body);
+    let errors = syntax_errors(&tree, &body);
+    assert!(errors.is_empty(), "{file}: {errors:#?}");
+    if let Err(why) = check_calls(file, &calls(&tree, &body)) {
+        panic!("{file}: {why}");
+    }
+}
+
+/// The whole netsh.cmd lint.
+pub(crate) fn check_netsh_cmd(file: &str, text: &str) {
+    lint_netsh_cmd(file, text);
+}

@@ -1,5 +1,7 @@
 //! The site description: parse the TOML ([`raw`]) and resolve it into a validated [`Topology`].
 
+mod limits;
+mod lockout;
 mod raw;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -14,6 +16,9 @@ use crate::ir::{Policy, PortRange, Protocol};
 use crate::os::Os;
 use crate::role::Role;
 use raw::{RawAllow, RawGateway, RawHost, RawPort, RawTopology};
+
+pub use limits::{MAX_ADDRESSES_PER_HOST, MAX_ALLOWS, MAX_FILE_BYTES, MAX_GATEWAYS, MAX_HOSTS};
+pub use lockout::admin_ports;
 
 /// Longest host or allow name, in bytes. Names become directory names, rule names and parts of
 /// set and chain names in every backend; 63 keeps all of them within their limits.
@@ -35,6 +40,9 @@ pub struct Topology {
     pub allows: Vec<Allow>,
     /// Firewalls between zones, in file order.
     pub gateways: Vec<Gateway>,
+    /// Problems that do not stop compilation (the lockout guard), in file order; `check
+    /// --strict` makes them errors. Render them with [`crate::diagnostic::Warnings`].
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// The zone of hosts that do not name one.
@@ -119,6 +127,9 @@ pub fn parse(path: &str, text: &str, catalog: &Catalog) -> Result<Topology, Topo
         source_text: text.to_owned(),
         diagnostics,
     };
+    if let Some(d) = limits::check_size(text) {
+        return Err(error(vec![d]));
+    }
     let raw: RawTopology = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         error(vec![Diagnostic {
@@ -127,6 +138,10 @@ pub fn parse(path: &str, text: &str, catalog: &Catalog) -> Result<Topology, Topo
             help: Some("see docs/topology.md for the file format".into()),
         }])
     })?;
+    let too_many = limits::check_counts(&raw);
+    if !too_many.is_empty() {
+        return Err(error(too_many));
+    }
     let mut resolver = Resolver {
         text,
         diagnostics: Vec::new(),
@@ -186,7 +201,7 @@ impl Resolver<'_> {
             .enumerate()
             .map(|(i, h)| (h.name.get_ref().as_str(), i))
             .collect();
-        let allows = raw
+        let allows: Vec<Allow> = raw
             .allows
             .iter()
             .filter_map(|a| self.allow(a, &index))
@@ -209,12 +224,15 @@ impl Resolver<'_> {
                 );
             }
         }
+        let name_spans: Vec<Range<usize>> = raw.hosts.iter().map(|h| h.name.span()).collect();
+        let warnings = lockout::warnings(options.policy, &hosts, &name_spans, &allows);
         Topology {
             release,
             options,
             hosts,
             allows,
             gateways,
+            warnings,
         }
     }
 

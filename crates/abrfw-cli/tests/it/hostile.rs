@@ -1,0 +1,131 @@
+//! The injection corpus `fixtures/hostile/`: quotes, newlines, `;`, `$(...)`, backticks,
+//! `%VAR%`, `^`, `&`, `|`, Unicode bidirectional overrides, NUL and over-long text in every field
+//! that reaches an output. A case with a `.stderr` beside it must be refused with exactly that
+//! message (exit 2, nothing written); a case without one must compile, every file must pass its
+//! backend's validator, and the hostile text must change nothing but the lines that carry it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use pretty_assertions::assert_eq;
+
+use crate::golden::compile_to_tree;
+use crate::support::{abrfw, fixture, root};
+use crate::validate;
+
+fn cases() -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(fixture("hostile"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    cases.sort();
+    cases
+}
+
+#[test]
+fn hostile_names_and_values_are_refused_with_located_errors() {
+    let bless = std::env::var_os("ABRFW_BLESS").is_some_and(|v| v == "1");
+    let mut refused = 0;
+    for case in cases() {
+        let expected_path = case.with_extension("stderr");
+        let rel = case.strip_prefix(root()).unwrap().to_str().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().join("out");
+        let run = abrfw(&["compile", rel, "--out-dir", dir.to_str().unwrap()]);
+        if run.status.success() && !expected_path.exists() {
+            continue;
+        }
+        refused += 1;
+        let stderr = String::from_utf8(run.stderr).unwrap();
+        assert_eq!(run.status.code(), Some(2), "{rel}: {stderr}");
+        assert!(!dir.exists(), "{rel}: output was written");
+        if bless {
+            std::fs::write(&expected_path, &stderr).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+            panic!(
+                "{rel} is refused but has no {}; bless with ABRFW_BLESS=1",
+                expected_path.display()
+            )
+        });
+        assert_eq!(expected, stderr, "{rel}");
+        // Every problem is located; none is reported without a line.
+        let errors =
+            stderr.matches("\nerror: ").count() + usize::from(stderr.starts_with("error: "));
+        assert_eq!(
+            errors,
+            stderr.matches(&format!(" --> {rel}:")).count(),
+            "{rel}: an error without a location"
+        );
+    }
+    assert!(refused >= 6, "only {refused} refused hostile cases");
+}
+
+/// The site with every `description = ...` line replaced by a plain one.
+fn neutral(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with("description = ") {
+                "description = \"x\"".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn accepted_hostile_text_is_rendered_inert_in_every_backend() {
+    let system = validate::system_validators();
+    let mut accepted = 0;
+    for case in cases() {
+        if case.with_extension("stderr").exists() {
+            continue;
+        }
+        accepted += 1;
+        let label = case.file_stem().unwrap().to_string_lossy().into_owned();
+        let files = compile_to_tree(&case);
+        let checked = validate::tree(&label, &files, system);
+        assert!(
+            checked.nft > 0
+                && checked.iptables > 0
+                && checked.pf > 0
+                && checked.ps1 > 0
+                && checked.netsh > 0,
+            "{label}: not every backend was exercised: {checked:?}"
+        );
+        // Against the same site with harmless descriptions: the same files, the same number of
+        // lines, and only lines of `[[allow]]` rules differ.
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join(format!("{label}.toml"));
+        std::fs::write(&plain, neutral(&std::fs::read_to_string(&case).unwrap())).unwrap();
+        let reference: BTreeMap<PathBuf, String> = compile_to_tree(&plain);
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            reference.keys().collect::<Vec<_>>()
+        );
+        for (rel, text) in &files {
+            let (a, b): (Vec<&str>, Vec<&str>) =
+                (text.lines().collect(), reference[rel].lines().collect());
+            assert_eq!(
+                a.len(),
+                b.len(),
+                "{label}/{}: hostile text changed the number of lines",
+                rel.display()
+            );
+            for (x, y) in a.iter().zip(&b) {
+                if x != y {
+                    assert!(
+                        x.contains("allow:") && y.contains("allow:"),
+                        "{label}/{}: a line without an allow rule differs:\n{x}\n{y}",
+                        rel.display()
+                    );
+                }
+            }
+        }
+    }
+    assert!(accepted >= 1, "no accepted hostile case");
+}

@@ -1,0 +1,207 @@
+//! Resource limits: input too large to compile in bounded time and memory is refused with a
+//! clear, located error (exit 2, nothing written), and large input within the limits compiles.
+//! The limits are documented in docs/security.md.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use abrfw_core::topology::{MAX_ALLOWS, MAX_FILE_BYTES, MAX_HOSTS};
+
+use crate::support::abrfw;
+
+/// Runs `abrfw compile SITE --out-dir` on `text`; returns (exit code, stderr, whether anything
+/// was written, how long it took).
+fn compile(text: &str) -> (Option<i32>, String, bool, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("site.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = dir.path().join("out");
+    let start = Instant::now();
+    let run = abrfw(&[
+        "compile",
+        path.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    let took = start.elapsed();
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    (run.status.code(), stderr, out.exists(), took)
+}
+
+fn refused(text: &str, message: &str) -> String {
+    let (code, stderr, wrote, _) = compile(text);
+    assert_eq!(code, Some(2), "{}", &stderr[..stderr.len().min(2000)]);
+    assert!(!wrote, "output was written");
+    assert!(
+        stderr.contains(message),
+        "expected {message:?} in:\n{}",
+        &stderr[..stderr.len().min(2000)]
+    );
+    stderr
+}
+
+fn host(t: &mut String, name: &str, os: &str, address: &str, role: &str) {
+    let _ = write!(
+        t,
+        "[[host]]\nname = \"{name}\"\nos = \"{os}\"\naddresses = [\"{address}\"]\nroles = [\"{role}\"]\n"
+    );
+}
+
+#[test]
+fn an_oversized_file_is_refused_without_being_parsed() {
+    let mut text = String::from("# padding\n");
+    while text.len() <= MAX_FILE_BYTES {
+        text.push_str(&"#".repeat(1023));
+        text.push('\n');
+    }
+    let stderr = refused(
+        &text,
+        "is larger than 8388608 bytes (8 MiB), the most abrfw reads",
+    );
+    assert!(stderr.starts_with("error: "), "{stderr}");
+}
+
+#[test]
+fn deep_nesting_is_refused_with_a_location() {
+    for text in [
+        format!("x = {}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+        format!("x = {}1{}\n", "{a=".repeat(100_000), "}".repeat(100_000)),
+        format!("a{} = 1\n", ".a".repeat(100_000)),
+        format!("[a{}]\n", ".a".repeat(100_000)),
+    ] {
+        let stderr = refused(&text, " --> ");
+        assert!(stderr.contains("recurs"), "{stderr}");
+    }
+}
+
+#[test]
+fn too_many_hosts_or_allows_are_refused_at_the_first_one_over() {
+    let mut text = String::new();
+    for i in 0..=MAX_HOSTS {
+        host(
+            &mut text,
+            &format!("h{i}"),
+            "linux",
+            &format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255),
+            "agent",
+        );
+    }
+    let stderr = refused(
+        &text,
+        &format!(
+            "too many [[host]] tables: {}, the limit is {MAX_HOSTS}",
+            MAX_HOSTS + 1
+        ),
+    );
+    assert!(
+        stderr.contains(&format!("name = \"h{MAX_HOSTS}\"")),
+        "{stderr}"
+    );
+
+    let mut text = String::from("allow = [");
+    for i in 0..=MAX_ALLOWS {
+        let _ = write!(text, "{{name=\"r{i}\",from=\"a\",to=\"10.9.0.1\",port=1}},");
+    }
+    text.push_str("]\n");
+    host(&mut text, "a", "linux", "10.0.0.1", "agent");
+    refused(
+        &text,
+        &format!(
+            "too many [[allow]] tables: {}, the limit is {MAX_ALLOWS}",
+            MAX_ALLOWS + 1
+        ),
+    );
+}
+
+#[test]
+fn a_site_whose_rules_grow_quadratically_is_refused() {
+    // 1,500 consoles and 1,500 agents: every agent's rules would name every console and back.
+    let mut text = String::new();
+    for i in 0..1500 {
+        host(
+            &mut text,
+            &format!("c{i}"),
+            "linux",
+            &format!("10.{}.{}.1", i >> 7, (i & 127) * 2),
+            "management-console",
+        );
+        host(
+            &mut text,
+            &format!("a{i}"),
+            "linux",
+            &format!("11.{}.{}.1", i >> 7, (i & 127) * 2),
+            "agent",
+        );
+    }
+    let (code, stderr, wrote, took) = compile(&text);
+    assert_eq!(code, Some(2));
+    assert!(!wrote);
+    assert!(
+        stderr.contains("error: the site would compile to about")
+            && stderr.contains("more than the limit of 4000000"),
+        "{}",
+        &stderr[stderr.len().saturating_sub(2000)..]
+    );
+    assert!(took < Duration::from_secs(60), "refusing took {took:?}");
+}
+
+#[test]
+fn a_slash8_on_thousands_of_hosts_compiles() {
+    // 2,000 agent hosts that each stand for a /8 and one management server: big networks are
+    // one peer entry each, so this is small work.
+    let mut text = String::from("[options]\npolicy = \"fragment\"\n");
+    host(
+        &mut text,
+        "ams",
+        "windows",
+        "192.0.2.10",
+        "management-server",
+    );
+    for i in 0..2000 {
+        let _ = write!(
+            text,
+            "[[host]]\nname = \"a{i}\"\nos = \"linux\"\naddresses = [\"{}.0.0.0/8\", \"fd{:02x}::/16\"]\nroles = [\"agent\"]\n",
+            1 + i % 223,
+            i % 256
+        );
+    }
+    let (code, stderr, wrote, took) = compile(&text);
+    assert_eq!(code, Some(0), "{}", &stderr[..stderr.len().min(2000)]);
+    assert!(wrote);
+    assert!(took < Duration::from_secs(120), "compiling took {took:?}");
+}
+
+#[test]
+fn twenty_thousand_warnings_render_in_linear_time() {
+    // Every host of a 20,000-host "drop" site without admin rules gets a lockout warning. Each
+    // report used to scan the whole file for its line (quadratic: about a minute in a release
+    // build); now it renders only the lines it points at (about 2 s in a debug build).
+    let mut text = String::new();
+    for i in 0..20_000 {
+        host(
+            &mut text,
+            &format!("h{i}"),
+            "linux",
+            &format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255),
+            "agent",
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("site.toml");
+    std::fs::write(&path, &text).unwrap();
+    let start = Instant::now();
+    let run = abrfw(&["check", path.to_str().unwrap()]);
+    let took = start.elapsed();
+    assert_eq!(run.status.code(), Some(0));
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    assert_eq!(stderr.matches("warning: host ").count(), 20_000);
+    assert!(
+        stderr.contains(&format!(
+            "     --> {}:99997:8\n      |\n99997 | name = \"h19999\"",
+            path.display()
+        )),
+        "{}",
+        &stderr[stderr.len() - 600..]
+    );
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+}

@@ -1,0 +1,122 @@
+//! The lockout guard: under `policy = "drop"` a host with an OS and no `[[allow]]` to its
+//! administrative port (SSH 22; RDP 3389, WinRM 5985-5986 on Windows) gets a located warning on
+//! stderr and exit 0; `--strict` makes the warnings errors (exit 2, nothing written).
+//! `fixtures/warnings/<topology>.stderr` records the warnings of every fixture topology.
+
+use pretty_assertions::assert_eq;
+
+use crate::support::{abrfw, fixture, topologies};
+
+fn site(dir: &std::path::Path, text: &str) -> String {
+    let path = dir.join("site.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+const LINUX: &str = "[[host]]\nname = \"lx\"\nos = \"linux\"\naddresses = [\"10.0.0.1\"]\nroles = [\"agent\"]\n\n\
+    [[host]]\nname = \"win\"\nos = \"windows\"\naddresses = [\"10.0.0.2\"]\nroles = [\"agent\"]\n\n\
+    [[host]]\nname = \"peer\"\naddresses = [\"10.0.0.3\"]\nroles = [\"online-storage\"]\n";
+
+#[test]
+fn fixture_sites_get_exactly_the_recorded_lockout_warnings() {
+    let bless = std::env::var_os("ABRFW_BLESS").is_some_and(|v| v == "1");
+    for (name, _) in topologies() {
+        let rel = format!("fixtures/topologies/{name}.toml");
+        let run = abrfw(&["check", &rel]);
+        assert_eq!(run.status.code(), Some(0), "{rel}");
+        let stderr = String::from_utf8(run.stderr).unwrap();
+        let expected_path = fixture("warnings").join(format!("{name}.stderr"));
+        if bless {
+            std::fs::create_dir_all(expected_path.parent().unwrap()).unwrap();
+            std::fs::write(&expected_path, &stderr).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+            panic!(
+                "missing {}; bless with ABRFW_BLESS=1",
+                expected_path.display()
+            )
+        });
+        assert_eq!(expected, stderr, "{rel}");
+        // compile reports the same warnings and still writes everything.
+        let out = tempfile::tempdir().unwrap();
+        let run = abrfw(&["compile", &rel, "--out-dir", out.path().to_str().unwrap()]);
+        assert_eq!(run.status.code(), Some(0), "{rel}");
+        assert_eq!(String::from_utf8(run.stderr).unwrap(), expected, "{rel}");
+    }
+}
+
+#[test]
+fn strict_turns_lockout_warnings_into_errors_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = site(dir.path(), LINUX);
+    let warned = abrfw(&["check", &path]);
+    assert_eq!(warned.status.code(), Some(0));
+    let warnings = String::from_utf8(warned.stderr).unwrap();
+    // The two hosts with an OS, each at its name, with a hint; the peer gets no rules to lose.
+    assert_eq!(warnings.matches("warning: host ").count(), 2, "{warnings}");
+    assert!(warnings.contains(&format!("warning: host \"lx\" may lock out its administrators: policy \"drop\" and no [[allow]] rule for SSH (tcp 22)\n --> {path}:2:8")), "{warnings}");
+    assert!(
+        warnings.contains(
+            "no [[allow]] rule for RDP (tcp 3389), WinRM (tcp 5985), WinRM over HTTPS (tcp 5986)"
+        ),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("= help: add [[allow]] name = \"lx-admin\""),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("\"peer\""), "{warnings}");
+
+    let strict = abrfw(&["check", "--strict", &path]);
+    assert_eq!(strict.status.code(), Some(2));
+    assert!(strict.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8(strict.stderr).unwrap(),
+        warnings.replace("warning: host", "error: host")
+    );
+
+    let out = dir.path().join("out");
+    let strict = abrfw(&[
+        "compile",
+        "--strict",
+        &path,
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(strict.status.code(), Some(2));
+    assert!(!out.exists(), "--strict compile wrote output");
+}
+
+#[test]
+fn an_admin_allow_or_a_fragment_silences_the_guard() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = format!(
+        "{LINUX}\n[[allow]]\nname = \"ssh\"\nfrom = \"10.9.0.0/24\"\nto = \"lx\"\nport = \"20-25\"\n\n\
+         [[allow]]\nname = \"winrm\"\nfrom = \"10.9.0.0/24\"\nto = \"win\"\nport = 5986\n"
+    );
+    let run = abrfw(&["check", "--strict", &site(dir.path(), &admin)]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.stderr.is_empty());
+
+    let fragment = format!("[options]\npolicy = \"fragment\"\n\n{LINUX}");
+    let run = abrfw(&["check", "--strict", &site(dir.path(), &fragment)]);
+    assert_eq!(run.status.code(), Some(0));
+    assert!(run.stderr.is_empty());
+
+    // UDP 22, an outbound-only rule or a different port do not count.
+    let wrong = format!(
+        "{LINUX}\n[[allow]]\nname = \"udp\"\nfrom = \"10.9.0.0/24\"\nto = \"lx\"\nport = 22\nprotocol = \"udp\"\n\n\
+         [[allow]]\nname = \"out\"\nfrom = \"lx\"\nto = \"10.9.0.1\"\nport = 22\n\n\
+         [[allow]]\nname = \"web\"\nfrom = \"10.9.0.0/24\"\nto = \"win\"\nport = 443\n"
+    );
+    let run = abrfw(&["check", &site(dir.path(), &wrong)]);
+    assert_eq!(run.status.code(), Some(0));
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    assert_eq!(stderr.matches("warning: host ").count(), 2, "{stderr}");
+}

@@ -1,0 +1,148 @@
+//! Every validator the suite has, over a whole compiled tree at once: `nft -c -f` and
+//! `iptables-restore --test` / `ip6tables-restore --test` (ipsets first) in one throwaway
+//! namespace per tree, the pf check (tests/it/pf/check.rs), the PowerShell parse and parameter
+//! check and the netsh lint (tests/it/windows.rs). For the property and hostile-input tests.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::system_tests_possible;
+
+/// What [`tree`] checked, by backend.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    pub nft: usize,
+    pub iptables: usize,
+    pub pf: usize,
+    pub ps1: usize,
+    pub netsh: usize,
+}
+
+/// Whether the system validators (nft, iptables-restore, ipset in a user namespace) can run;
+/// without them [`tree`] runs only the in-process checks (or fails under
+/// ABRFW_REQUIRE_SYSTEM_TESTS=1).
+pub fn system_validators() -> bool {
+    system_tests_possible(
+        &[
+            "nft",
+            "iptables-restore",
+            "ip6tables-restore",
+            "ipset",
+            "unshare",
+        ],
+        false,
+    )
+}
+
+/// Checks every file of a compiled tree (`<host>/<file>` -> text) with its backend's validator;
+/// panics with the file and the validator's message on the first failure. `system` says whether
+/// to run the system tools (see [`system_validators`]).
+pub fn tree(label: &str, files: &BTreeMap<PathBuf, String>, system: bool) -> Checked {
+    let mut checked = Checked::default();
+    let dir = tempfile::tempdir().unwrap();
+    let mut script = String::new();
+    for (rel, text) in files {
+        let name = rel.file_name().unwrap().to_string_lossy().into_owned();
+        let shown = format!("{label}/{}", rel.display());
+        match name.as_str() {
+            "nftables.nft" => {
+                checked.nft += 1;
+                let file = write(dir.path(), rel, text);
+                let _ = writeln!(script, "echo '== {shown}' >&2");
+                if text.contains("\ntable inet abrfw {") {
+                    let _ = writeln!(script, "nft -c -f {}", file.display());
+                } else {
+                    // A fragment goes inside the site's own table, which jumps to its chains.
+                    let mut hooks = String::new();
+                    for (chain, hook) in [
+                        ("abrfw_in", "input"),
+                        ("abrfw_out", "output"),
+                        ("abrfw_fwd", "forward"),
+                    ] {
+                        if text.contains(&format!("chain {chain} {{")) {
+                            let _ = writeln!(
+                                hooks,
+                                "\tchain {hook} {{ type filter hook {hook} priority filter; policy drop; jump {chain}; }}"
+                            );
+                        }
+                    }
+                    let wrapper = file.with_extension("wrapper.nft");
+                    std::fs::write(
+                        &wrapper,
+                        format!(
+                            "table inet filter {{\n\tinclude \"{}\"\n{hooks}}}\n",
+                            file.display()
+                        ),
+                    )
+                    .unwrap();
+                    let _ = writeln!(script, "nft -c -f {}", wrapper.display());
+                }
+            }
+            "iptables.rules" | "ip6tables.rules" => {
+                checked.iptables += 1;
+                let file = write(dir.path(), rel, text);
+                let sets = rel.with_file_name("ipset.rules");
+                let tool = if name == "iptables.rules" {
+                    "iptables-restore"
+                } else {
+                    "ip6tables-restore"
+                };
+                let _ = writeln!(script, "echo '== {shown}' >&2");
+                if let Some(sets) = files.get(&sets) {
+                    let sets = write(dir.path(), &rel.with_file_name("ipset.rules"), sets);
+                    let _ = writeln!(script, "ipset restore -! < {}", sets.display());
+                }
+                let _ = writeln!(script, "{tool} --test < {}", file.display());
+                let _ = writeln!(script, "ipset destroy");
+            }
+            "ipset.rules" => {}
+            "pf.conf" => {
+                checked.pf += 1;
+                // A fragment for a host that takes part in no flow holds no rule, which pfctl
+                // loads as an empty anchor; anything else must parse without a warning.
+                if text.contains("policy fragment") {
+                    match crate::pf::check::check(text, crate::pf::check::Mode::Anchor) {
+                        Ok(report) => assert!(
+                            report.warnings.is_empty(),
+                            "{shown}: {:?}\n{text}",
+                            report.warnings
+                        ),
+                        Err(errors) => panic!("{shown}: pf syntax errors {errors:?}\n{text}"),
+                    }
+                } else {
+                    crate::pf::assert_clean_anchor(&shown, text);
+                }
+            }
+            "firewall.ps1" => {
+                checked.ps1 += 1;
+                crate::windows::check_firewall_ps1(&shown, text);
+            }
+            "netsh.cmd" => {
+                checked.netsh += 1;
+                crate::windows::check_netsh_cmd(&shown, text);
+            }
+            other => panic!("{shown}: no validator for {other}"),
+        }
+    }
+    if system && !script.is_empty() {
+        let out = Command::new("unshare")
+            .args(["-Urn", "sh", "-ec", &script])
+            .output()
+            .expect("unshare");
+        assert!(
+            out.status.success(),
+            "{label}: a system validator failed (the last '==' line names the file):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    checked
+}
+
+fn write(dir: &Path, rel: &Path, text: &str) -> PathBuf {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
