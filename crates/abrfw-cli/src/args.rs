@@ -100,6 +100,9 @@ pub enum Backend {
     /// pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD,
     /// macOS).
     Pf,
+    /// rules.json: the host's rules as versioned data (any host with an OS); schema in
+    /// docs/rules.schema.json.
+    Json,
     /// The compiled IR of the host as JSON (any host with an OS; printed with --host only).
     Ir,
 }

@@ -5,6 +5,7 @@ mod cli;
 mod errors;
 mod golden;
 mod iptables;
+mod json;
 mod netns;
 mod nft;
 mod ns;
