@@ -4,6 +4,7 @@ mod args;
 mod backend;
 mod commands;
 mod site;
+mod tree;
 mod write;
 
 use std::io::{ErrorKind, Write};

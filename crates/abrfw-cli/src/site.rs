@@ -25,11 +25,18 @@ pub enum LoadError {
 
 /// Reads and validates the site the arguments name.
 pub fn load(args: &SiteArgs, catalog: &Catalog) -> Result<Topology, LoadError> {
+    load_with_text(args, catalog).map(|(topology, _)| topology)
+}
+
+/// Like [`load`], and also returns the exact text that was parsed (for the manifest's digest).
+pub fn load_with_text(args: &SiteArgs, catalog: &Catalog) -> Result<(Topology, String), LoadError> {
     let (name, text) = match &args.site {
         Some(path) => (display(path), read(path)?),
         None => ("<example>".to_owned(), EXAMPLE.to_owned()),
     };
-    topology::parse(&name, &text, catalog).map_err(|e| LoadError::Invalid(Box::new(e)))
+    let topology =
+        topology::parse(&name, &text, catalog).map_err(|e| LoadError::Invalid(Box::new(e)))?;
+    Ok((topology, text))
 }
 
 fn display(path: &Path) -> String {
