@@ -11,4 +11,5 @@ mod nft;
 mod ns;
 mod pf;
 mod support;
+mod tree;
 mod windows;
