@@ -32,6 +32,18 @@ pub enum Command {
     },
     /// Print the manual page (roff), e.g. `abrfw man > abrfw.1`.
     Man,
+    /// Print an Ansible inventory of the site (JSON, which Ansible reads as YAML) for the playbook
+    /// in contrib/ansible; see docs/config-management.md.
+    Inventory(InventoryArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// The directory `compile --out-dir` writes, recorded as the `abrfw_tree` variable.
+    #[arg(long, value_name = "DIR")]
+    pub tree: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -29,6 +29,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Compile(a) => commands::compile::run(a, &mut stdout),
         Command::Check(a) => commands::check::run(a, &mut stdout),
+        Command::Inventory(a) => commands::inventory::run(a, &mut stdout),
         Command::Flows(a) => commands::flows::run(a, &mut stdout),
         Command::Example => stdout
             .write_all(site::EXAMPLE.as_bytes())
