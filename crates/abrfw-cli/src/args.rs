@@ -17,7 +17,10 @@ pub enum Command {
     /// Compile a site topology into firewall rule sets.
     ///
     /// Writes DIR/<host>/<file> for every host a backend serves (nftables.nft, iptables.rules and
-    /// ip6tables.rules for Linux and appliance hosts), or prints one host's rule set with --host.
+    /// ip6tables.rules for Linux and appliance hosts, rules.json for every host) and the manifest
+    /// DIR/abrfw.json, or prints one host's rule set with --host. A regeneration rewrites only
+    /// changed files, removes the files of hosts that left the site and refuses to overwrite
+    /// files abrfw did not write (docs/config-management.md).
     Compile(CompileArgs),
     /// Validate a topology and summarise what it compiles to.
     Check(SiteArgs),
@@ -69,7 +72,8 @@ pub struct CompileArgs {
     /// Only this backend (default: every backend that serves the host's OS).
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
-    /// Write nothing; exit 1 if any file in --out-dir differs from what would be written.
+    /// Write nothing; list the files a run would add, change or remove and exit 1, or exit 0
+    /// when --out-dir is current.
     #[arg(long, requires = "out_dir")]
     pub check: bool,
 }
