@@ -258,8 +258,20 @@ impl Plan {
         for d in departed {
             let _ = std::fs::remove_dir(self.dir.join(d));
         }
-        // The renames and removals are durable before the manifest says they happened.
-        for d in dirs.iter().filter(|d| d.is_dir()) {
+        // The renames and removals are durable before the manifest says they happened. Only the
+        // directories something happened in: a run that changes nothing syncs nothing.
+        let mut touched: BTreeSet<PathBuf> = self
+            .files
+            .iter()
+            .filter(|(_, c)| *c != Change::Unchanged)
+            .map(|(f, _)| self.dir.join(&f.dir))
+            .chain(self.removed.iter().map(|(d, _)| self.dir.join(d)))
+            .collect();
+        if !touched.is_empty() {
+            // New host directories are entries of DIR.
+            touched.insert(self.dir.clone());
+        }
+        for d in touched.iter().filter(|d| d.is_dir()) {
             sync_dir(d)?;
         }
         if self.manifest_change != Change::Unchanged {
