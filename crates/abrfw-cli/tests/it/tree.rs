@@ -307,13 +307,17 @@ fn a_run_killed_half_way_leaves_old_or_new_files_and_a_consistent_manifest() {
             p
         })
         .collect();
-    // The complete trees of both sites, to compare the interrupted one with.
+    // The complete trees of both sites, to compare the interrupted one with; the slower of the
+    // two runs sets the kill delays, so the kills land mid-write on a fast machine as on a slow one.
+    let mut full_run = Duration::ZERO;
     let complete: Vec<BTreeMap<PathBuf, String>> = sites
         .iter()
         .enumerate()
         .map(|(v, site)| {
             let dir = work.path().join(format!("complete{v}"));
+            let start = std::time::Instant::now();
             ok(compile(site, &dir, &[]));
+            full_run = full_run.max(start.elapsed());
             tree(&dir)
         })
         .collect();
@@ -325,6 +329,7 @@ fn a_run_killed_half_way_leaves_old_or_new_files_and_a_consistent_manifest() {
     let out = work.path().join("out");
     ok(compile(&sites[0], &out, &[]));
     let mut killed = 0;
+    let mut mixed = 0;
     for round in 0..8u64 {
         let target = (round % 2 + 1) as usize % 2;
         let mut child = Command::new(env!("CARGO_BIN_EXE_abrfw"))
@@ -333,7 +338,8 @@ fn a_run_killed_half_way_leaves_old_or_new_files_and_a_consistent_manifest() {
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(150 + 100 * round));
+        // 10% to 80% of a full run: from before the first rename to deep into the writes.
+        std::thread::sleep(full_run.mul_f64(0.1 + 0.1 * round as f64));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             killed += 1;
@@ -363,8 +369,22 @@ fn a_run_killed_half_way_leaves_old_or_new_files_and_a_consistent_manifest() {
             now[manifest] == complete[0][manifest] || now[manifest] == complete[1][manifest],
             "round {round}: the manifest is neither the old nor the new one"
         );
+        let from = |v: usize| {
+            now.iter()
+                .filter(|(r, t)| {
+                    complete[v].get(*r) == Some(*t) && complete[1 - v].get(*r) != Some(*t)
+                })
+                .count()
+        };
+        if from(0) > 0 && from(1) > 0 {
+            mixed += 1;
+        }
     }
-    assert!(killed > 0, "no run was interrupted; the site is too small");
+    assert!(killed > 0, "no run was interrupted");
+    assert!(
+        mixed > 0,
+        "no run was interrupted half-way through its writes"
+    );
     // A complete run afterwards finishes the job and clears the temporary files.
     ok(compile(&sites[1], &out, &[]));
     assert_eq!(tree(&out), complete[1]);
