@@ -184,11 +184,21 @@ impl Plan {
             .iter()
             .map(|(f, _)| (f.dir.clone(), f.name.clone()))
             .collect();
-        let removed = owned
+        let removed: Vec<(String, String)> = owned
             .difference(&new_paths)
             .filter(|(d, f)| dir.join(d).join(f).exists())
             .cloned()
             .collect();
+        // A host renamed only in case (`NAS` -> `nas`): on a case-insensitive file system the old
+        // file and the new one are the same, and removing the old would delete the new.
+        for (d, f) in &removed {
+            if let Some(new) = seen.get(&format!("{d}/{f}").to_ascii_lowercase()) {
+                bail!(
+                    "{new} would replace {d}/{f}, which differs only in case; remove {} first, then run again",
+                    dir.join(d).display()
+                );
+            }
+        }
 
         let manifest_text = manifest.to_text()?;
         let manifest_change = match std::fs::read(&manifest_path) {
@@ -289,20 +299,26 @@ fn read_manifest(path: &Path) -> Result<Option<Manifest>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let manifest: Manifest = serde_json::from_str(&text).with_context(|| {
+    let not_ours = || {
         format!(
             "{} is not an abrfw manifest; refusing to write into this directory",
             path.display()
         )
-    })?;
-    if manifest.format != MANIFEST_FORMAT || manifest.version != MANIFEST_VERSION {
+    };
+    // Format and version first, so a newer manifest gets a message about its version rather than
+    // about a field this abrfw does not know.
+    let value: serde_json::Value = serde_json::from_str(&text).with_context(not_ours)?;
+    if value["format"] != MANIFEST_FORMAT {
+        bail!(not_ours());
+    }
+    if value["version"] != MANIFEST_VERSION {
         bail!(
-            "{} is a manifest of format {:?} version {}; this abrfw writes {MANIFEST_FORMAT:?} version {MANIFEST_VERSION}",
+            "{} is an abrfw manifest of version {}; this abrfw reads and writes version {MANIFEST_VERSION}",
             path.display(),
-            manifest.format,
-            manifest.version
+            value["version"]
         );
     }
+    let manifest: Manifest = serde_json::from_value(value).with_context(not_ours)?;
     Ok(Some(manifest))
 }
 

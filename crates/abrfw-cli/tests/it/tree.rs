@@ -393,3 +393,37 @@ fn a_run_killed_half_way_leaves_old_or_new_files_and_a_consistent_manifest() {
         Some(0)
     );
 }
+
+#[test]
+fn a_rename_only_in_case_and_a_newer_manifest_are_refused_with_advice() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let example = fixture("topologies/example.toml");
+    ok(compile(&example, &out, &[]));
+    let before = tree(&out);
+    // On a case-insensitive file system nas/ and NAS/ are one directory: removing the old files
+    // after writing the new ones would delete them.
+    let site = edited_example(work.path(), |t| {
+        t.replace("name = \"nas\"", "name = \"NAS\"")
+    });
+    let run = compile(&site, &out, &[]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("differs only in case"), "{stderr}");
+    assert!(stderr.contains("/nas first"), "{stderr}");
+    assert_eq!(tree(&out), before);
+
+    let manifest = out.join("abrfw.json");
+    let newer = std::fs::read_to_string(&manifest).unwrap().replace(
+        "\"version\": 1,",
+        "\"version\": 2,\n  \"signature\": \"x\",",
+    );
+    std::fs::write(&manifest, newer).unwrap();
+    let run = compile(&example, &out, &[]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("is an abrfw manifest of version 2; this abrfw reads and writes version 1"),
+        "{stderr}"
+    );
+}
