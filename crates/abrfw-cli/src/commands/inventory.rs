@@ -52,7 +52,11 @@ pub fn run(args: &InventoryArgs, out: &mut dyn std::io::Write) -> Result<Outcome
         Policy::Drop => "drop",
         Policy::Fragment => "fragment",
     };
-    let mut groups: BTreeMap<&'static str, Group> = BTreeMap::new();
+    // Every group exists, empty or not, so the playbooks' host patterns always match a group.
+    let mut groups: BTreeMap<&'static str, Group> = ["abrfw_linux", "abrfw_pf", "abrfw_windows"]
+        .into_iter()
+        .map(|g| (g, Group::default()))
+        .collect();
     let mut networks = Group::default();
     for host in &topology.hosts {
         let Some(os) = host.os else { continue };
