@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain a host''s rules: which flow, roles, phase and options made each apply, and why a port or peer has no rule')
             [CompletionResult]::new('graph', 'graph', [CompletionResultType]::ParameterValue, 'Draw the site''s connection diagram: arrows from initiator to responder, grouped by zone')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of the topology file (docs/topology.schema.json), for editors')
+            [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Print an Ansible inventory of the site (JSON, which Ansible reads as YAML) for the playbook in contrib/ansible; see docs/config-management.md')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -48,7 +49,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'Only this backend (default: every backend that serves the host''s OS)')
             [CompletionResult]::new('--example', '--example', [CompletionResultType]::ParameterName, 'Use the built-in example site instead of a file')
             [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2')
-            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Write nothing; exit 1 if any file in --out-dir differs from what would be written')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Write nothing; list the files a run would add, change or remove and exit 1, or exit 0 when --out-dir is current')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -134,6 +135,16 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'abrfw;inventory' {
+            [CompletionResult]::new('--release', '--release', [CompletionResultType]::ParameterName, 'Compile under this release instead of the topology''s `release` (see `abrfw releases`)')
+            [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release')
+            [CompletionResult]::new('--tree', '--tree', [CompletionResultType]::ParameterName, 'The directory `compile --out-dir` writes, recorded as the `abrfw_tree` variable')
+            [CompletionResult]::new('--example', '--example', [CompletionResultType]::ParameterName, 'Use the built-in example site instead of a file')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'abrfw;help' {
             [CompletionResult]::new('compile', 'compile', [CompletionResultType]::ParameterValue, 'Compile a site topology into firewall rule sets')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a topology and summarise what it compiles to')
@@ -146,6 +157,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain a host''s rules: which flow, roles, phase and options made each apply, and why a port or peer has no rule')
             [CompletionResult]::new('graph', 'graph', [CompletionResultType]::ParameterValue, 'Draw the site''s connection diagram: arrows from initiator to responder, grouped by zone')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of the topology file (docs/topology.schema.json), for editors')
+            [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Print an Ansible inventory of the site (JSON, which Ansible reads as YAML) for the playbook in contrib/ansible; see docs/config-management.md')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -180,6 +192,9 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             break
         }
         'abrfw;help;schema' {
+            break
+        }
+        'abrfw;help;inventory' {
             break
         }
         'abrfw;help;help' {

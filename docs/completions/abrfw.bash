@@ -43,6 +43,9 @@ _abrfw() {
             abrfw,help)
                 cmd="abrfw__subcmd__help"
                 ;;
+            abrfw,inventory)
+                cmd="abrfw__subcmd__inventory"
+                ;;
             abrfw,man)
                 cmd="abrfw__subcmd__man"
                 ;;
@@ -79,6 +82,9 @@ _abrfw() {
             abrfw__subcmd__help,help)
                 cmd="abrfw__subcmd__help__subcmd__help"
                 ;;
+            abrfw__subcmd__help,inventory)
+                cmd="abrfw__subcmd__help__subcmd__inventory"
+                ;;
             abrfw__subcmd__help,man)
                 cmd="abrfw__subcmd__help__subcmd__man"
                 ;;
@@ -95,7 +101,7 @@ _abrfw() {
 
     case "${cmd}" in
         abrfw)
-            opts="-h -V --help --version compile check flows releases diff example completions man explain graph schema help"
+            opts="-h -V --help --version compile check flows releases diff example completions man explain graph schema inventory help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,7 +164,7 @@ _abrfw() {
                     return 0
                     ;;
                 --backend)
-                    COMPREPLY=($(compgen -W "nftables iptables netsh powershell pf ir" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "nftables iptables netsh powershell pf json ir" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -206,7 +212,7 @@ _abrfw() {
                     return 0
                     ;;
                 --backend)
-                    COMPREPLY=($(compgen -W "nftables iptables netsh powershell pf ir" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "nftables iptables netsh powershell pf json ir" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -333,7 +339,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__help)
-            opts="compile check flows releases diff example completions man explain graph schema help"
+            opts="compile check flows releases diff example completions man explain graph schema inventory help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -472,6 +478,20 @@ _abrfw() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abrfw__subcmd__help__subcmd__inventory)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abrfw__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -507,6 +527,32 @@ _abrfw() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abrfw__subcmd__inventory)
+            opts="-h --example --release --catalog --strict --tree --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --release)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tree)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -37,6 +37,7 @@ complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "man" -d 'Print the manu
 complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "explain" -d 'Explain a host\'s rules: which flow, roles, phase and options made each apply, and why a port or peer has no rule'
 complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "graph" -d 'Draw the site\'s connection diagram: arrows from initiator to responder, grouped by zone'
 complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "schema" -d 'Print the JSON Schema of the topology file (docs/topology.schema.json), for editors'
+complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "inventory" -d 'Print an Ansible inventory of the site (JSON, which Ansible reads as YAML) for the playbook in contrib/ansible; see docs/config-management.md'
 complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l release -d 'Compile under this release instead of the topology\'s `release` (see `abrfw releases`)' -r
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
@@ -47,10 +48,11 @@ iptables\t'iptables.rules and ip6tables.rules for iptables-restore / ip6tables-r
 netsh\t'netsh.cmd: a cmd script of `netsh advfirewall firewall` commands, or `netsh firewall` port openings on windows-legacy (Windows, windows-legacy)'
 powershell\t'firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs netsh.cmd (Windows, windows-legacy)'
 pf\t'pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD, macOS)'
+json\t'rules.json: the host\'s rules as versioned data (any host with an OS); schema in docs/rules.schema.json'
 ir\t'The compiled IR of the host as JSON (any host with an OS; printed with --host only)'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l example -d 'Use the built-in example site instead of a file'
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l strict -d 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2'
-complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l check -d 'Write nothing; exit 1 if any file in --out-dir differs from what would be written'
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l check -d 'Write nothing; list the files a run would add, change or remove and exit 1, or exit 0 when --out-dir is current'
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c abrfw -n "__fish_abrfw_using_subcommand check" -l release -d 'Compile under this release instead of the topology\'s `release` (see `abrfw releases`)' -r
 complete -c abrfw -n "__fish_abrfw_using_subcommand check" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
@@ -82,6 +84,7 @@ iptables\t'iptables.rules and ip6tables.rules for iptables-restore / ip6tables-r
 netsh\t'netsh.cmd: a cmd script of `netsh advfirewall firewall` commands, or `netsh firewall` port openings on windows-legacy (Windows, windows-legacy)'
 powershell\t'firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs netsh.cmd (Windows, windows-legacy)'
 pf\t'pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD, macOS)'
+json\t'rules.json: the host\'s rules as versioned data (any host with an OS); schema in docs/rules.schema.json'
 ir\t'The compiled IR of the host as JSON (any host with an OS; printed with --host only)'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l color -d 'When to colour text and unified output (auto: on a terminal, unless NO_COLOR is set)' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t'Always colour'
@@ -111,15 +114,22 @@ complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l example -d 'Use th
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l strict -d 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2'
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c abrfw -n "__fish_abrfw_using_subcommand schema" -s h -l help -d 'Print help'
-complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "compile" -d 'Compile a site topology into firewall rule sets'
-complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "check" -d 'Validate a topology and summarise what it compiles to'
-complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "flows" -d 'Print the flow catalog of a release'
-complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "releases" -d 'List the built-in releases (and one loaded with --catalog)'
-complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "diff" -d 'Compare a site under two releases, or two versions of a site; exit 1 when they differ'
-complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "example" -d 'Print the built-in example topology (a starting point for your own site)'
-complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "completions" -d 'Print a shell completion script (e.g. `abrfw completions bash > /etc/bash_completion.d/abrfw`)'
-complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "man" -d 'Print the manual page (roff), e.g. `abrfw man > abrfw.1`'
-complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "explain" -d 'Explain a host\'s rules: which flow, roles, phase and options made each apply, and why a port or peer has no rule'
-complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "graph" -d 'Draw the site\'s connection diagram: arrows from initiator to responder, grouped by zone'
-complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "schema" -d 'Print the JSON Schema of the topology file (docs/topology.schema.json), for editors'
-complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c abrfw -n "__fish_abrfw_using_subcommand inventory" -l release -d 'Compile under this release instead of the topology\'s `release` (see `abrfw releases`)' -r
+complete -c abrfw -n "__fish_abrfw_using_subcommand inventory" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
+complete -c abrfw -n "__fish_abrfw_using_subcommand inventory" -l tree -d 'The directory `compile --out-dir` writes, recorded as the `abrfw_tree` variable' -r -F
+complete -c abrfw -n "__fish_abrfw_using_subcommand inventory" -l example -d 'Use the built-in example site instead of a file'
+complete -c abrfw -n "__fish_abrfw_using_subcommand inventory" -l strict -d 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2'
+complete -c abrfw -n "__fish_abrfw_using_subcommand inventory" -s h -l help -d 'Print help'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema inventory help" -f -a "compile" -d 'Compile a site topology into firewall rule sets'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema inventory help" -f -a "check" -d 'Validate a topology and summarise what it compiles to'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema inventory help" -f -a "flows" -d 'Print the flow catalog of a release'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema inventory help" -f -a "releases" -d 'List the built-in releases (and one loaded with --catalog)'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema inventory help" -f -a "diff" -d 'Compare a site under two releases, or two versions of a site; exit 1 when they differ'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema inventory help" -f -a "example" -d 'Print the built-in example topology (a starting point for your own site)'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema inventory help" -f -a "completions" -d 'Print a shell completion script (e.g. `abrfw completions bash > /etc/bash_completion.d/abrfw`)'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema inventory help" -f -a "man" -d 'Print the manual page (roff), e.g. `abrfw man > abrfw.1`'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema inventory help" -f -a "explain" -d 'Explain a host\'s rules: which flow, roles, phase and options made each apply, and why a port or peer has no rule'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema inventory help" -f -a "graph" -d 'Draw the site\'s connection diagram: arrows from initiator to responder, grouped by zone'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema inventory help" -f -a "schema" -d 'Print the JSON Schema of the topology file (docs/topology.schema.json), for editors'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema inventory help" -f -a "inventory" -d 'Print an Ansible inventory of the site (JSON, which Ansible reads as YAML) for the playbook in contrib/ansible; see docs/config-management.md'
+complete -c abrfw -n "__fish_abrfw_using_subcommand help; and not __fish_seen_subcommand_from compile check flows releases diff example completions man explain graph schema inventory help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

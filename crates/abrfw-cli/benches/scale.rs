@@ -110,7 +110,8 @@ fn main() {
         best_of(runs, || hosts.iter().map(|h| render(h)).sum::<usize>())
     };
     type Render<'a> = &'a dyn Fn(&abrfw_core::HostRules) -> usize;
-    let backends: [(&str, &[&abrfw_core::HostRules], Render<'_>); 4] = [
+    let all: Vec<&abrfw_core::HostRules> = hosts.iter().collect();
+    let backends: [(&str, &[&abrfw_core::HostRules], Render<'_>); 5] = [
         ("nftables", &linux, &|h| {
             abrfw_nftables::render(h, &abrfw_nftables::Options::default())
                 .expect("render")
@@ -131,6 +132,11 @@ fn main() {
         }),
         ("powershell", &windows, &|h| {
             abrfw_windows::powershell::render(h, &abrfw_windows::Options::default())
+                .expect("render")
+                .len()
+        }),
+        ("json", &all, &|h| {
+            abrfw_json::render(h, &abrfw_json::Options::default())
                 .expect("render")
                 .len()
         }),

@@ -17,7 +17,10 @@ pub enum Command {
     /// Compile a site topology into firewall rule sets.
     ///
     /// Writes DIR/<host>/<file> for every host a backend serves (nftables.nft, iptables.rules and
-    /// ip6tables.rules for Linux and appliance hosts), or prints one host's rule set with --host.
+    /// ip6tables.rules for Linux and appliance hosts, rules.json for every host) and the manifest
+    /// DIR/abrfw.json, or prints one host's rule set with --host. A regeneration rewrites only
+    /// changed files, removes the files of hosts that left the site and refuses to overwrite
+    /// files abrfw did not write (docs/config-management.md).
     #[command(after_help = COMPILE_EXAMPLES)]
     Compile(CompileArgs),
     /// Validate a topology and summarise what it compiles to.
@@ -53,6 +56,9 @@ pub enum Command {
     Graph(GraphArgs),
     /// Print the JSON Schema of the topology file (docs/topology.schema.json), for editors.
     Schema,
+    /// Print an Ansible inventory of the site (JSON, which Ansible reads as YAML) for the playbook
+    /// in contrib/ansible; see docs/config-management.md.
+    Inventory(InventoryArgs),
 }
 
 const TOP_EXAMPLES: &str = "Examples:
@@ -157,6 +163,15 @@ pub enum GraphPhase {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// The directory `compile --out-dir` writes, recorded as the `abrfw_tree` variable.
+    #[arg(long, value_name = "DIR")]
+    pub tree: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct SiteArgs {
     /// The topology file (TOML); see docs/topology.md.
     #[arg(required_unless_present = "example", value_name = "SITE.toml")]
@@ -190,7 +205,8 @@ pub struct CompileArgs {
     /// Only this backend (default: every backend that serves the host's OS).
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
-    /// Write nothing; exit 1 if any file in --out-dir differs from what would be written.
+    /// Write nothing; list the files a run would add, change or remove and exit 1, or exit 0
+    /// when --out-dir is current.
     #[arg(long, requires = "out_dir")]
     pub check: bool,
 }
@@ -307,6 +323,9 @@ pub enum Backend {
     /// pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD,
     /// macOS).
     Pf,
+    /// rules.json: the host's rules as versioned data (any host with an OS); schema in
+    /// docs/rules.schema.json.
+    Json,
     /// The compiled IR of the host as JSON (any host with an OS; printed with --host only).
     Ir,
 }

@@ -6,12 +6,13 @@ use anyhow::Result;
 use crate::args::Backend;
 
 /// Backends that write files in `compile --out-dir`, in order.
-pub const WRITTEN: [Backend; 5] = [
+pub const WRITTEN: [Backend; 6] = [
     Backend::Nftables,
     Backend::Iptables,
     Backend::Netsh,
     Backend::Powershell,
     Backend::Pf,
+    Backend::Json,
 ];
 
 impl Backend {
@@ -23,6 +24,7 @@ impl Backend {
             Backend::Netsh => abrfw_windows::netsh::NAME,
             Backend::Powershell => abrfw_windows::powershell::NAME,
             Backend::Pf => abrfw_pf::NAME,
+            Backend::Json => abrfw_json::NAME,
             Backend::Ir => "ir",
         }
     }
@@ -34,6 +36,7 @@ impl Backend {
             Backend::Iptables => os.is_linux(),
             Backend::Netsh | Backend::Powershell => os.is_windows(),
             Backend::Pf => matches!(os, Os::Freebsd | Os::Openbsd | Os::Macos),
+            Backend::Json => true,
             Backend::Ir => true,
         }
     }
@@ -70,6 +73,10 @@ impl Backend {
                 abrfw_pf::FILE_NAME,
                 abrfw_pf::render(host, &abrfw_pf::Options::default())?,
             )],
+            Backend::Json => vec![(
+                abrfw_json::FILE_NAME,
+                abrfw_json::render(host, &abrfw_json::Options::default())?,
+            )],
             Backend::Ir => vec![("ir.json", serde_json::to_string_pretty(host)? + "\n")],
         })
     }
@@ -90,6 +97,8 @@ impl Backend {
             }
             // Windows hosts are not gateways abrfw writes forward rules for.
             Backend::Netsh | Backend::Powershell => return Ok(None),
+            // rules.json describes a host's own rules; gateways' forward rules have no JSON shape yet.
+            Backend::Json => return Ok(None),
             Backend::Pf => vec![(
                 abrfw_pf::FILE_NAME,
                 abrfw_pf::render_gateway(gw, &abrfw_pf::Options::default())?,

@@ -4,6 +4,7 @@ mod args;
 mod backend;
 mod commands;
 mod site;
+mod tree;
 mod write;
 
 use std::io::{ErrorKind, Write};
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Compile(a) => commands::compile::run(a, &mut stdout),
         Command::Check(a) => commands::check::run(a, &mut stdout),
+        Command::Inventory(a) => commands::inventory::run(a, &mut stdout),
         Command::Flows(a) => commands::flows::run(a, &mut stdout),
         Command::Releases(a) => commands::releases::run(a, &mut stdout),
         Command::Diff(a) => commands::diff::run(a, &mut stdout),

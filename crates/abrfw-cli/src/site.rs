@@ -59,14 +59,20 @@ pub fn release(catalog: &Catalog, id: &str) -> Result<&'static Release, LoadErro
 /// Loads the catalog and the site the arguments name, and applies --release / --catalog: the
 /// site compiles under --release, else under the --catalog release, else under its own.
 pub fn load_site(args: &SiteArgs) -> Result<(Catalog, Topology), LoadError> {
+    load_site_with_text(args).map(|(catalog, topology, _)| (catalog, topology))
+}
+
+/// Like [`load_site`], and also returns the exact text that was parsed (for the manifest's
+/// digest).
+pub fn load_site_with_text(args: &SiteArgs) -> Result<(Catalog, Topology, String), LoadError> {
     let (catalog, loaded) = catalog(args.catalog.as_deref())?;
-    let mut topology = load(args, &catalog)?;
+    let (mut topology, text) = load_with_text(args, &catalog)?;
     match (&args.release, loaded) {
         (Some(id), _) => topology.release = release(&catalog, id)?,
         (None, Some(r)) => topology.release = r,
         (None, None) => {}
     }
-    Ok((catalog, topology))
+    Ok((catalog, topology, text))
 }
 
 /// Reads and validates a topology file.
@@ -95,6 +101,11 @@ pub fn idle_notes(topology: &Topology) -> Vec<String> {
 /// Reads and validates the site the arguments name. Warnings go to stderr, or with `--strict`
 /// become the error.
 pub fn load(args: &SiteArgs, catalog: &Catalog) -> Result<Topology, LoadError> {
+    load_with_text(args, catalog).map(|(topology, _)| topology)
+}
+
+/// Like [`load`], and also returns the exact text that was parsed (for the manifest's digest).
+pub fn load_with_text(args: &SiteArgs, catalog: &Catalog) -> Result<(Topology, String), LoadError> {
     let (name, text) = match &args.site {
         Some(path) => (display(path), read(path)?),
         None => ("<example>".to_owned(), EXAMPLE.to_owned()),
@@ -102,7 +113,7 @@ pub fn load(args: &SiteArgs, catalog: &Catalog) -> Result<Topology, LoadError> {
     let topology =
         topology::parse(&name, &text, catalog).map_err(|e| LoadError::Invalid(Box::new(e)))?;
     if topology.warnings.is_empty() {
-        return Ok(topology);
+        return Ok((topology, text));
     }
     if args.strict {
         return Err(LoadError::Invalid(Box::new(TopologyError {
@@ -118,7 +129,7 @@ pub fn load(args: &SiteArgs, catalog: &Catalog) -> Result<Topology, LoadError> {
     };
     // A closed stderr must not stop the compilation the warnings are about.
     let _ = write!(std::io::stderr().lock(), "{warnings}");
-    Ok(topology)
+    Ok((topology, text))
 }
 
 fn display(path: &Path) -> String {

@@ -5,12 +5,15 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+/// Prefix of the temporary files; host names cannot start with a dot, so none is a host's file.
+pub const TEMP_PREFIX: &str = ".abrfw-";
+
 /// Replaces `path` with `contents` atomically: readers see the old file or the new one.
 pub fn atomic_write(path: &Path, contents: &str) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".abrfw-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(contents.as_bytes())
@@ -27,5 +30,17 @@ pub fn atomic_write(path: &Path, contents: &str) -> Result<()> {
     }
     tmp.persist(path)
         .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+/// Makes the renames and removals inside `dir` durable (fsync of the directory). A no-op where
+/// directories cannot be opened as files (Windows).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync {}", dir.display()))?;
+    #[cfg(not(unix))]
+    let _ = dir;
     Ok(())
 }

@@ -579,7 +579,7 @@ dns = false
 phases = ["install"]
 
 [[host]]
-name = "con"
+name = "cons"
 os = "linux"
 addresses = ["10.0.0.11"]
 roles = ["management-console"]
@@ -592,7 +592,7 @@ roles = ["agent"]
 acronis_port = 9999
 "#,
         );
-        let con = hosts.iter().find(|h| h.host == "con").unwrap();
+        let con = hosts.iter().find(|h| h.host == "cons").unwrap();
         let out: Vec<_> = con
             .rules_in(Direction::Outbound)
             .map(|r| (r.flow.as_str(), r.destination_port.first))

@@ -132,7 +132,7 @@ addresses = ["10.0.0.10"]
 roles = ["management-server"]
 
 [[host]]
-name = "con"
+name = "cons"
 os = "windows"
 zone = "office"
 addresses = ["10.1.0.11"]
@@ -162,7 +162,7 @@ roles = ["agent"]
         // v6only shares no family with ams: no agent-ms / ms-agent link.
         assert_eq!(
             ids,
-            vec![("con", "ams", "console-ms"), ("con", "web", "update-check")]
+            vec![("cons", "ams", "console-ms"), ("cons", "web", "update-check")]
         );
         let http = &links[1];
         assert!(http.crosses_zones());

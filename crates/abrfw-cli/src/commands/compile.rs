@@ -1,18 +1,16 @@
 //! `abrfw compile`: topology -> rule sets, written to a directory or printed for one host.
 
-use std::path::PathBuf;
-
 use abrfw_core::{GatewayRules, HostRules, compile, compile_gateways};
 use anyhow::{Result, bail};
 
 use crate::args::{Backend, CompileArgs};
 use crate::backend::WRITTEN;
-use crate::write::atomic_write;
+use crate::tree::{Change, Manifest, Plan, RenderedFile};
 use crate::{Outcome, site};
 
 /// Runs the command: renders everything first, so an error leaves no file written.
 pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
-    let (catalog, topology) = site::load_site(&args.site)?;
+    let (catalog, topology, site_text) = site::load_site_with_text(&args.site)?;
     let hosts = compile(&catalog, &topology)?;
     let gateways = compile_gateways(&catalog, &topology)?;
     // A role the release has no flows for is said, not silently dropped.
@@ -58,31 +56,33 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
     let Some(dir) = &args.out_dir else {
         bail!("give --out-dir DIR, or --host NAME to print one rule set");
     };
-    let files = render_all(&hosts, &gateways, args.backend, dir)?;
+    let files = render_all(&hosts, &gateways, args.backend)?;
+    let total = files.len();
+    let manifest = Manifest::new(topology.release.id, &site_text, &files);
+    let plan = Plan::new(dir, files, &manifest)?;
     if args.check {
-        let mut differ = 0;
-        for (path, text) in &files {
-            if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
-                writeln!(out, "differs: {}", path.display())?;
-                differ += 1;
-            }
+        let changes = plan.changes();
+        for (path, change) in &changes {
+            writeln!(out, "{}: {}", change.as_str(), dir.join(path).display())?;
         }
-        return Ok(if differ == 0 {
+        return Ok(if changes.is_empty() {
             Outcome::Success
         } else {
             Outcome::Differences
         });
     }
-    for (path, text) in &files {
-        atomic_write(path, text)?;
-    }
+    plan.apply()?;
     writeln!(
         out,
-        "wrote {} file(s) for {} host(s) and {} gateway(s) into {}",
-        files.len(),
+        "wrote {} of {total} file(s) for {} host(s) and {} gateway(s) into {} ({} added, {} changed, {} unchanged, {} removed)",
+        plan.count(Change::Added) + plan.count(Change::Changed),
         hosts.len(),
         gateways.len(),
-        dir.display()
+        dir.display(),
+        plan.count(Change::Added),
+        plan.count(Change::Changed),
+        plan.count(Change::Unchanged),
+        plan.count(Change::Removed),
     )?;
     Ok(Outcome::Success)
 }
@@ -131,8 +131,7 @@ fn render_all(
     hosts: &[HostRules],
     gateways: &[GatewayRules],
     only: Option<Backend>,
-    dir: &std::path::Path,
-) -> Result<Vec<(PathBuf, String)>> {
+) -> Result<Vec<RenderedFile>> {
     let backends: Vec<Backend> = match only {
         Some(Backend::Ir) => bail!("the ir backend only prints (--host NAME --backend ir)"),
         Some(b) => vec![b],
@@ -142,14 +141,22 @@ fn render_all(
     for host in hosts {
         for backend in backends.iter().filter(|b| b.serves(host.os)) {
             for (name, text) in backend.render(host)? {
-                files.push((dir.join(&host.host).join(name), text));
+                files.push(RenderedFile {
+                    dir: host.host.clone(),
+                    name: name.to_owned(),
+                    text,
+                });
             }
         }
     }
     for gw in gateways {
         for backend in &backends {
             for (name, text) in backend.render_gateway(gw)?.unwrap_or_default() {
-                files.push((dir.join(&gw.gateway).join(name), text));
+                files.push(RenderedFile {
+                    dir: gw.gateway.clone(),
+                    name: name.to_owned(),
+                    text,
+                });
             }
         }
     }

@@ -7,5 +7,6 @@ pub mod encryption;
 pub mod explain;
 pub mod flows;
 pub mod graph;
+pub mod inventory;
 pub mod releases;
 pub mod schema;

@@ -108,6 +108,30 @@ fn accepted_hostile_text_is_rendered_inert_in_every_backend() {
             reference.keys().collect::<Vec<_>>()
         );
         for (rel, text) in &files {
+            // The manifest holds digests of the site and of every file: they differ by design.
+            if rel.ends_with("abrfw.json") {
+                continue;
+            }
+            // rules.json is data, one field a line: the hostile text must stay a string value,
+            // and the documents must agree once the allow rules' purposes are set aside.
+            if rel.ends_with("rules.json") {
+                let blank = |text: &str| {
+                    let mut doc: serde_json::Value = serde_json::from_str(text).unwrap();
+                    for rule in doc["rules"].as_array_mut().unwrap() {
+                        if rule["flow"].as_str().unwrap().starts_with("allow:") {
+                            rule["purpose"] = serde_json::Value::Null;
+                        }
+                    }
+                    doc
+                };
+                assert_eq!(
+                    blank(text),
+                    blank(&reference[rel]),
+                    "{label}/{}: hostile text changed more than the allow rules' purposes",
+                    rel.display()
+                );
+                continue;
+            }
             let (a, b): (Vec<&str>, Vec<&str>) =
                 (text.lines().collect(), reference[rel].lines().collect());
             assert_eq!(

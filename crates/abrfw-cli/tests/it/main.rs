@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test runs `abrfw` as a user would.
 #![allow(clippy::print_stderr, dead_code)]
 
+mod ansible;
 mod cli;
 mod diff;
 mod errors;
@@ -9,6 +10,7 @@ mod generated;
 mod golden;
 mod hostile;
 mod iptables;
+mod json;
 mod limits;
 mod lockout;
 mod netns;
@@ -17,5 +19,6 @@ mod ns;
 mod pf;
 mod props;
 mod support;
+mod tree;
 mod validate;
 mod windows;

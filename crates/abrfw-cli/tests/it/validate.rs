@@ -18,6 +18,25 @@ pub struct Checked {
     pub pf: usize,
     pub ps1: usize,
     pub netsh: usize,
+    pub json: usize,
+}
+
+/// Validates a rules.json document against the published schema (docs/rules.schema.json).
+pub fn check_rules_json(shown: &str, text: &str) {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let path = crate::support::root().join("docs/rules.schema.json");
+        let schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        jsonschema::validator_for(&schema).expect("a valid schema")
+    });
+    let doc: serde_json::Value =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{shown}: not JSON: {e}\n{text}"));
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{shown}: {}", errors.join("\n"));
 }
 
 /// Whether the system validators (nft, iptables-restore, ipset in a user namespace) can run;
@@ -122,6 +141,14 @@ pub fn tree(label: &str, files: &BTreeMap<PathBuf, String>, system: bool) -> Che
             "netsh.cmd" => {
                 checked.netsh += 1;
                 crate::windows::check_netsh_cmd(&shown, text);
+            }
+            "rules.json" => {
+                checked.json += 1;
+                check_rules_json(&shown, text);
+            }
+            "abrfw.json" => {
+                serde_json::from_str::<serde_json::Value>(text)
+                    .unwrap_or_else(|e| panic!("{shown}: the manifest is not JSON: {e}"));
             }
             other => panic!("{shown}: no validator for {other}"),
         }

@@ -325,6 +325,18 @@ impl Resolver<'_> {
         }
     }
 
+    /// A host or gateway name also names its output directory.
+    fn directory_name(&mut self, what: &str, name: &toml::Spanned<String>) {
+        if check_name(name.get_ref()).is_ok()
+            && let Err(why) = check_directory_name(name.get_ref())
+        {
+            self.report(
+                Diagnostic::new(format!("invalid {what} name {:?}: {why}", name.get_ref()), name.span())
+                    .help("host and gateway names become directory names in `compile --out-dir`, which must work on every file system: choose another name"),
+            );
+        }
+    }
+
     fn check_unique_names<'a>(
         &mut self,
         what: &str,
@@ -350,6 +362,7 @@ impl Resolver<'_> {
 
     fn host(&mut self, raw: &RawHost, options: &Options) -> Host {
         self.name("host", &raw.name);
+        self.directory_name("host", &raw.name);
         let os =
             raw.os.as_ref().and_then(|os| {
                 let found = Os::from_name(os.get_ref());
@@ -458,6 +471,7 @@ impl Resolver<'_> {
 
     fn gateway(&mut self, raw: &RawGateway, zones: &BTreeSet<&str>) -> Gateway {
         self.name("gateway", &raw.name);
+        self.directory_name("gateway", &raw.name);
         const GATEWAY_OS: [Os; 4] = [Os::Openbsd, Os::Freebsd, Os::Macos, Os::Linux];
         let os = Os::from_name(raw.os.get_ref()).filter(|os| GATEWAY_OS.contains(os));
         if os.is_none() {
@@ -672,6 +686,32 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The manifest `compile --out-dir` writes beside the host directories; no host may be named so.
+pub const MANIFEST_FILE_NAME: &str = "abrfw.json";
+
+/// Checks a name that [`check_name`] accepts for use as a directory name on every file system a
+/// generated tree may be checked out on: not a Windows device name (`CON`, `nul.txt`, `COM1`: the
+/// stem before the first dot counts, in any case, per Microsoft's "Naming Files, Paths, and
+/// Namespaces"), not ending in a dot (Windows strips it, so `a.` and `a` would collide), and not
+/// the manifest's name.
+pub fn check_directory_name(name: &str) -> Result<(), &'static str> {
+    let stem = name.split('.').next().unwrap_or(name).to_ascii_uppercase();
+    let device = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.len() == 4
+            && stem.as_bytes()[3].is_ascii_digit());
+    if device {
+        return Err("it is a reserved device name on Windows");
+    }
+    if name.ends_with('.') {
+        return Err("it ends with a dot, which Windows drops");
+    }
+    if name.eq_ignore_ascii_case(MANIFEST_FILE_NAME) {
+        return Err("it is the name of the manifest abrfw writes beside the host directories");
+    }
+    Ok(())
+}
+
 /// Checks an interface name: a letter, then `[A-Za-z0-9._-]`, at most 15 bytes.
 pub fn check_interface(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
@@ -767,6 +807,33 @@ mod tests {
                     check(&text);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn directory_names_are_checked() {
+        for good in [
+            "console",
+            "com10",
+            "lpt",
+            "nul-box",
+            "con0",
+            "a.b",
+            "abrfw.json.d",
+        ] {
+            assert!(check_directory_name(good).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "CON",
+            "con",
+            "nul.txt",
+            "Aux.site.local",
+            "COM1",
+            "lpt9.x",
+            "host.",
+            "ABRFW.JSON",
+        ] {
+            assert!(check_directory_name(bad).is_err(), "{bad:?}");
         }
     }
 

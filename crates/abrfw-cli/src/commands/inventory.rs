@@ -1,0 +1,121 @@
+//! `abrfw inventory`: an Ansible inventory of the site for contrib/ansible/abrfw.yml.
+//!
+//! The output is JSON, which Ansible's YAML inventory plugin reads (JSON is YAML), so names and
+//! values need no YAML quoting rules. Groups:
+//! - `abrfw_linux`, `abrfw_windows`, `abrfw_pf`: hosts and gateways the playbook applies rules to,
+//!   by the kind of file it loads (children of `abrfw`);
+//! - `abrfw_networks`: topology hosts that stand for a whole network (an address with a prefix
+//!   shorter than a single address). They are not under `abrfw`: an inventory cannot list the
+//!   machines of a network, so the site's own inventory names each machine with
+//!   `abrfw_host: <network host>` and puts it into the right group.
+//!
+//! Every entry carries `abrfw_host` (its directory in the output tree), `abrfw_os`,
+//! `abrfw_policy` and `abrfw_kind` (`host` or `gateway`); a host with a single address also gets
+//! `ansible_host` (its first IPv4 address, else its first IPv6 one).
+
+use std::collections::BTreeMap;
+
+use abrfw_core::{Catalog, Os, Policy};
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::Outcome;
+use crate::args::InventoryArgs;
+use crate::site;
+
+#[derive(Debug, Default, Serialize)]
+struct Group {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    hosts: BTreeMap<String, BTreeMap<&'static str, String>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    children: BTreeMap<&'static str, Group>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    vars: BTreeMap<&'static str, String>,
+}
+
+/// The group a host's rules are applied through, by OS.
+fn group_of(os: Os) -> &'static str {
+    if os.is_windows() {
+        "abrfw_windows"
+    } else if os.is_linux() {
+        "abrfw_linux"
+    } else {
+        "abrfw_pf"
+    }
+}
+
+/// Runs the command.
+pub fn run(args: &InventoryArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
+    let catalog = Catalog::builtin();
+    let topology = site::load(&args.site, &catalog)?;
+    let policy = match topology.options.policy {
+        Policy::Drop => "drop",
+        Policy::Fragment => "fragment",
+    };
+    // Every group exists, empty or not, so the playbooks' host patterns always match a group.
+    let mut groups: BTreeMap<&'static str, Group> = ["abrfw_linux", "abrfw_pf", "abrfw_windows"]
+        .into_iter()
+        .map(|g| (g, Group::default()))
+        .collect();
+    let mut networks = Group::default();
+    for host in &topology.hosts {
+        let Some(os) = host.os else { continue };
+        let mut vars = BTreeMap::from([
+            ("abrfw_host", host.name.clone()),
+            ("abrfw_os", os.as_str().to_owned()),
+            ("abrfw_policy", policy.to_owned()),
+            ("abrfw_kind", "host".to_owned()),
+        ]);
+        let single = host
+            .addresses
+            .iter()
+            .all(|a| a.prefix_len() == a.max_prefix_len());
+        if !single {
+            networks.hosts.insert(host.name.clone(), vars);
+            continue;
+        }
+        let first = host
+            .addresses
+            .iter()
+            .find(|a| a.addr().is_ipv4())
+            .or_else(|| host.addresses.first());
+        if let Some(a) = first {
+            vars.insert("ansible_host", a.addr().to_string());
+        }
+        groups
+            .entry(group_of(os))
+            .or_default()
+            .hosts
+            .insert(host.name.clone(), vars);
+    }
+    for gw in &topology.gateways {
+        let vars = BTreeMap::from([
+            ("abrfw_host", gw.name.clone()),
+            ("abrfw_os", gw.os.as_str().to_owned()),
+            ("abrfw_policy", policy.to_owned()),
+            ("abrfw_kind", "gateway".to_owned()),
+        ]);
+        groups
+            .entry(group_of(gw.os))
+            .or_default()
+            .hosts
+            .insert(gw.name.clone(), vars);
+    }
+    let mut all = Group::default();
+    if let Some(tree) = &args.tree {
+        all.vars.insert("abrfw_tree", tree.display().to_string());
+    }
+    all.children.insert(
+        "abrfw",
+        Group {
+            children: groups,
+            ..Group::default()
+        },
+    );
+    if !networks.hosts.is_empty() {
+        all.children.insert("abrfw_networks", networks);
+    }
+    let inventory = BTreeMap::from([("all", all)]);
+    writeln!(out, "{}", serde_json::to_string_pretty(&inventory)?)?;
+    Ok(Outcome::Success)
+}

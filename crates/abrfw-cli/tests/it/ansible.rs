@@ -1,0 +1,216 @@
+//! `abrfw inventory` and the playbook in contrib/ansible, run for real: ansible-core (installed by
+//! .ci/run from PyPI) applies the example site's Linux rule sets to network namespaces standing in
+//! for the hosts (local connection, every firewall command wrapped in `ip netns exec NS`), then
+//! the test checks the rules are loaded and that a second run changes nothing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use crate::ns::{Namespaces, sh};
+use crate::support::{fixture, root, stdout_ok, system_tests_possible};
+
+#[test]
+fn inventory_groups_hosts_by_the_file_they_load() {
+    let inv: serde_json::Value =
+        serde_json::from_str(&stdout_ok(&["inventory", "--example", "--tree", "out"])).unwrap();
+    let all = &inv["all"];
+    assert_eq!(all["vars"]["abrfw_tree"], "out");
+    let groups = &all["children"]["abrfw"]["children"];
+    let linux: Vec<&String> = groups["abrfw_linux"]["hosts"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(linux, ["helpdesk", "linux-agent", "nas", "vmware-va"]);
+    let nas = &groups["abrfw_linux"]["hosts"]["nas"];
+    assert_eq!(nas["ansible_host"], "192.0.2.45");
+    assert_eq!(nas["abrfw_host"], "nas");
+    assert_eq!(nas["abrfw_policy"], "drop");
+    assert!(groups["abrfw_windows"]["hosts"]["xp-agent"].is_object());
+    // Peers without `os` (vcenter, esxi) get no entry.
+    assert!(!inv.to_string().contains("vcenter"));
+
+    // A host standing for a network cannot be connected to: it is listed apart, with no address.
+    let zones: serde_json::Value = serde_json::from_str(&stdout_ok(&[
+        "inventory",
+        fixture("topologies/zones.toml").to_str().unwrap(),
+    ]))
+    .unwrap();
+    let networks = &zones["all"]["children"]["abrfw_networks"]["hosts"];
+    assert_eq!(networks["office-linux"]["abrfw_host"], "office-linux");
+    assert!(networks["office-linux"].get("ansible_host").is_none());
+    let gateway =
+        &zones["all"]["children"]["abrfw"]["children"]["abrfw_linux"]["hosts"]["fw-linux"];
+    assert_eq!(gateway["abrfw_kind"], "gateway");
+    assert_eq!(
+        zones["all"]["children"]["abrfw"]["children"]["abrfw_pf"]["hosts"]["fw-bsd"]["abrfw_os"],
+        "openbsd"
+    );
+}
+
+/// `host : ok=5 changed=2 ...` lines of the play recap, by host.
+fn recap(stdout: &str) -> BTreeMap<String, (u32, u32, u32)> {
+    let mut hosts = BTreeMap::new();
+    let Some(start) = stdout.find("PLAY RECAP") else {
+        return hosts;
+    };
+    for line in stdout[start..].lines().skip(1) {
+        let Some((host, counts)) = line.split_once(" : ") else {
+            continue;
+        };
+        let count = |key: &str| -> u32 {
+            counts
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+                .unwrap_or(u32::MAX)
+        };
+        hosts.insert(
+            host.trim().to_owned(),
+            (count("changed"), count("failed"), count("unreachable")),
+        );
+    }
+    hosts
+}
+
+fn playbook(work: &Path, inventories: &[&Path]) -> String {
+    let mut cmd = Command::new("ansible-playbook");
+    for inv in inventories {
+        cmd.arg("-i").arg(inv);
+    }
+    let out = cmd
+        .arg(root().join("contrib/ansible/abrfw.yml"))
+        .env("ANSIBLE_HOME", work.join("ansible-home"))
+        .env("ANSIBLE_LOCAL_TEMP", work.join("ansible-tmp"))
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
+        .env("LC_ALL", "C.UTF-8")
+        .output()
+        .expect("run ansible-playbook");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "ansible-playbook failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn the_playbook_applies_every_linux_host_and_a_second_run_changes_nothing() {
+    if !system_tests_possible(
+        &[
+            "ansible-playbook",
+            "ip",
+            "nft",
+            "iptables-restore",
+            "ip6tables-restore",
+        ],
+        true,
+    ) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("tree");
+    stdout_ok(&["compile", "--example", "--out-dir", tree.to_str().unwrap()]);
+    let inventory = work.path().join("inventory.json");
+    std::fs::write(
+        &inventory,
+        stdout_ok(&["inventory", "--example", "--tree", tree.to_str().unwrap()]),
+    )
+    .unwrap();
+
+    // Each Linux host of the example is a namespace; two load nftables, two iptables.
+    let hosts = [
+        ("helpdesk", "nftables"),
+        ("linux-agent", "nftables"),
+        ("nas", "iptables"),
+        ("vmware-va", "iptables"),
+    ];
+    let pid = std::process::id();
+    let names: Vec<String> = (0..hosts.len())
+        .map(|i| format!("abrfw-ans{pid}-{i}"))
+        .collect();
+    let _guard = Namespaces(names.clone());
+    let mut host_vars = serde_json::Map::new();
+    for ((host, backend), ns) in hosts.iter().zip(&names) {
+        sh(&["ip", "netns", "add", ns]);
+        host_vars.insert(
+            (*host).to_owned(),
+            serde_json::json!({
+                "ansible_connection": "local",
+                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                "abrfw_exec": ["ip", "netns", "exec", ns],
+                "abrfw_dest": work.path().join("dest").join(host),
+                "abrfw_linux_backend": backend,
+            }),
+        );
+    }
+    // A second inventory source puts the test's connection settings over the generated one.
+    let local = work.path().join("local.json");
+    std::fs::write(
+        &local,
+        serde_json::json!({ "all": { "hosts": host_vars } }).to_string(),
+    )
+    .unwrap();
+
+    let first = playbook(work.path(), &[&inventory, &local]);
+    let counts = recap(&first);
+    for (host, _) in &hosts {
+        let (changed, failed, unreachable) = counts[*host];
+        assert!(
+            changed > 0,
+            "{host}: nothing changed on the first run:\n{first}"
+        );
+        assert_eq!((failed, unreachable), (0, 0), "{host}:\n{first}");
+    }
+    for ((host, backend), ns) in hosts.iter().zip(&names) {
+        let (args, expect): (Vec<&str>, &str) = match *backend {
+            "nftables" => (vec!["nft", "list", "ruleset"], "table inet abrfw"),
+            _ => (vec!["iptables-save"], "-A INPUT -j ABRFW-IN"),
+        };
+        let mut cmd = vec!["ip", "netns", "exec", ns];
+        cmd.extend(args);
+        let out = Command::new(cmd[0]).args(&cmd[1..]).output().unwrap();
+        let listing = String::from_utf8_lossy(&out.stdout);
+        assert!(listing.contains(expect), "{host}: not loaded:\n{listing}");
+        // Every flow of the host's rules.json is in the loaded rules (comments name the flow).
+        let rules: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(tree.join(host).join("rules.json")).unwrap(),
+        )
+        .unwrap();
+        for rule in rules["rules"].as_array().unwrap() {
+            let flow = rule["flow"].as_str().unwrap();
+            assert!(
+                listing.contains(&format!("{flow}: ")),
+                "{host}: {flow} not loaded:\n{listing}"
+            );
+        }
+        let installed = work.path().join("dest").join(host);
+        let file = if *backend == "nftables" {
+            "nftables.nft"
+        } else {
+            "iptables.rules"
+        };
+        assert_eq!(
+            std::fs::read(installed.join(file)).unwrap(),
+            std::fs::read(tree.join(host).join(file)).unwrap()
+        );
+    }
+
+    let second = playbook(work.path(), &[&inventory, &local]);
+    let counts = recap(&second);
+    for (host, _) in &hosts {
+        assert_eq!(
+            counts[*host],
+            (0, 0, 0),
+            "{host}: the second run changed something:\n{second}"
+        );
+    }
+
+    // Rules flushed behind Ansible's back are loaded again although no file changed.
+    sh(&["ip", "netns", "exec", &names[0], "nft", "flush", "ruleset"]);
+    let third = playbook(work.path(), &[&inventory, &local]);
+    assert_eq!(recap(&third)["helpdesk"].0, 1, "{third}");
+    assert_eq!(recap(&third)["linux-agent"].0, 0, "{third}");
+}

@@ -1,0 +1,258 @@
+//! JSON backend: one host's [`HostRules`] as `rules.json`, a documented and versioned data shape
+//! for configuration-management templates that want data rather than scripts.
+//!
+//! The shape is the [`RulesFile`] struct; its JSON Schema ([`schema`]) is published as
+//! `docs/rules.schema.json`. [`FORMAT_VERSION`] changes whenever a field is removed, renamed or
+//! changes meaning; new optional fields may appear within one version.
+#![deny(missing_docs)]
+
+use abrfw_core::ipnet::{Ipv4Net, Ipv6Net};
+use abrfw_core::{Direction, Family, HostRules, Peers, Policy, PortRange, Protocol};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// Backend name, as `--backend` spells it.
+pub const NAME: &str = "json";
+/// File written for each host.
+pub const FILE_NAME: &str = "rules.json";
+/// Version of the `rules.json` shape.
+pub const FORMAT_VERSION: u32 = 1;
+/// The value of the `format` field, naming the document type.
+pub const FORMAT: &str = "abrfw-rules";
+
+/// Rendering options (none yet).
+#[derive(Debug, Clone, Default)]
+pub struct Options {}
+
+/// Why a rule set could not be rendered.
+#[derive(Debug)]
+pub struct Error(serde_json::Error);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot serialise rules.json: {}", self.0)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// The compiled firewall rules of one abrfw host (`rules.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "abrfw rules.json")]
+pub struct RulesFile {
+    /// Always "abrfw-rules".
+    #[schemars(extend("const" = "abrfw-rules"))]
+    pub format: String,
+    /// Version of this shape; a consumer should refuse a version it does not know.
+    #[schemars(extend("const" = 1))]
+    pub version: u32,
+    /// Host name from the topology (also the directory the file is in).
+    pub host: String,
+    /// Operating system the rules are for, in topology spelling (`linux`, `windows`, ...).
+    pub os: String,
+    /// Roles the host holds, in topology spelling, in the catalog's order.
+    pub roles: Vec<String>,
+    /// Id of the Acronis release whose flow catalog was compiled, e.g. `abr-11.5`.
+    pub release: String,
+    /// `drop`: the rule set is complete and denies everything else; `fragment`: only the allow
+    /// rules, for the site's own firewall to jump to.
+    pub policy: PolicyView,
+    /// The host's own addresses and networks.
+    pub addresses: Addresses,
+    /// Allow rules, in the stable order every backend uses.
+    pub rules: Vec<RuleView>,
+}
+
+/// Drop or fragment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyView {
+    /// A complete default-deny rule set.
+    Drop,
+    /// Only the allow rules.
+    Fragment,
+}
+
+/// Addresses split by family, sorted, overlaps merged, always in CIDR notation
+/// (`192.0.2.10/32`, `2001:db8::/64`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Addresses {
+    /// IPv4 networks.
+    pub ipv4: Vec<Ipv4Cidr>,
+    /// IPv6 networks.
+    pub ipv6: Vec<Ipv6Cidr>,
+}
+
+/// An IPv4 network in CIDR notation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(extend("pattern" = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$"))]
+pub struct Ipv4Cidr(pub String);
+
+/// An IPv6 network in CIDR notation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(extend("pattern" = r"^[0-9a-f:.]+/[0-9]{1,3}$"))]
+pub struct Ipv6Cidr(pub String);
+
+/// One allowed connection pattern.
+///
+/// Ports are in connection terms whatever the direction: `source_ports` is the initiator's side,
+/// `destination_ports` the responder's. For an inbound rule the peer initiates; for an outbound
+/// rule this host does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleView {
+    /// Catalog flow id (`agent-ms`, see docs/flows.md) or `allow:<name>` for a site rule.
+    pub flow: String,
+    /// What the connection is for.
+    pub purpose: String,
+    /// `inbound`: the peer connects to this host; `outbound`: this host connects to the peer.
+    pub direction: DirectionView,
+    /// Transport protocol.
+    pub protocol: ProtocolView,
+    /// The responder's port or port range.
+    pub destination_ports: Ports,
+    /// The initiator's source-port range (its OS ephemeral range), or null for any port.
+    pub source_ports: Option<Ports>,
+    /// The address families the rule applies to: those with at least one peer address.
+    pub families: Vec<FamilyView>,
+    /// The remote side's addresses.
+    pub peers: Addresses,
+    /// Topology host names behind `peers`, sorted; empty for an `[[allow]]` network.
+    pub peer_hosts: Vec<String>,
+}
+
+/// Inbound or outbound, seen from the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectionView {
+    /// The peer initiates.
+    Inbound,
+    /// This host initiates.
+    Outbound,
+}
+
+/// Transport protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtocolView {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+/// Address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FamilyView {
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+/// An inclusive port range; `first == last` is one port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ports {
+    /// First port.
+    #[schemars(range(min = 1, max = 65535))]
+    pub first: u16,
+    /// Last port (inclusive, at least `first`).
+    #[schemars(range(min = 1, max = 65535))]
+    pub last: u16,
+}
+
+impl RulesFile {
+    /// The view of one host's rules.
+    pub fn new(host: &HostRules) -> Self {
+        Self {
+            format: FORMAT.to_owned(),
+            version: FORMAT_VERSION,
+            host: host.host.clone(),
+            os: host.os.as_str().to_owned(),
+            roles: host.roles.clone(),
+            release: host.release.clone(),
+            policy: match host.policy {
+                Policy::Drop => PolicyView::Drop,
+                Policy::Fragment => PolicyView::Fragment,
+            },
+            addresses: Addresses::new(&host.addresses),
+            rules: host
+                .rules
+                .iter()
+                .map(|r| RuleView {
+                    flow: r.flow.clone(),
+                    purpose: r.purpose.clone(),
+                    direction: match r.direction {
+                        Direction::Inbound => DirectionView::Inbound,
+                        Direction::Outbound => DirectionView::Outbound,
+                    },
+                    protocol: match r.protocol {
+                        Protocol::Tcp => ProtocolView::Tcp,
+                        Protocol::Udp => ProtocolView::Udp,
+                    },
+                    destination_ports: Ports::new(r.destination_port),
+                    source_ports: r.source_ports.map(Ports::new),
+                    families: Family::ALL
+                        .into_iter()
+                        .filter(|&f| r.peers.len_of(f) > 0)
+                        .map(|f| match f {
+                            Family::V4 => FamilyView::Ipv4,
+                            Family::V6 => FamilyView::Ipv6,
+                        })
+                        .collect(),
+                    peers: Addresses::new(&r.peers),
+                    peer_hosts: r.peer_hosts.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Addresses {
+    fn new(peers: &Peers) -> Self {
+        Self {
+            ipv4: peers
+                .v4
+                .iter()
+                .map(|n: &Ipv4Net| Ipv4Cidr(n.to_string()))
+                .collect(),
+            ipv6: peers
+                .v6
+                .iter()
+                .map(|n: &Ipv6Net| Ipv6Cidr(n.to_string()))
+                .collect(),
+        }
+    }
+}
+
+impl Ports {
+    fn new(range: PortRange) -> Self {
+        Self {
+            first: range.first,
+            last: range.last,
+        }
+    }
+}
+
+/// Renders `rules.json` for one host: pretty-printed, fields in a fixed order, ending in a newline.
+pub fn render(host: &HostRules, _opts: &Options) -> Result<String, Error> {
+    serde_json::to_string_pretty(&RulesFile::new(host))
+        .map(|s| s + "\n")
+        .map_err(Error)
+}
+
+/// The JSON Schema (draft 2020-12) of `rules.json`, as published in `docs/rules.schema.json`.
+pub fn schema() -> Result<String, Error> {
+    let schema = schemars::schema_for!(RulesFile);
+    serde_json::to_string_pretty(&schema)
+        .map(|s| s + "\n")
+        .map_err(Error)
+}
