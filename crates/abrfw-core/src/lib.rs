@@ -19,6 +19,7 @@ mod compile;
 pub mod diagnostic;
 pub mod ir;
 pub mod os;
+pub mod par;
 pub mod role;
 pub mod text;
 pub mod topology;
