@@ -230,6 +230,7 @@ fn child(total: usize, dir: &Path) {
     let topo = topology::parse("bench.toml", &text, &catalog).expect("valid site");
     let parse = start.elapsed();
     let hosts = compile(&catalog, &topo).expect("compile");
+    let hosts_done = start.elapsed();
     let gateways = compile_gateways(&catalog, &topo).expect("compile gateways");
     let compiled = start.elapsed();
     println!(
@@ -240,7 +241,11 @@ fn child(total: usize, dir: &Path) {
         gateways.len()
     );
     println!("  parse+validate      {:>9.1} ms", ms(parse));
-    println!("  compile (+gateways) {:>9.1} ms", ms(compiled - parse));
+    println!("  compile hosts       {:>9.1} ms", ms(hosts_done - parse));
+    println!(
+        "  compile gateways    {:>9.1} ms",
+        ms(compiled - hosts_done)
+    );
     let mut largest_nft: Option<(usize, String, String)> = None;
     for b in backends() {
         let t = Instant::now();

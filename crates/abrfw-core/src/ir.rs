@@ -3,6 +3,8 @@
 //! Every backend renders a [`HostRules`]; none of them sees the topology.
 
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Serialize;
@@ -211,7 +213,49 @@ pub struct HostRules {
     /// The host's own addresses.
     pub addresses: Peers,
     /// Allow rules, sorted.
-    pub rules: Vec<Rule>,
+    pub rules: Rules,
+}
+
+/// A host's allow rules, sorted: an immutable list that hosts with the same roles, OS and peers
+/// share instead of each holding a copy (a site of 100,000 agents has a handful of distinct
+/// lists). Reads like a `[Rule]`; serializes as a sequence.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rules(Arc<[Rule]>);
+
+impl Deref for Rules {
+    type Target = [Rule];
+
+    fn deref(&self) -> &[Rule] {
+        &self.0
+    }
+}
+
+impl From<Vec<Rule>> for Rules {
+    fn from(rules: Vec<Rule>) -> Self {
+        Self(rules.into())
+    }
+}
+
+impl<'a> IntoIterator for &'a Rules {
+    type Item = &'a Rule;
+    type IntoIter = std::slice::Iter<'a, Rule>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl Serialize for Rules {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.as_ref().serialize(serializer)
+    }
+}
+
+impl Rules {
+    /// True when two lists are one shared allocation (not merely equal).
+    pub fn shares(&self, other: &Rules) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl HostRules {

@@ -30,7 +30,7 @@ pub use diagnostic::{Diagnostic, TopologyError};
 pub use ipnet;
 pub use ir::{
     Connection, Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy, PortRange,
-    Protocol, Rule, Zone,
+    Protocol, Rule, Rules, Zone,
 };
 pub use os::Os;
 pub use role::{Component, Role};
