@@ -9,5 +9,6 @@ mod netns;
 mod nft;
 mod ns;
 mod pf;
+mod scale;
 mod support;
 mod windows;
