@@ -55,14 +55,34 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
     let Some(dir) = &args.out_dir else {
         bail!("give --out-dir DIR, or --host NAME to print one rule set");
     };
-    let files = render_all(&hosts, &gateways, args.backend, dir)?;
+    let backends = backends_for(args.backend)?;
+    let targets: Vec<Target<'_>> = hosts
+        .iter()
+        .map(Target::Host)
+        .chain(gateways.iter().map(Target::Gateway))
+        .collect();
+    // Everything is rendered (on every core) before anything is written, so a rendering error
+    // leaves no file written; only the file names, and with --check whether each differs, are
+    // kept, so memory stays bounded however large the site.
+    let rendered = abrfw_core::par::map(&targets, |t| -> Result<Vec<(PathBuf, bool)>> {
+        Ok(t.render(&backends, dir)?
+            .into_iter()
+            .map(|(path, text)| {
+                let differs = args.check
+                    && std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str());
+                (path, differs)
+            })
+            .collect())
+    });
+    let mut files = Vec::new();
+    for r in rendered {
+        files.extend(r?);
+    }
     if args.check {
         let mut differ = 0;
-        for (path, text) in &files {
-            if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
-                writeln!(out, "differs: {}", path.display())?;
-                differ += 1;
-            }
+        for (path, _) in files.iter().filter(|(_, differs)| *differs) {
+            writeln!(out, "differs: {}", path.display())?;
+            differ += 1;
         }
         return Ok(if differ == 0 {
             Outcome::Success
@@ -70,8 +90,15 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
             Outcome::Differences
         });
     }
-    for (path, text) in &files {
-        atomic_write(path, text)?;
+    // Render again and write each file as soon as it is rendered, on every core.
+    let written = abrfw_core::par::map(&targets, |t| -> Result<()> {
+        for (path, text) in t.render(&backends, dir)? {
+            atomic_write(&path, &text)?;
+        }
+        Ok(())
+    });
+    for w in written {
+        w?;
     }
     writeln!(
         out,
@@ -123,32 +150,45 @@ fn print_files(files: &[(&'static str, String)], out: &mut dyn std::io::Write) -
     Ok(())
 }
 
-/// Every file of the site: hosts then gateways, each in backend order.
-fn render_all(
-    hosts: &[HostRules],
-    gateways: &[GatewayRules],
-    only: Option<Backend>,
-    dir: &std::path::Path,
-) -> Result<Vec<(PathBuf, String)>> {
-    let backends: Vec<Backend> = match only {
+/// The backends `compile --out-dir` writes with.
+fn backends_for(only: Option<Backend>) -> Result<Vec<Backend>> {
+    Ok(match only {
         Some(Backend::Ir) => bail!("the ir backend only prints (--host NAME --backend ir)"),
         Some(b) => vec![b],
         None => WRITTEN.to_vec(),
-    };
-    let mut files = Vec::new();
-    for host in hosts {
-        for backend in backends.iter().filter(|b| b.serves(host.os)) {
-            for (name, text) in backend.render(host)? {
-                files.push((dir.join(&host.host).join(name), text));
+    })
+}
+
+/// A host or a gateway: one directory of files under the output directory.
+enum Target<'a> {
+    Host(&'a HostRules),
+    Gateway(&'a GatewayRules),
+}
+
+impl Target<'_> {
+    /// Its files, in backend order, as `(path, contents)`.
+    fn render(
+        &self,
+        backends: &[Backend],
+        dir: &std::path::Path,
+    ) -> Result<Vec<(PathBuf, String)>> {
+        let mut files = Vec::new();
+        match self {
+            Target::Host(host) => {
+                for backend in backends.iter().filter(|b| b.serves(host.os)) {
+                    for (name, text) in backend.render(host)? {
+                        files.push((dir.join(&host.host).join(name), text));
+                    }
+                }
+            }
+            Target::Gateway(gw) => {
+                for backend in backends {
+                    for (name, text) in backend.render_gateway(gw)?.unwrap_or_default() {
+                        files.push((dir.join(&gw.gateway).join(name), text));
+                    }
+                }
             }
         }
+        Ok(files)
     }
-    for gw in gateways {
-        for backend in &backends {
-            for (name, text) in backend.render_gateway(gw)?.unwrap_or_default() {
-                files.push((dir.join(&gw.gateway).join(name), text));
-            }
-        }
-    }
-    Ok(files)
 }
