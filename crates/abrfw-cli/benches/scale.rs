@@ -7,6 +7,8 @@
 //! gateway (on every core, as `abrfw compile` renders), output bytes, and rules per host; then,
 //! as root with `nft` and `ip`, the time `nft -f` takes to load the largest host rule set and the
 //! gateway's rule set in a fresh network namespace. Figures are printed, never asserted.
+//! `ABRFW_BENCH_KEEP=DIR` also writes each generated site to `DIR/site-N.toml`, to time
+//! `abrfw compile` on it.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::fmt::Write as _;
@@ -226,6 +228,9 @@ fn peak_kib() -> u64 {
 fn child(total: usize, dir: &Path) {
     let catalog = Catalog::builtin();
     let text = site(total);
+    if let Some(keep) = std::env::var_os("ABRFW_BENCH_KEEP") {
+        std::fs::write(Path::new(&keep).join(format!("site-{total}.toml")), &text).expect("keep");
+    }
     let start = Instant::now();
     let topo = topology::parse("bench.toml", &text, &catalog).expect("valid site");
     let parse = start.elapsed();

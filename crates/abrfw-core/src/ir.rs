@@ -6,6 +6,8 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Serialize;
 
@@ -138,6 +140,28 @@ impl Peers {
         }
     }
 
+    /// The addresses of one family as runs of consecutive addresses, one entry per run: a run
+    /// that is one network stays that network, a longer one becomes a range. Aggregation leaves
+    /// ten consecutive hosts as four networks (`.0/29`, `.8/31`); as a run they are one range.
+    pub fn runs(&self, family: Family) -> Vec<AddressRun> {
+        match family {
+            Family::V4 => runs(self.v4.iter().map(|n| {
+                (
+                    u128::from(u32::from(n.network())),
+                    u128::from(u32::from(n.broadcast())),
+                    IpNet::V4(*n),
+                )
+            })),
+            Family::V6 => runs(self.v6.iter().map(|n| {
+                (
+                    u128::from(n.network()),
+                    u128::from(n.broadcast()),
+                    IpNet::V6(*n),
+                )
+            })),
+        }
+    }
+
     /// Number of entries in one family.
     pub fn len_of(&self, family: Family) -> usize {
         match family {
@@ -150,6 +174,53 @@ impl Peers {
     pub fn is_empty(&self) -> bool {
         self.v4.is_empty() && self.v6.is_empty()
     }
+}
+
+/// A run of consecutive addresses of one family: one network, or the inclusive range between
+/// two addresses when no single network covers it exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AddressRun {
+    /// Exactly one network (or address).
+    Net(IpNet),
+    /// First and last address; spans two networks or more.
+    Range(IpAddr, IpAddr),
+}
+
+/// Joins sorted, non-overlapping networks, given as `(first, last, net)` with addresses as
+/// integers, into runs of consecutive addresses.
+fn runs(nets: impl Iterator<Item = (u128, u128, IpNet)>) -> Vec<AddressRun> {
+    let mut out = Vec::new();
+    // (first, last, the run's first network, networks in the run)
+    let mut current: Option<(u128, u128, IpNet, usize)> = None;
+    let finish = |(first, last, net, count): (u128, u128, IpNet, usize)| {
+        if count == 1 {
+            AddressRun::Net(net)
+        } else if net.addr().is_ipv4() {
+            let v4 = |a: u128| IpAddr::V4(Ipv4Addr::from(u32::try_from(a).unwrap_or(u32::MAX)));
+            AddressRun::Range(v4(first), v4(last))
+        } else {
+            AddressRun::Range(
+                IpAddr::V6(Ipv6Addr::from(first)),
+                IpAddr::V6(Ipv6Addr::from(last)),
+            )
+        }
+    };
+    for (first, last, net) in nets {
+        match &mut current {
+            Some((_, end, _, count)) if end.checked_add(1) == Some(first) => {
+                *end = last;
+                *count += 1;
+            }
+            _ => {
+                if let Some(run) = current.take() {
+                    out.push(finish(run));
+                }
+                current = Some((first, last, net, 1));
+            }
+        }
+    }
+    out.extend(current.map(finish));
+    out
 }
 
 /// One allowed connection pattern of a host.

@@ -29,8 +29,8 @@ pub use compile::{CompileError, compile, compile_gateways, families};
 pub use diagnostic::{Diagnostic, TopologyError};
 pub use ipnet;
 pub use ir::{
-    Connection, Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy, PortRange,
-    Protocol, Rule, Rules, Zone,
+    AddressRun, Connection, Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy,
+    PortRange, Protocol, Rule, Rules, Zone,
 };
 pub use os::Os;
 pub use role::{Component, Role};

@@ -2,10 +2,9 @@
 //! and the chunking of long address lists. Nothing here knows cmd or PowerShell syntax.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 use abrfw_core::ipnet::IpNet;
-use abrfw_core::{Direction, HostRules, PortRange, Protocol, Rule};
+use abrfw_core::{AddressRun, Direction, Family, HostRules, PortRange, Protocol, Rule};
 
 use crate::Options;
 
@@ -129,71 +128,14 @@ pub fn address(net: IpNet) -> String {
 /// (`10.0.0.1-10.0.0.9`), the `start-end` form INetFwRule::RemoteAddresses, netsh `remoteip=`
 /// and New-NetFirewallRule `-RemoteAddress` document for IPv4 and IPv6 alike.
 pub fn remote_addresses(rule: &Rule) -> Vec<String> {
-    let v4 = rule.peers.v4.iter().map(|n| {
-        (
-            u128::from(u32::from(n.network())),
-            u128::from(u32::from(n.broadcast())),
-            IpNet::V4(*n),
-        )
-    });
-    let v6 = rule.peers.v6.iter().map(|n| {
-        (
-            u128::from(n.network()),
-            u128::from(n.broadcast()),
-            IpNet::V6(*n),
-        )
-    });
-    let mut out = runs(v4, |a| {
-        Ipv4Addr::from(u32::try_from(a).unwrap_or(u32::MAX)).to_string()
-    });
-    out.extend(runs(v6, |a| Ipv6Addr::from(a).to_string()));
-    out
-}
-
-/// Joins sorted, non-overlapping networks (`(first, last, net)`) into runs of consecutive
-/// addresses, one entry per run.
-fn runs(
-    nets: impl Iterator<Item = (u128, u128, IpNet)>,
-    show: impl Fn(u128) -> String,
-) -> Vec<String> {
-    struct Run {
-        first: u128,
-        last: u128,
-        net: IpNet,
-        nets: usize,
-    }
-    let entry = |r: &Run| {
-        if r.nets == 1 {
-            address(r.net)
-        } else {
-            format!("{}-{}", show(r.first), show(r.last))
-        }
-    };
-    let mut out = Vec::new();
-    let mut current: Option<Run> = None;
-    for (first, last, net) in nets {
-        match &mut current {
-            Some(r) if r.last.checked_add(1) == Some(first) => {
-                r.last = last;
-                r.nets += 1;
-            }
-            _ => {
-                if let Some(r) = current.take() {
-                    out.push(entry(&r));
-                }
-                current = Some(Run {
-                    first,
-                    last,
-                    net,
-                    nets: 1,
-                });
-            }
-        }
-    }
-    if let Some(r) = current {
-        out.push(entry(&r));
-    }
-    out
+    Family::ALL
+        .into_iter()
+        .flat_map(|f| rule.peers.runs(f))
+        .map(|run| match run {
+            AddressRun::Net(net) => address(net),
+            AddressRun::Range(first, last) => format!("{first}-{last}"),
+        })
+        .collect()
 }
 
 /// Splits `addresses` into lists of at most `max` entries and, when given, `max_chars`
