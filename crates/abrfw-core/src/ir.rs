@@ -469,3 +469,48 @@ pub fn address_text(net: IpNet) -> String {
         net.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peers(list: &[&str]) -> Peers {
+        Peers::from_nets(list.iter().map(|a| {
+            a.parse::<IpNet>()
+                .or_else(|_| a.parse::<IpAddr>().map(IpNet::from))
+                .unwrap()
+        }))
+    }
+
+    #[test]
+    fn runs_join_consecutive_networks_and_keep_single_networks() {
+        let ten: Vec<String> = (0..10).map(|i| format!("10.0.0.{i}")).collect();
+        let mut list: Vec<&str> = ten.iter().map(String::as_str).collect();
+        list.extend(["10.0.1.0/24", "10.0.3.1", "fd00::1", "fd00::2", "fd00::3"]);
+        let p = peers(&list);
+        assert_eq!(p.v4.len(), 4);
+        let ip = |a: &str| a.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            p.runs(Family::V4),
+            [
+                AddressRun::Range(ip("10.0.0.0"), ip("10.0.0.9")),
+                AddressRun::Net("10.0.1.0/24".parse().unwrap()),
+                AddressRun::Net("10.0.3.1/32".parse().unwrap()),
+            ]
+        );
+        assert_eq!(
+            p.runs(Family::V6),
+            [AddressRun::Range(ip("fd00::1"), ip("fd00::3"))]
+        );
+        // The last address of the space ends a run without overflowing.
+        let top = peers(&["255.255.255.254", "255.255.255.255", "0.0.0.0"]);
+        assert_eq!(
+            top.runs(Family::V4),
+            [
+                AddressRun::Net("0.0.0.0/32".parse().unwrap()),
+                AddressRun::Net("255.255.255.254/31".parse().unwrap()),
+            ]
+        );
+        assert!(Peers::default().runs(Family::V6).is_empty());
+    }
+}
