@@ -667,6 +667,76 @@ acronis_port = 9999
     }
 
     #[test]
+    fn hosts_of_one_class_share_rules_and_no_host_is_its_own_peer() {
+        let hosts = compile_text(
+            r#"
+[[host]]
+name = "ams"
+os = "windows"
+addresses = ["10.0.0.10"]
+roles = ["management-server", "license-server"]
+
+[[host]]
+name = "sn1"
+os = "windows"
+addresses = ["10.0.0.20"]
+roles = ["storage-node", "agent"]
+
+[[host]]
+name = "sn2"
+os = "windows"
+addresses = ["10.0.0.21"]
+roles = ["storage-node", "agent"]
+
+[[host]]
+name = "a1"
+os = "linux"
+addresses = ["10.0.1.1"]
+roles = ["agent"]
+
+[[host]]
+name = "a2"
+os = "linux"
+addresses = ["10.0.1.2"]
+roles = ["agent"]
+
+[[host]]
+name = "a3"
+os = "linux"
+addresses = ["10.0.1.3"]
+roles = ["agent"]
+
+[[allow]]
+name = "ssh"
+from = "10.9.0.0/24"
+to = "a3"
+port = 22
+"#,
+        );
+        let get = |n: &str| hosts.iter().find(|h| h.host == n).unwrap();
+        // Same class: one shared list, computed once.
+        assert!(get("a1").rules.shares(&get("a2").rules));
+        // An [[allow]] makes a3's list its own: the class rules plus its rule.
+        let a3 = &get("a3").rules;
+        assert!(!a3.shares(&get("a1").rules));
+        let without: Vec<&Rule> = a3.iter().filter(|r| r.flow != "allow:ssh").collect();
+        assert_eq!(without, get("a1").rules.iter().collect::<Vec<_>>());
+        assert_eq!(a3.len(), get("a1").rules.len() + 1);
+        // Storage nodes that are also agents back up to each other but never to themselves,
+        // so each has its own list.
+        for (me, other) in [("sn1", "sn2"), ("sn2", "sn1")] {
+            let rules = &get(me).rules;
+            assert!(rules.iter().all(|r| !r.peer_hosts.iter().any(|p| p == me)));
+            assert!(
+                rules
+                    .iter()
+                    .any(|r| r.flow == "agent-sn" && r.peer_hosts.iter().any(|p| p == other))
+            );
+        }
+        assert!(!get("sn1").rules.shares(&get("sn2").rules));
+    }
+
+    #[test]
     fn the_responders_acronis_port_applies() {
         let text = PAIR.replace(
             "roles = [\"agent\"]",
