@@ -20,9 +20,9 @@ use abrfw_core::{Catalog, GatewayRules, HostRules, compile, compile_gateways, pa
 
 const DEFAULT_SIZES: &str = "1000,10000,100000";
 
-/// A site of `total` hosts: the servers of every role in zone `servers`, two consoles, and
-/// `total - 13` agents of every kind in zone `office`, each with one IPv4 and one IPv6 address;
-/// a Linux gateway routes between the zones.
+/// A site of `total` hosts: the servers of every role in zone `servers` (one of them a FreeBSD
+/// vault), two consoles and a Mac with a browser, and `total - 15` agents of every kind in zone
+/// `office`, each with one IPv4 and one IPv6 address; a Linux gateway routes between the zones.
 fn site(total: usize) -> String {
     let mut t = String::from("[options]\npolicy = \"drop\"\n");
     let mut host = |name: &str, os: Option<&str>, zone: &str, addr: &str, roles: &str| {
@@ -64,6 +64,13 @@ fn site(total: usize) -> String {
         "\"10.0.2.2\", \"fd00::2:2\"",
         "\"vault-sftp\"",
     );
+    host(
+        "bsd-nas",
+        Some("freebsd"),
+        "servers",
+        "\"10.0.2.3\", \"fd00::2:3\"",
+        "\"vault-nfs\"",
+    );
     host("vcenter", win, "servers", "\"10.0.3.1\"", "\"vcenter\"");
     host("esxi", None, "servers", "\"10.0.3.0/24\"", "\"esxi\"");
     host(
@@ -94,7 +101,14 @@ fn site(total: usize) -> String {
         "\"10.0.4.12\", \"fd00::4:12\"",
         "\"management-console\"",
     );
-    for i in 0..total.saturating_sub(13) {
+    host(
+        "mac",
+        Some("macos"),
+        "office",
+        "\"10.0.4.13\", \"fd00::4:13\"",
+        "\"web-browser\"",
+    );
+    for i in 0..total.saturating_sub(15) {
         // Agents spread over 10.16.0.0/12 and fd00:1::/96, one address of each family.
         let (a, b, c) = (16 + (i >> 16), (i >> 8) & 0xff, i & 0xff);
         let addr = format!(
