@@ -4,7 +4,8 @@
 //! picks other sizes. Each size runs in a fresh child process (this binary again, with
 //! `ABRFW_BENCH_CHILD=N`), so its peak memory (VmHWM from /proc/self/status) is its own. Per size
 //! it reports the wall time of parse, compile and each backend's rendering of every host and
-//! gateway (on every core, as `abrfw compile` renders), output bytes, and rules per host; then,
+//! gateway (on every core, as `abrfw compile` renders), output bytes, rules per host, and the
+//! CPU time the process used (steadier than wall time on a shared machine); then,
 //! as root with `nft` and `ip`, the time `nft -f` takes to load the largest host rule set and the
 //! gateway's rule set in a fresh network namespace. Figures are printed, never asserted.
 //! `ABRFW_BENCH_KEEP=DIR` also writes each generated site to `DIR/site-N.toml`, to time
@@ -237,6 +238,21 @@ fn peak_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time (user + system, every thread) of this process so far, from /proc/self/stat in
+/// USER_HZ ticks (100 per second on Linux). On a shared machine it varies less than wall time.
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 /// One size, in this process: prints the report lines and leaves the largest nftables rule sets
 /// in `dir` for the parent to load.
 fn child(total: usize, dir: &Path) {
@@ -246,6 +262,7 @@ fn child(total: usize, dir: &Path) {
         std::fs::write(Path::new(&keep).join(format!("site-{total}.toml")), &text).expect("keep");
     }
     let start = Instant::now();
+    let cpu_start = cpu_time();
     let topo = topology::parse("bench.toml", &text, &catalog).expect("valid site");
     let parse = start.elapsed();
     let hosts = compile(&catalog, &topo).expect("compile");
@@ -309,6 +326,10 @@ fn child(total: usize, dir: &Path) {
     }
     let wall = start.elapsed();
     println!("  total wall          {:>9.1} ms", ms(wall));
+    println!(
+        "  CPU time            {:>9.1} ms (user + system, all threads, from the start)",
+        ms(cpu_time() - cpu_start)
+    );
     println!(
         "  peak memory         {:>9.1} MiB",
         peak_kib() as f64 / 1024.0
