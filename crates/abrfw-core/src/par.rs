@@ -1,15 +1,15 @@
 //! An order-preserving parallel map over a slice, on the machine's cores.
 //!
-//! `std::thread::scope` with one contiguous chunk per core is all abrfw needs: the work items
-//! (hosts) are independent, many, and of similar cost, so static chunking keeps both cores of a
-//! small machine busy without a work-stealing pool (rayon would add a dependency tree for the
-//! same result here). Results come back in input order, so output stays deterministic.
+//! `std::thread::scope` with one thread per core is all abrfw needs: the work items (hosts,
+//! host classes) are independent, and rayon's work-stealing pool would add a dependency tree for
+//! little gain on two cores. Thread `t` of `n` takes items `t`, `t + n`, `t + 2n`, ...: sites list
+//! their few servers (the expensive items: every agent is their peer) first and thousands of
+//! cheap agents after, and striding spreads both kinds over the threads, where contiguous chunks
+//! would give one thread every server. Results come back in input order, so output stays
+//! deterministic.
 
 use std::num::NonZeroUsize;
 use std::thread;
-
-/// Below this many items per thread, spawning costs more than it saves.
-const MIN_CHUNK: usize = 64;
 
 /// Maps `f` over `items` on up to `available_parallelism()` threads; results in input order.
 pub fn map<T, R, F>(items: &[T], f: F) -> Vec<R>
@@ -29,27 +29,31 @@ where
     R: Send,
     F: Fn(&T) -> R + Sync,
 {
-    let threads = threads.clamp(1, items.len().div_ceil(MIN_CHUNK).max(1));
+    let threads = threads.clamp(1, items.len().max(1));
     if threads == 1 {
         return items.iter().map(f).collect();
     }
-    let chunk = items.len().div_ceil(threads);
     let f = &f;
-    thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+    let parts: Vec<Vec<R>> = thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| s.spawn(move || items.iter().skip(t).step_by(threads).map(f).collect()))
             .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for h in handles {
-            match h.join() {
-                Ok(part) => out.extend(part),
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(part) => part,
                 // A panic in `f` is a bug; carry it to the caller unchanged.
                 Err(payload) => std::panic::resume_unwind(payload),
-            }
-        }
-        out
-    })
+            })
+            .collect()
+    });
+    // Item i is the (i / threads)-th result of thread i % threads.
+    let mut parts: Vec<std::vec::IntoIter<R>> = parts.into_iter().map(Vec::into_iter).collect();
+    let mut out = Vec::with_capacity(items.len());
+    for i in 0..items.len() {
+        out.extend(parts[i % threads].next());
+    }
+    out
 }
 
 #[cfg(test)]
