@@ -142,7 +142,8 @@ impl Peers {
 
     /// The addresses of one family as runs of consecutive addresses, one entry per run: a run
     /// that is one network stays that network, a longer one becomes a range. Aggregation leaves
-    /// ten consecutive hosts as four networks (`.0/29`, `.8/31`); as a run they are one range.
+    /// the nine hosts .1 to .9 as four networks (.1, .2/31, .4/30, .8/31); as a run they are one
+    /// range.
     pub fn runs(&self, family: Family) -> Vec<AddressRun> {
         match family {
             Family::V4 => runs(self.v4.iter().map(|n| {

@@ -140,7 +140,7 @@ fn management_server_windows_rules_are_the_fewest_the_limits_allow() {
     // Windows rule.
     let entries: Vec<Vec<String>> = ams.rules.iter().map(mapping::remote_addresses).collect();
     let fewest: usize = entries.iter().map(|e| e.len().div_ceil(500).max(1)).sum();
-    // Consecutive Windows agents (ten in every twenty addresses) are one entry, not the three or
+    // Consecutive Windows agents (ten in every twenty addresses) are one entry, not the two to
     // four networks ipnet aggregates them into.
     let networks: usize = ams
         .rules
