@@ -29,7 +29,7 @@ bless:
 docs:
     cargo run --locked -- flows --format markdown > docs/flows.md
 
-# Scale benchmark (ABRFW_BENCH_HOSTS=N agents, default 20000)
+# Scale benchmark: 1k, 10k and 100k-host sites (ABRFW_BENCH_HOSTS=1000,20000 for others); docs/performance.md
 bench:
     cargo bench --locked -p abrfw-cli --bench scale
 

@@ -1,68 +1,123 @@
-//! Scale benchmark: a generated site with tens of thousands of hosts, timed per stage.
+//! Scale benchmark: generated sites of 1,000, 10,000 and 100,000 hosts, compiled to every backend.
 //!
-//! `cargo bench -p abrfw-cli --bench scale` (or `just bench`); `ABRFW_BENCH_HOSTS=N` changes the
-//! number of agent hosts (default 20000). Prints one line per stage with the best of a few runs.
-#![allow(clippy::print_stdout)]
+//! `cargo bench -p abrfw-cli --bench scale` (or `just bench`). `ABRFW_BENCH_HOSTS=1000,20000`
+//! picks other sizes. Each size runs in a fresh child process (this binary again, with
+//! `ABRFW_BENCH_CHILD=N`), so its peak memory (VmHWM from /proc/self/status) is its own. Per size
+//! it reports the wall time of parse, compile and each backend's rendering of every host and
+//! gateway (on every core, as `abrfw compile` renders), output bytes, rules per host, and the
+//! CPU time the process used (steadier than wall time on a shared machine); then,
+//! as root with `nft` and `ip`, the time `nft -f` takes to load the largest host rule set and the
+//! gateway's rule set in a fresh network namespace. Figures are printed, never asserted.
+//! `ABRFW_BENCH_KEEP=DIR` also writes each generated site to `DIR/site-N.toml`, to time
+//! `abrfw compile` on it.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::fmt::Write as _;
-use std::hint::black_box;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use abrfw_core::diff::{Side, diff_sites};
-use abrfw_core::{Catalog, compile, topology};
+use abrfw_core::{Catalog, GatewayRules, HostRules, compile, compile_gateways, par, topology};
 
-/// A site with one management server (also the license server), a console, four storage nodes,
-/// a NAS vault, vCenter, ESXi, the online storage, and `agents` agent hosts of every kind.
-fn site(agents: usize) -> String {
+const DEFAULT_SIZES: &str = "1000,10000,100000";
+
+/// A site of `total` hosts: the servers of every role in zone `servers` (one of them a FreeBSD
+/// vault), two consoles and a Mac with a browser, and `total - 15` agents of every kind in zone
+/// `office`, each with one IPv4 and one IPv6 address; a Linux gateway routes between the zones.
+fn site(total: usize) -> String {
     let mut t = String::from("[options]\npolicy = \"drop\"\n");
-    let mut host = |name: &str, os: Option<&str>, addr: String, roles: &str| {
-        let _ = write!(t, "\n[[host]]\nname = \"{name}\"\n");
+    let mut host = |name: &str, os: Option<&str>, zone: &str, addr: &str, roles: &str| {
+        let _ = write!(t, "\n[[host]]\nname = \"{name}\"\nzone = \"{zone}\"\n");
         if let Some(os) = os {
             let _ = writeln!(t, "os = \"{os}\"");
         }
         let _ = writeln!(t, "addresses = [{addr}]\nroles = [{roles}]");
     };
+    let win = Some("windows");
+    let lx = Some("linux");
     host(
         "ams",
-        Some("windows"),
-        "\"10.0.0.10\", \"fd00::10\"".into(),
+        win,
+        "servers",
+        "\"10.0.0.10\", \"fd00::10\"",
         "\"management-server\", \"license-server\"",
-    );
-    host(
-        "console",
-        Some("windows"),
-        "\"10.0.0.11\"".into(),
-        "\"management-console\"",
     );
     for i in 0..4 {
         host(
             &format!("sn{i}"),
-            Some("windows"),
-            format!("\"10.0.1.{i}\", \"fd00::1:{i}\""),
+            win,
+            "servers",
+            &format!("\"10.0.1.{i}\", \"fd00::1:{i}\""),
             "\"storage-node\"",
         );
     }
     host(
         "nas",
-        Some("linux"),
-        "\"10.0.2.1\", \"fd00::2:1\"".into(),
+        lx,
+        "servers",
+        "\"10.0.2.1\", \"fd00::2:1\"",
         "\"vault-smb\", \"vault-nfs\"",
     );
-    host("vcenter", None, "\"10.0.3.1\"".into(), "\"vcenter\"");
-    host("esxi", None, "\"10.0.3.0/24\"".into(), "\"esxi\"");
+    host(
+        "sftp",
+        lx,
+        "servers",
+        "\"10.0.2.2\", \"fd00::2:2\"",
+        "\"vault-sftp\"",
+    );
+    host(
+        "bsd-nas",
+        Some("freebsd"),
+        "servers",
+        "\"10.0.2.3\", \"fd00::2:3\"",
+        "\"vault-nfs\"",
+    );
+    host("vcenter", win, "servers", "\"10.0.3.1\"", "\"vcenter\"");
+    host("esxi", None, "servers", "\"10.0.3.0/24\"", "\"esxi\"");
     host(
         "cloud",
         None,
-        "\"203.0.113.0/24\"".into(),
+        "servers",
+        "\"203.0.113.0/24\"",
         "\"online-storage\"",
     );
-    for i in 0..agents {
-        // Agents spread over 10.16.0.0/12, one address each; one in five also has IPv6.
+    host(
+        "web",
+        None,
+        "servers",
+        "\"198.51.100.80\"",
+        "\"acronis-website\"",
+    );
+    host(
+        "console",
+        win,
+        "office",
+        "\"10.0.4.11\", \"fd00::4:11\"",
+        "\"management-console\", \"web-browser\"",
+    );
+    host(
+        "console-lx",
+        lx,
+        "office",
+        "\"10.0.4.12\", \"fd00::4:12\"",
+        "\"management-console\"",
+    );
+    host(
+        "mac",
+        Some("macos"),
+        "office",
+        "\"10.0.4.13\", \"fd00::4:13\"",
+        "\"web-browser\"",
+    );
+    for i in 0..total.saturating_sub(15) {
+        // Agents spread over 10.16.0.0/12 and fd00:1::/96, one address of each family.
         let (a, b, c) = (16 + (i >> 16), (i >> 8) & 0xff, i & 0xff);
-        let mut addr = format!("\"10.{a}.{b}.{c}\"");
-        if i % 5 == 0 {
-            let _ = write!(addr, ", \"fd00:1::{i:x}\"");
-        }
+        let addr = format!(
+            "\"10.{a}.{b}.{c}\", \"fd00:1::{:x}:{:x}\"",
+            i >> 16,
+            i & 0xffff
+        );
         let (os, roles) = match i % 20 {
             0..=9 => ("windows", "\"agent\""),
             10 => ("windows-legacy", "\"agent\""),
@@ -70,126 +125,321 @@ fn site(agents: usize) -> String {
             12..=18 => ("linux", "\"agent\""),
             _ => ("appliance", "\"agent-vmware\""),
         };
-        host(&format!("agent{i}"), Some(os), addr, roles);
+        host(&format!("agent{i}"), Some(os), "office", &addr, roles);
     }
+    t.push_str(
+        "\n[[gateway]]\nname = \"fw\"\nos = \"linux\"\nzones = [\"servers\", \"office\"]\n\
+         interfaces = { servers = \"eth0\", office = \"eth1\" }\n",
+    );
     t
 }
 
-fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
-    let mut best = Duration::MAX;
-    let mut last = None;
-    for _ in 0..runs {
-        let start = Instant::now();
-        let value = f();
-        best = best.min(start.elapsed());
-        last = Some(value);
-    }
-    (best, last.expect("at least one run"))
+/// One backend: which hosts it serves, how it renders a host and a gateway, and how many rules
+/// a rendered file holds.
+struct Backend {
+    name: &'static str,
+    serves: fn(&HostRules) -> bool,
+    render: fn(&HostRules) -> Vec<String>,
+    gateway: Option<fn(&GatewayRules) -> Vec<String>>,
+    is_rule: fn(&str) -> bool,
 }
 
-fn main() {
-    let agents: usize = std::env::var("ABRFW_BENCH_HOSTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    let text = site(agents);
-    let catalog = Catalog::builtin();
-    let runs = 3;
+fn backends() -> [Backend; 6] {
+    use abrfw_core::Os;
+    [
+        Backend {
+            name: "nftables",
+            serves: |h| h.os.is_linux(),
+            render: |h| vec![abrfw_nftables::render(h, &Default::default()).expect("nft")],
+            gateway: Some(|g| {
+                vec![abrfw_nftables::render_gateway(g, &Default::default()).expect("nft")]
+            }),
+            is_rule: |l| l.contains(" ct state new accept comment "),
+        },
+        Backend {
+            name: "iptables",
+            serves: |h| h.os.is_linux(),
+            render: |h| {
+                abrfw_iptables::render(h, &Default::default())
+                    .expect("iptables")
+                    .into_vec()
+                    .into_iter()
+                    .map(|(_, t)| t)
+                    .collect()
+            },
+            gateway: Some(|g| {
+                abrfw_iptables::render_gateway(g, &Default::default())
+                    .expect("iptables")
+                    .into_vec()
+                    .into_iter()
+                    .map(|(_, t)| t)
+                    .collect()
+            }),
+            is_rule: |l| l.starts_with("-A ABRFW-"),
+        },
+        Backend {
+            name: "netsh",
+            serves: |h| h.os.is_windows(),
+            render: |h| vec![abrfw_windows::netsh::render(h, &Default::default()).expect("netsh")],
+            gateway: None,
+            is_rule: |l| {
+                l.starts_with("netsh advfirewall firewall add rule ")
+                    || l.starts_with("netsh firewall add portopening ")
+            },
+        },
+        Backend {
+            name: "powershell",
+            serves: |h| h.os.is_windows(),
+            render: |h| {
+                vec![abrfw_windows::powershell::render(h, &Default::default()).expect("ps1")]
+            },
+            gateway: None,
+            is_rule: |l| l.trim_start().starts_with("New-NetFirewallRule -Name "),
+        },
+        Backend {
+            name: "pf",
+            serves: |h| matches!(h.os, Os::Freebsd | Os::Openbsd | Os::Macos),
+            render: |h| vec![abrfw_pf::render(h, &Default::default()).expect("pf")],
+            gateway: None,
+            is_rule: |l| l.starts_with("pass "),
+        },
+        Backend {
+            name: "rules.json",
+            serves: |_| true,
+            render: |h| vec![abrfw_json::render(h, &Default::default()).expect("json")],
+            gateway: None,
+            is_rule: |l| l.trim_start().starts_with("\"flow\": "),
+        },
+    ]
+}
 
-    let (parse, topo) = best_of(runs, || {
-        topology::parse("bench.toml", black_box(&text), &catalog).expect("valid site")
-    });
-    let (compile_time, hosts) = best_of(runs, || {
-        compile(&catalog, black_box(&topo)).expect("compile")
-    });
-    let rules: usize = hosts.iter().map(|h| h.rules.len()).sum();
-    let linux: Vec<&abrfw_core::HostRules> = hosts.iter().filter(|h| h.os.is_linux()).collect();
-    let windows: Vec<&abrfw_core::HostRules> = hosts.iter().filter(|h| h.os.is_windows()).collect();
-    let time_backend = |hosts: &[&abrfw_core::HostRules],
-                        render: &dyn Fn(&abrfw_core::HostRules) -> usize| {
-        best_of(runs, || hosts.iter().map(|h| render(h)).sum::<usize>())
-    };
-    type Render<'a> = &'a dyn Fn(&abrfw_core::HostRules) -> usize;
-    let all: Vec<&abrfw_core::HostRules> = hosts.iter().collect();
-    let backends: [(&str, &[&abrfw_core::HostRules], Render<'_>); 5] = [
-        ("nftables", &linux, &|h| {
-            abrfw_nftables::render(h, &abrfw_nftables::Options::default())
-                .expect("render")
-                .len()
-        }),
-        ("iptables", &linux, &|h| {
-            abrfw_iptables::render(h, &abrfw_iptables::Options::default())
-                .expect("render")
-                .into_vec()
-                .iter()
-                .map(|(_, t)| t.len())
-                .sum()
-        }),
-        ("netsh", &windows, &|h| {
-            abrfw_windows::netsh::render(h, &abrfw_windows::Options::default())
-                .expect("render")
-                .len()
-        }),
-        ("powershell", &windows, &|h| {
-            abrfw_windows::powershell::render(h, &abrfw_windows::Options::default())
-                .expect("render")
-                .len()
-        }),
-        ("json", &all, &|h| {
-            abrfw_json::render(h, &abrfw_json::Options::default())
-                .expect("render")
-                .len()
-        }),
-    ];
-    let rendered: Vec<(&str, usize, Duration, usize)> = backends
-        .iter()
-        .map(|(name, hosts, render)| {
-            let (time, bytes) = time_backend(hosts, *render);
-            (*name, hosts.len(), time, bytes)
+/// Bytes and rule count of one rendered host.
+#[derive(Clone, Copy, Default)]
+struct Output {
+    bytes: usize,
+    rules: usize,
+}
+
+fn measure(files: &[String], is_rule: fn(&str) -> bool) -> Output {
+    Output {
+        bytes: files.iter().map(String::len).sum(),
+        rules: files
+            .iter()
+            .map(|t| t.lines().filter(|l| is_rule(l)).count())
+            .sum(),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Peak resident memory of this process so far, in KiB.
+fn peak_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
-        .collect();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        .unwrap_or(0)
+}
+
+/// CPU time (user + system, every thread) of this process so far, from /proc/self/stat in
+/// USER_HZ ticks (100 per second on Linux). On a shared machine it varies less than wall time.
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// One size, in this process: prints the report lines and leaves the largest nftables rule sets
+/// in `dir` for the parent to load.
+fn child(total: usize, dir: &Path) {
+    let catalog = Catalog::builtin();
+    let text = site(total);
+    if let Some(keep) = std::env::var_os("ABRFW_BENCH_KEEP") {
+        std::fs::write(Path::new(&keep).join(format!("site-{total}.toml")), &text).expect("keep");
+    }
+    let start = Instant::now();
+    let cpu_start = cpu_time();
+    let topo = topology::parse("bench.toml", &text, &catalog).expect("valid site");
+    let parse = start.elapsed();
+    let hosts = compile(&catalog, &topo).expect("compile");
+    let hosts_done = start.elapsed();
+    let gateways = compile_gateways(&catalog, &topo).expect("compile gateways");
+    let compiled = start.elapsed();
     println!(
-        "site: {} hosts ({} bytes of TOML), {} with rules, {} rules",
+        "{} hosts ({} bytes of TOML), {} rule sets, {} gateway(s)",
         topo.hosts.len(),
         text.len(),
         hosts.len(),
-        rules
+        gateways.len()
     );
-    println!("parse+validate    {:>10.1} ms", ms(parse));
-    println!("compile           {:>10.1} ms", ms(compile_time));
-    for (name, count, time, bytes) in rendered {
+    println!("  parse+validate      {:>9.1} ms", ms(parse));
+    println!(
+        "  peer-entry estimate {:>9} (limit {})",
+        abrfw_core::peer_entries(&catalog, &topo).expect("estimate"),
+        abrfw_core::MAX_PEER_ENTRIES
+    );
+    println!("  compile hosts       {:>9.1} ms", ms(hosts_done - parse));
+    println!(
+        "  compile gateways    {:>9.1} ms",
+        ms(compiled - hosts_done)
+    );
+    let mut largest_nft: Option<(usize, String, String)> = None;
+    for b in backends() {
+        let t = Instant::now();
+        let served: Vec<&HostRules> = hosts.iter().filter(|h| (b.serves)(h)).collect();
+        let outputs = par::map(&served, |h| measure(&(b.render)(h), b.is_rule));
+        let gw_out: Vec<Output> = match b.gateway {
+            Some(render) => par::map(&gateways, |g| measure(&render(g), b.is_rule)),
+            None => Vec::new(),
+        };
+        let time = t.elapsed();
+        let bytes: usize = outputs.iter().chain(&gw_out).map(|o| o.bytes).sum();
+        let (max_i, max) = outputs
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, o)| o.rules)
+            .map_or((0, 0), |(i, o)| (i, o.rules));
+        let mean =
+            outputs.iter().map(|o| o.rules).sum::<usize>() as f64 / outputs.len().max(1) as f64;
+        let gw_rules = gw_out.iter().map(|o| o.rules).max();
         println!(
-            "render {name:<10} {:>10.1} ms  ({count} hosts, {bytes} bytes)",
-            ms(time)
+            "  render {:<12} {:>9.1} ms  {:>6} hosts {:>12} bytes  rules/host mean {:>5.1} max {:>4} ({}){}",
+            b.name,
+            ms(time),
+            served.len(),
+            bytes,
+            mean,
+            max,
+            served.get(max_i).map_or("-", |h| h.host.as_str()),
+            gw_rules.map_or(String::new(), |r| format!("  gateway {r} rules")),
         );
+        if b.name == "nftables" {
+            let (i, _) = outputs
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, o)| o.bytes)
+                .unwrap_or((0, &Output::default()));
+            if let Some(h) = served.get(i) {
+                let text = (b.render)(h).concat();
+                largest_nft = Some((text.len(), h.host.clone(), text));
+            }
+        }
     }
-
-    // `abrfw diff --to ab-12.5`: the same site under ab-12.5, compared host by host on the IR.
+    let wall = start.elapsed();
+    println!("  total wall          {:>9.1} ms", ms(wall));
+    println!(
+        "  CPU time            {:>9.1} ms (user + system, all threads, from the start)",
+        ms(cpu_time() - cpu_start)
+    );
+    println!(
+        "  peak memory         {:>9.1} MiB",
+        peak_kib() as f64 / 1024.0
+    );
+    // `abrfw diff --to ab-12.5`: the same site under ab-12.5, compared host by host on the IR
+    // (not part of the total above).
     let mut topo_12 = topo.clone();
     topo_12.release = catalog.release("ab-12.5").expect("built-in release");
     let hosts_12 = compile(&catalog, &topo_12).expect("compile");
-    let (diff_time, diff) = best_of(runs, || {
-        diff_sites(
-            Side {
-                site: "bench.toml",
-                release: topo.release,
-                topology: &topo,
-                hosts: &hosts,
-                gateways: &[],
-            },
-            Side {
-                site: "bench.toml",
-                release: topo_12.release,
-                topology: &topo_12,
-                hosts: &hosts_12,
-                gateways: &[],
-            },
-        )
-    });
+    let t = Instant::now();
+    let diff = diff_sites(
+        Side {
+            site: "bench.toml",
+            release: topo.release,
+            topology: &topo,
+            hosts: &hosts,
+            gateways: &gateways,
+        },
+        Side {
+            site: "bench.toml",
+            release: topo_12.release,
+            topology: &topo_12,
+            hosts: &hosts_12,
+            gateways: &[],
+        },
+    );
     println!(
-        "diff 11.5 -> 12.5 {:>10.1} ms  ({} hosts listed)",
-        ms(diff_time),
+        "  diff 11.5 -> 12.5   {:>9.1} ms ({} hosts listed)",
+        ms(t.elapsed()),
         diff.hosts.len()
     );
+    if let Some((_, name, text)) = largest_nft {
+        std::fs::write(dir.join(format!("host-{name}.nft")), text).expect("write");
+    }
+    for g in &gateways {
+        let text = abrfw_nftables::render_gateway(g, &Default::default()).expect("nft");
+        std::fs::write(dir.join(format!("gateway-{}.nft", g.gateway)), text).expect("write");
+    }
+}
+
+/// Times `nft -f file` in a new network namespace; `None` (with the reason printed) when this
+/// is not root or `ip`/`nft` are missing.
+fn nft_load(file: &Path, tag: &str) -> Option<Duration> {
+    let ns = format!("abrfw-bench-{}-{tag}", std::process::id());
+    let ok = |c: &mut Command| c.status().is_ok_and(|s| s.success());
+    if !ok(Command::new("ip").args(["netns", "add", &ns])) {
+        println!("  nft -f: skipped (needs root and iproute2)");
+        return None;
+    }
+    let start = Instant::now();
+    let loaded = ok(Command::new("ip")
+        .args(["netns", "exec", &ns, "nft", "-f"])
+        .arg(file));
+    let time = start.elapsed();
+    let _ = Command::new("ip").args(["netns", "delete", &ns]).status();
+    if loaded {
+        Some(time)
+    } else {
+        println!("  nft -f {}: failed", file.display());
+        None
+    }
+}
+
+fn main() {
+    let exe = std::env::current_exe().expect("own path");
+    if let Ok(n) = std::env::var("ABRFW_BENCH_CHILD") {
+        let dir = std::env::var_os("ABRFW_BENCH_DIR").expect("dir");
+        child(n.parse().expect("size"), Path::new(&dir));
+        return;
+    }
+    let sizes = std::env::var("ABRFW_BENCH_HOSTS").unwrap_or_else(|_| DEFAULT_SIZES.to_owned());
+    println!(
+        "{} core(s); each size in a fresh process",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    for size in sizes
+        .split(',')
+        .filter_map(|s| s.trim().parse::<usize>().ok())
+    {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let status = Command::new(&exe)
+            .env("ABRFW_BENCH_CHILD", size.to_string())
+            .env("ABRFW_BENCH_DIR", dir.path())
+            .status()
+            .expect("run child");
+        assert!(status.success(), "size {size} failed");
+        let mut files: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("read dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        for (i, f) in files.iter().enumerate() {
+            let name = f.file_name().unwrap_or_default().to_string_lossy();
+            let bytes = std::fs::metadata(f).map_or(0, |m| m.len());
+            if let Some(t) = nft_load(f, &format!("{size}-{i}")) {
+                println!("  nft -f {name:<28} {:>9.1} ms  ({bytes} bytes)", ms(t));
+            }
+        }
+    }
 }

@@ -22,7 +22,7 @@ pub enum LoadError {
     },
     /// The file is larger than abrfw reads.
     #[error(
-        "{path} is larger than {} bytes (8 MiB), the most abrfw reads; split the site",
+        "{path} is larger than {} bytes (32 MiB), the most abrfw reads; split the site",
         topology::MAX_FILE_BYTES
     )]
     TooLarge { path: String },

@@ -6,8 +6,11 @@ use ipnet::IpNet;
 
 use crate::catalog::{Catalog, Flow, Port, Release, SourcePort};
 use crate::ir::{
-    Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, PortRange, Protocol, Rule, Zone,
+    Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, PortRange, Protocol, Rule,
+    Rules, Zone,
 };
+use crate::os::Os;
+use crate::par;
 use crate::role::{Component, Role};
 use crate::topology::{Allow, AllowEnd, Host, Topology};
 
@@ -33,9 +36,10 @@ pub enum CompileError {
 
 /// Most peer addresses all rule sets of a site may hold together, counted before aggregation
 /// (an upper bound on the work and memory of compiling and rendering). Flows whose two ends are
-/// both many hosts grow as their product: 5,000 consoles and 5,000 agents would need
-/// 25 million and gigabytes of memory; the 20,010-host scale bench needs well under a million.
-pub const MAX_PEER_ENTRIES: u64 = 4_000_000;
+/// both many hosts grow as their product: 5,000 consoles and 5,000 agents would need about
+/// 50 million; the 100,000-host scale bench site (one management server, every agent its peer)
+/// estimates 8.2 million and compiles in under 400 MiB.
+pub const MAX_PEER_ENTRIES: u64 = 25_000_000;
 
 /// An upper bound on the peer addresses all rule sets of the site hold together (before
 /// aggregation), computed without building any rule: per flow, every initiator with an OS names
@@ -110,44 +114,123 @@ fn check_budget(flows: &[Applicable], topology: &Topology) -> Result<(), Compile
 pub fn compile(catalog: &Catalog, topology: &Topology) -> Result<Vec<HostRules>, CompileError> {
     let release = release_of(catalog, topology)?;
     let hosts = &topology.hosts;
-    let mut out: Vec<Builder> = hosts.iter().map(Builder::new).collect();
     let flows = applicable(release, topology);
     check_budget(&flows, topology)?;
+    let plans: Vec<Plan> = flows.into_iter().map(|a| Plan::new(a, hosts)).collect();
 
-    for a in flows {
-        let flow = a.flow;
-        let by_dport = group(&a.responders, |i| flow_dport(flow, &hosts[i]));
-        let by_sport = group(&a.initiators, |i| flow_sport(flow, &hosts[i]));
-        for &i in a.initiators.iter().filter(|&&i| hosts[i].os.is_some()) {
-            let sport = flow_sport(flow, &hosts[i]);
-            for (port, peers) in &by_dport {
-                out[i].add(flow, Direction::Outbound, sport, *port, peers, i, hosts);
-            }
-        }
-        for &r in a.responders.iter().filter(|&&r| hosts[r].os.is_some()) {
-            let dport = flow_dport(flow, &hosts[r]);
-            for (ports, peers) in &by_sport {
-                out[r].add(flow, Direction::Inbound, *ports, dport, peers, r, hosts);
-            }
-        }
-    }
-
+    let mut site: BTreeMap<usize, Vec<SiteRule>> = BTreeMap::new();
     for allow in &topology.allows {
-        compile_allow(allow, hosts, &mut out);
+        compile_allow(allow, hosts, &mut site);
     }
 
-    let mut result: Vec<HostRules> = out
-        .into_iter()
-        .zip(hosts)
-        .filter_map(|(b, h)| b.finish(h, topology, release.id))
+    // Work shared between hosts: hosts of one class (same roles, OS, ports and address
+    // families) get the same flow rules, computed once for the first of them; a host at both
+    // ends of a flow (management and license server on one machine) is left out of its own
+    // peer lists, so it is computed on its own.
+    let with_os: Vec<(usize, Os)> = (0..hosts.len())
+        .filter_map(|i| hosts[i].os.map(|os| (i, os)))
         .collect();
+    let mut classes: BTreeMap<Class<'_>, usize> = BTreeMap::new();
+    let mut jobs: Vec<usize> = Vec::new();
+    let mut members: Vec<(usize, Os, usize)> = Vec::with_capacity(with_os.len());
+    for &(i, os) in &with_os {
+        let job = if plans.iter().any(|p| p.at_both_ends(i)) {
+            jobs.push(i);
+            jobs.len() - 1
+        } else {
+            *classes.entry(Class::of(&hosts[i])).or_insert_with(|| {
+                jobs.push(i);
+                jobs.len() - 1
+            })
+        };
+        members.push((i, os, job));
+    }
+    let shared: Vec<Rules> = par::map(&jobs, |&i| flow_rules(&plans, hosts, i).into());
+
+    let mut result: Vec<HostRules> = par::map(&members, |&(i, os, job)| {
+        let host = &hosts[i];
+        let rules = match site.get(&i) {
+            None => shared[job].clone(),
+            Some(extra) => {
+                let mut b = Builder::new(host);
+                b.rules = shared[job].to_vec();
+                for rule in extra {
+                    b.add_site(rule.clone());
+                }
+                b.finish().into()
+            }
+        };
+        host_rules(host, os, topology, release.id, rules)
+    });
     result.sort_by(|a, b| a.host.cmp(&b.host));
     Ok(result)
 }
 
+/// What makes two hosts' flow rules equal: the components they play (roles, OS), the ports
+/// they use and answer on, and the address families they have.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Class<'a> {
+    roles: &'a [Role],
+    os: Option<Os>,
+    source_ports: Option<PortRange>,
+    acronis_port: u16,
+    v4: bool,
+    v6: bool,
+}
+
+impl<'a> Class<'a> {
+    fn of(host: &'a Host) -> Self {
+        let b = Builder::new(host);
+        Self {
+            roles: &host.roles,
+            os: host.os,
+            source_ports: host.source_ports,
+            acronis_port: host.acronis_port,
+            v4: b.v4,
+            v6: b.v6,
+        }
+    }
+}
+
+/// The catalog rules of host `me`: per applicable flow, outbound rules to the responders of
+/// the flows it initiates and inbound rules from the initiators of those it answers.
+fn flow_rules(plans: &[Plan], hosts: &[Host], me: usize) -> Vec<Rule> {
+    let host = &hosts[me];
+    let mut b = Builder::new(host);
+    for p in plans {
+        let flow = p.flow;
+        if p.initiators.binary_search(&me).is_ok() {
+            let sport = flow_sport(flow, host);
+            for (port, peers) in &p.by_dport {
+                b.add(flow, Direction::Outbound, sport, *port, peers, me, hosts);
+            }
+        }
+        if p.responders.binary_search(&me).is_ok() {
+            let dport = flow_dport(flow, host);
+            for (ports, peers) in &p.by_sport {
+                b.add(flow, Direction::Inbound, *ports, dport, peers, me, hosts);
+            }
+        }
+    }
+    b.finish()
+}
+
+/// The IR of one host around its rules.
+fn host_rules(host: &Host, os: Os, topology: &Topology, release: &str, rules: Rules) -> HostRules {
+    HostRules {
+        host: host.name.clone(),
+        os,
+        roles: host.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        release: release.to_owned(),
+        policy: topology.options.policy,
+        addresses: Peers::from_nets(host.addresses.iter().copied()),
+        rules,
+    }
+}
+
 /// An `[[allow]]` rule: inbound on its `to` host, outbound on its `from` host (when they have
 /// an OS); a network side contributes addresses and any source port.
-fn compile_allow(allow: &Allow, hosts: &[Host], out: &mut [Builder]) {
+fn compile_allow(allow: &Allow, hosts: &[Host], out: &mut BTreeMap<usize, Vec<SiteRule>>) {
     let side = |end: AllowEnd| -> (Vec<IpNet>, Vec<String>, Option<PortRange>) {
         match end {
             AllowEnd::Host(i) => (
@@ -176,12 +259,16 @@ fn compile_allow(allow: &Allow, hosts: &[Host], out: &mut [Builder]) {
     if let AllowEnd::Host(t) = allow.to
         && hosts[t].os.is_some()
     {
-        out[t].add_site(rule(Direction::Inbound, from_nets, from_names));
+        out.entry(t)
+            .or_default()
+            .push(rule(Direction::Inbound, from_nets, from_names));
     }
     if let AllowEnd::Host(f) = allow.from
         && hosts[f].os.is_some()
     {
-        out[f].add_site(rule(Direction::Outbound, to_nets, to_names));
+        out.entry(f)
+            .or_default()
+            .push(rule(Direction::Outbound, to_nets, to_names));
     }
 }
 
@@ -195,7 +282,7 @@ pub(crate) fn release_of(
         .ok_or_else(|| CompileError::UnknownRelease(topology.release.id.to_owned()))
 }
 
-/// A catalog flow that applies to the site, with the hosts at each end.
+/// A catalog flow that applies to the site, with the hosts at each end (indices, ascending).
 pub(crate) struct Applicable {
     pub(crate) flow: &'static Flow,
     pub(crate) initiators: Vec<usize>,
@@ -239,6 +326,34 @@ pub(crate) fn applicable(release: &'static Release, topology: &Topology) -> Vec<
         .collect()
 }
 
+/// An applicable flow with its ends grouped the way rules list them: responders by the port
+/// they answer on, initiators by their source-port range.
+struct Plan {
+    flow: &'static Flow,
+    initiators: Vec<usize>,
+    responders: Vec<usize>,
+    by_dport: BTreeMap<PortRange, Vec<usize>>,
+    by_sport: BTreeMap<Option<PortRange>, Vec<usize>>,
+}
+
+impl Plan {
+    fn new(a: Applicable, hosts: &[Host]) -> Self {
+        let flow = a.flow;
+        Self {
+            by_dport: group(&a.responders, |i| flow_dport(flow, &hosts[i])),
+            by_sport: group(&a.initiators, |i| flow_sport(flow, &hosts[i])),
+            flow,
+            initiators: a.initiators,
+            responders: a.responders,
+        }
+    }
+
+    /// True when host `i` is both an initiator and a responder of the flow.
+    fn at_both_ends(&self, i: usize) -> bool {
+        self.initiators.binary_search(&i).is_ok() && self.responders.binary_search(&i).is_ok()
+    }
+}
+
 /// The initiator's source ports for a flow.
 fn flow_sport(flow: &Flow, initiator: &Host) -> Option<PortRange> {
     match flow.source_port {
@@ -269,6 +384,57 @@ pub fn compile_gateways(
     let hosts = &topology.hosts;
     let flows = applicable(release, topology);
     check_budget(&flows, topology)?;
+    // Every connection that may cross a gateway, its ends grouped by zone and port; the same
+    // for every gateway.
+    let mut crossings: Vec<Crossing<'_>> = flows
+        .iter()
+        .map(|a| {
+            let flow = a.flow;
+            Crossing {
+                flow: flow.id.to_owned(),
+                purpose: flow.purpose,
+                protocol: flow.protocol,
+                initiators: group(&a.initiators, |i| {
+                    (hosts[i].zone.as_str(), flow_sport(flow, &hosts[i]))
+                }),
+                responders: group(&a.responders, |r| {
+                    (hosts[r].zone.as_str(), flow_dport(flow, &hosts[r]))
+                }),
+            }
+        })
+        .collect();
+    for allow in &topology.allows {
+        if let (AllowEnd::Host(f), AllowEnd::Host(t)) = (allow.from, allow.to) {
+            crossings.push(Crossing {
+                flow: format!("allow:{}", allow.name),
+                purpose: &allow.description,
+                protocol: allow.protocol,
+                initiators: BTreeMap::from([(
+                    (hosts[f].zone.as_str(), hosts[f].source_ports),
+                    vec![f],
+                )]),
+                responders: BTreeMap::from([((hosts[t].zone.as_str(), allow.ports), vec![t])]),
+            });
+        }
+    }
+    // Addresses and sorted names per distinct host list, computed once: the same agents
+    // initiate many flows.
+    let mut groups: BTreeMap<&[usize], (Peers, Vec<String>)> = BTreeMap::new();
+    for c in &crossings {
+        for list in c.initiators.values().chain(c.responders.values()) {
+            groups.entry(list.as_slice()).or_insert_with(|| {
+                let mut names: Vec<String> = list.iter().map(|&i| hosts[i].name.clone()).collect();
+                names.sort_unstable();
+                (
+                    Peers::from_nets(
+                        list.iter()
+                            .flat_map(|&i| hosts[i].addresses.iter().copied()),
+                    ),
+                    names,
+                )
+            });
+        }
+    }
     let mut result = Vec::new();
     for gw in &topology.gateways {
         let zone_of = |name: &str| -> Option<Zone> {
@@ -278,83 +444,47 @@ pub fn compile_gateways(
             })
         };
         let mut rules = Vec::new();
-        let mut cross =
-            |flow: String,
-             purpose: &str,
-             protocol: Protocol,
-             initiators: BTreeMap<(&str, Option<PortRange>), Vec<usize>>,
-             responders: BTreeMap<(&str, PortRange), Vec<usize>>| {
-                for ((from, sport), ini) in &initiators {
-                    for ((to, dport), resp) in &responders {
-                        let (Some(from_zone), Some(to_zone)) = (zone_of(from), zone_of(to)) else {
-                            continue;
-                        };
-                        if from == to {
-                            continue;
-                        }
-                        let mut sources = Peers::from_nets(
-                            ini.iter().flat_map(|&i| hosts[i].addresses.iter().copied()),
-                        );
-                        let mut destinations = Peers::from_nets(
-                            resp.iter()
-                                .flat_map(|&r| hosts[r].addresses.iter().copied()),
-                        );
-                        if sources.v4.is_empty() || destinations.v4.is_empty() {
-                            sources.v4.clear();
-                            destinations.v4.clear();
-                        }
-                        if sources.v6.is_empty() || destinations.v6.is_empty() {
-                            sources.v6.clear();
-                            destinations.v6.clear();
-                        }
-                        if sources.is_empty() {
-                            continue;
-                        }
-                        let names = |list: &[usize]| -> Vec<String> {
-                            let mut n: Vec<String> =
-                                list.iter().map(|&i| hosts[i].name.clone()).collect();
-                            n.sort();
-                            n
-                        };
-                        rules.push(ForwardRule {
-                            flow: flow.clone(),
-                            from_zone,
-                            to_zone,
-                            protocol,
-                            destination_port: *dport,
-                            source_ports: *sport,
-                            sources,
-                            destinations,
-                            source_hosts: names(ini),
-                            destination_hosts: names(resp),
-                            purpose: purpose.to_owned(),
-                        });
+        for c in &crossings {
+            for ((from, sport), ini) in &c.initiators {
+                for ((to, dport), resp) in &c.responders {
+                    let (Some(from_zone), Some(to_zone)) = (zone_of(from), zone_of(to)) else {
+                        continue;
+                    };
+                    if from == to {
+                        continue;
                     }
+                    let (Some((src, src_names)), Some((dst, dst_names))) =
+                        (groups.get(ini.as_slice()), groups.get(resp.as_slice()))
+                    else {
+                        continue;
+                    };
+                    let mut sources = src.clone();
+                    let mut destinations = dst.clone();
+                    if sources.v4.is_empty() || destinations.v4.is_empty() {
+                        sources.v4.clear();
+                        destinations.v4.clear();
+                    }
+                    if sources.v6.is_empty() || destinations.v6.is_empty() {
+                        sources.v6.clear();
+                        destinations.v6.clear();
+                    }
+                    if sources.is_empty() {
+                        continue;
+                    }
+                    rules.push(ForwardRule {
+                        flow: c.flow.clone(),
+                        from_zone,
+                        to_zone,
+                        protocol: c.protocol,
+                        destination_port: *dport,
+                        source_ports: *sport,
+                        sources,
+                        destinations,
+                        source_hosts: src_names.clone(),
+                        destination_hosts: dst_names.clone(),
+                        purpose: c.purpose.to_owned(),
+                    });
                 }
-            };
-        for a in &flows {
-            let flow = a.flow;
-            cross(
-                flow.id.to_owned(),
-                flow.purpose,
-                flow.protocol,
-                group(&a.initiators, |i| {
-                    (hosts[i].zone.as_str(), flow_sport(flow, &hosts[i]))
-                }),
-                group(&a.responders, |r| {
-                    (hosts[r].zone.as_str(), flow_dport(flow, &hosts[r]))
-                }),
-            );
-        }
-        for allow in &topology.allows {
-            if let (AllowEnd::Host(f), AllowEnd::Host(t)) = (allow.from, allow.to) {
-                cross(
-                    format!("allow:{}", allow.name),
-                    &allow.description,
-                    allow.protocol,
-                    BTreeMap::from([((hosts[f].zone.as_str(), hosts[f].source_ports), vec![f])]),
-                    BTreeMap::from([((hosts[t].zone.as_str(), allow.ports), vec![t])]),
-                );
             }
         }
         rules.sort();
@@ -379,6 +509,15 @@ pub fn compile_gateways(
     Ok(result)
 }
 
+/// A connection a gateway may forward: a catalog flow or an `[[allow]]` between two hosts.
+struct Crossing<'t> {
+    flow: String,
+    purpose: &'t str,
+    protocol: Protocol,
+    initiators: BTreeMap<(&'t str, Option<PortRange>), Vec<usize>>,
+    responders: BTreeMap<(&'t str, PortRange), Vec<usize>>,
+}
+
 /// Groups host indices by a key, keys sorted.
 fn group<K: Ord>(members: &[usize], key: impl Fn(usize) -> K) -> BTreeMap<K, Vec<usize>> {
     let mut map: BTreeMap<K, Vec<usize>> = BTreeMap::new();
@@ -389,6 +528,7 @@ fn group<K: Ord>(members: &[usize], key: impl Fn(usize) -> K) -> BTreeMap<K, Vec
 }
 
 /// A site `[[allow]]` rule before family filtering.
+#[derive(Clone)]
 struct SiteRule {
     flow: String,
     direction: Direction,
@@ -401,18 +541,22 @@ struct SiteRule {
 }
 
 /// Collects one host's rules.
-struct Builder {
+struct Builder<'p> {
     v4: bool,
     v6: bool,
     rules: Vec<Rule>,
+    /// Peer addresses and names per distinct peer list: many flows share the same peers (every
+    /// Windows agent, say), and with tens of thousands of them aggregating once pays.
+    groups: BTreeMap<&'p [usize], (Peers, Vec<String>)>,
 }
 
-impl Builder {
+impl<'p> Builder<'p> {
     fn new(host: &Host) -> Self {
         Self {
             v4: host.addresses.iter().any(|a| matches!(a, IpNet::V4(_))),
             v6: host.addresses.iter().any(|a| matches!(a, IpNet::V6(_))),
             rules: Vec::new(),
+            groups: BTreeMap::new(),
         }
     }
 
@@ -436,30 +580,36 @@ impl Builder {
         direction: Direction,
         sport: Option<PortRange>,
         dport: PortRange,
-        peer_indices: &[usize],
+        peer_indices: &'p [usize],
         me: usize,
         hosts: &[Host],
     ) {
-        let others = || {
-            peer_indices
-                .iter()
-                .filter(|&&p| p != me)
-                .map(|&p| &hosts[p])
+        if !self.groups.contains_key(peer_indices) {
+            let others = || {
+                peer_indices
+                    .iter()
+                    .filter(|&&p| p != me)
+                    .map(|&p| &hosts[p])
+            };
+            let peers = self.peers(others().flat_map(|h| h.addresses.iter().copied()));
+            let mut names: Vec<String> = others().map(|h| h.name.clone()).collect();
+            names.sort_unstable();
+            self.groups.insert(peer_indices, (peers, names));
+        }
+        let Some((peers, names)) = self.groups.get(peer_indices) else {
+            return;
         };
-        let peers = self.peers(others().flat_map(|h| h.addresses.iter().copied()));
         if peers.is_empty() {
             return;
         }
-        let mut peer_hosts: Vec<String> = others().map(|h| h.name.clone()).collect();
-        peer_hosts.sort();
         self.rules.push(Rule {
             direction,
             flow: flow.id.to_owned(),
             protocol: flow.protocol,
             destination_port: dport,
             source_ports: sport,
-            peers,
-            peer_hosts,
+            peers: peers.clone(),
+            peer_hosts: names.clone(),
             purpose: flow.purpose.to_owned(),
         });
     }
@@ -481,19 +631,11 @@ impl Builder {
         });
     }
 
-    fn finish(mut self, host: &Host, topology: &Topology, release: &str) -> Option<HostRules> {
-        let os = host.os?;
+    /// The rules, sorted, without duplicates.
+    fn finish(mut self) -> Vec<Rule> {
         self.rules.sort();
         self.rules.dedup();
-        Some(HostRules {
-            host: host.name.clone(),
-            os,
-            roles: host.roles.iter().map(|r| r.as_str().to_owned()).collect(),
-            release: release.to_owned(),
-            policy: topology.options.policy,
-            addresses: Peers::from_nets(host.addresses.iter().copied()),
-            rules: self.rules,
-        })
+        self.rules
     }
 }
 
@@ -617,6 +759,76 @@ acronis_port = 9999
             xp.rules_in(Direction::Outbound)
                 .all(|r| r.flow.starts_with("ri-nodns-con-") && r.source_ports.is_none())
         );
+    }
+
+    #[test]
+    fn hosts_of_one_class_share_rules_and_no_host_is_its_own_peer() {
+        let hosts = compile_text(
+            r#"
+[[host]]
+name = "ams"
+os = "windows"
+addresses = ["10.0.0.10"]
+roles = ["management-server", "license-server"]
+
+[[host]]
+name = "sn1"
+os = "windows"
+addresses = ["10.0.0.20"]
+roles = ["storage-node", "agent"]
+
+[[host]]
+name = "sn2"
+os = "windows"
+addresses = ["10.0.0.21"]
+roles = ["storage-node", "agent"]
+
+[[host]]
+name = "a1"
+os = "linux"
+addresses = ["10.0.1.1"]
+roles = ["agent"]
+
+[[host]]
+name = "a2"
+os = "linux"
+addresses = ["10.0.1.2"]
+roles = ["agent"]
+
+[[host]]
+name = "a3"
+os = "linux"
+addresses = ["10.0.1.3"]
+roles = ["agent"]
+
+[[allow]]
+name = "ssh"
+from = "10.9.0.0/24"
+to = "a3"
+port = 22
+"#,
+        );
+        let get = |n: &str| hosts.iter().find(|h| h.host == n).unwrap();
+        // Same class: one shared list, computed once.
+        assert!(get("a1").rules.shares(&get("a2").rules));
+        // An [[allow]] makes a3's list its own: the class rules plus its rule.
+        let a3 = &get("a3").rules;
+        assert!(!a3.shares(&get("a1").rules));
+        let without: Vec<&Rule> = a3.iter().filter(|r| r.flow != "allow:ssh").collect();
+        assert_eq!(without, get("a1").rules.iter().collect::<Vec<_>>());
+        assert_eq!(a3.len(), get("a1").rules.len() + 1);
+        // Storage nodes that are also agents back up to each other but never to themselves,
+        // so each has its own list.
+        for (me, other) in [("sn1", "sn2"), ("sn2", "sn1")] {
+            let rules = &get(me).rules;
+            assert!(rules.iter().all(|r| !r.peer_hosts.iter().any(|p| p == me)));
+            assert!(
+                rules
+                    .iter()
+                    .any(|r| r.flow == "agent-sn" && r.peer_hosts.iter().any(|p| p == other))
+            );
+        }
+        assert!(!get("sn1").rules.shares(&get("sn2").rules));
     }
 
     #[test]

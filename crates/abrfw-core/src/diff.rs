@@ -401,14 +401,8 @@ pub fn diff_sites(from: Side<'_>, to: Side<'_>) -> SiteDiff {
         .collect();
     let mut hosts = Vec::new();
     for name in names {
-        let a = old
-            .get(name)
-            .map(|h| h.rules.as_slice())
-            .unwrap_or_default();
-        let b = new
-            .get(name)
-            .map(|h| h.rules.as_slice())
-            .unwrap_or_default();
+        let a = old.get(name).map(|h| &h.rules[..]).unwrap_or_default();
+        let b = new.get(name).map(|h| &h.rules[..]).unwrap_or_default();
         let (added, removed, changed) =
             grouped(a, b, |r| (r.direction, r.flow.clone(), r.protocol));
         let changed: Vec<RuleChange> = changed

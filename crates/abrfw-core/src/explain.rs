@@ -339,7 +339,7 @@ pub fn explain(
     let all_rules: Vec<Rule> = compile(catalog, topology)?
         .into_iter()
         .find(|h| h.host == host.name)
-        .map(|h| h.rules)
+        .map(|h| h.rules.to_vec())
         .unwrap_or_default();
     let matches = |r: &Rule| {
         query.port.is_none_or(|p| r.destination_port.contains(p))

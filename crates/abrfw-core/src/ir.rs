@@ -3,6 +3,10 @@
 //! Every backend renders a [`HostRules`]; none of them sees the topology.
 
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Serialize;
@@ -136,6 +140,29 @@ impl Peers {
         }
     }
 
+    /// The addresses of one family as runs of consecutive addresses, one entry per run: a run
+    /// that is one network stays that network, a longer one becomes a range. Aggregation leaves
+    /// the nine hosts .1 to .9 as four networks (.1, .2/31, .4/30, .8/31); as a run they are one
+    /// range.
+    pub fn runs(&self, family: Family) -> Vec<AddressRun> {
+        match family {
+            Family::V4 => runs(self.v4.iter().map(|n| {
+                (
+                    u128::from(u32::from(n.network())),
+                    u128::from(u32::from(n.broadcast())),
+                    IpNet::V4(*n),
+                )
+            })),
+            Family::V6 => runs(self.v6.iter().map(|n| {
+                (
+                    u128::from(n.network()),
+                    u128::from(n.broadcast()),
+                    IpNet::V6(*n),
+                )
+            })),
+        }
+    }
+
     /// Number of entries in one family.
     pub fn len_of(&self, family: Family) -> usize {
         match family {
@@ -148,6 +175,53 @@ impl Peers {
     pub fn is_empty(&self) -> bool {
         self.v4.is_empty() && self.v6.is_empty()
     }
+}
+
+/// A run of consecutive addresses of one family: one network, or the inclusive range between
+/// two addresses when no single network covers it exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AddressRun {
+    /// Exactly one network (or address).
+    Net(IpNet),
+    /// First and last address; spans two networks or more.
+    Range(IpAddr, IpAddr),
+}
+
+/// Joins sorted, non-overlapping networks, given as `(first, last, net)` with addresses as
+/// integers, into runs of consecutive addresses.
+fn runs(nets: impl Iterator<Item = (u128, u128, IpNet)>) -> Vec<AddressRun> {
+    let mut out = Vec::new();
+    // (first, last, the run's first network, networks in the run)
+    let mut current: Option<(u128, u128, IpNet, usize)> = None;
+    let finish = |(first, last, net, count): (u128, u128, IpNet, usize)| {
+        if count == 1 {
+            AddressRun::Net(net)
+        } else if net.addr().is_ipv4() {
+            let v4 = |a: u128| IpAddr::V4(Ipv4Addr::from(u32::try_from(a).unwrap_or(u32::MAX)));
+            AddressRun::Range(v4(first), v4(last))
+        } else {
+            AddressRun::Range(
+                IpAddr::V6(Ipv6Addr::from(first)),
+                IpAddr::V6(Ipv6Addr::from(last)),
+            )
+        }
+    };
+    for (first, last, net) in nets {
+        match &mut current {
+            Some((_, end, _, count)) if end.checked_add(1) == Some(first) => {
+                *end = last;
+                *count += 1;
+            }
+            _ => {
+                if let Some(run) = current.take() {
+                    out.push(finish(run));
+                }
+                current = Some((first, last, net, 1));
+            }
+        }
+    }
+    out.extend(current.map(finish));
+    out
 }
 
 /// One allowed connection pattern of a host.
@@ -211,7 +285,49 @@ pub struct HostRules {
     /// The host's own addresses.
     pub addresses: Peers,
     /// Allow rules, sorted.
-    pub rules: Vec<Rule>,
+    pub rules: Rules,
+}
+
+/// A host's allow rules, sorted: an immutable list that hosts with the same roles, OS and peers
+/// share instead of each holding a copy (a site of 100,000 agents has a handful of distinct
+/// lists). Reads like a `[Rule]`; serializes as a sequence.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rules(Arc<[Rule]>);
+
+impl Deref for Rules {
+    type Target = [Rule];
+
+    fn deref(&self) -> &[Rule] {
+        &self.0
+    }
+}
+
+impl From<Vec<Rule>> for Rules {
+    fn from(rules: Vec<Rule>) -> Self {
+        Self(rules.into())
+    }
+}
+
+impl<'a> IntoIterator for &'a Rules {
+    type Item = &'a Rule;
+    type IntoIter = std::slice::Iter<'a, Rule>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl Serialize for Rules {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.as_ref().serialize(serializer)
+    }
+}
+
+impl Rules {
+    /// True when two lists are one shared allocation (not merely equal).
+    pub fn shares(&self, other: &Rules) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl HostRules {
@@ -352,5 +468,50 @@ pub fn address_text(net: IpNet) -> String {
         net.addr().to_string()
     } else {
         net.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peers(list: &[&str]) -> Peers {
+        Peers::from_nets(list.iter().map(|a| {
+            a.parse::<IpNet>()
+                .or_else(|_| a.parse::<IpAddr>().map(IpNet::from))
+                .unwrap()
+        }))
+    }
+
+    #[test]
+    fn runs_join_consecutive_networks_and_keep_single_networks() {
+        let ten: Vec<String> = (0..10).map(|i| format!("10.0.0.{i}")).collect();
+        let mut list: Vec<&str> = ten.iter().map(String::as_str).collect();
+        list.extend(["10.0.1.0/24", "10.0.3.1", "fd00::1", "fd00::2", "fd00::3"]);
+        let p = peers(&list);
+        assert_eq!(p.v4.len(), 4);
+        let ip = |a: &str| a.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            p.runs(Family::V4),
+            [
+                AddressRun::Range(ip("10.0.0.0"), ip("10.0.0.9")),
+                AddressRun::Net("10.0.1.0/24".parse().unwrap()),
+                AddressRun::Net("10.0.3.1/32".parse().unwrap()),
+            ]
+        );
+        assert_eq!(
+            p.runs(Family::V6),
+            [AddressRun::Range(ip("fd00::1"), ip("fd00::3"))]
+        );
+        // The last address of the space ends a run without overflowing.
+        let top = peers(&["255.255.255.254", "255.255.255.255", "0.0.0.0"]);
+        assert_eq!(
+            top.runs(Family::V4),
+            [
+                AddressRun::Net("0.0.0.0/32".parse().unwrap()),
+                AddressRun::Net("255.255.255.254/31".parse().unwrap()),
+            ]
+        );
+        assert!(Peers::default().runs(Family::V6).is_empty());
     }
 }

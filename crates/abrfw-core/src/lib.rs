@@ -28,6 +28,7 @@ pub mod explain;
 pub mod ir;
 pub mod links;
 pub mod os;
+pub mod par;
 pub mod role;
 pub mod text;
 pub mod topology;
@@ -40,8 +41,8 @@ pub use diagnostic::{Diagnostic, TopologyError, Warnings};
 pub use explain::{Explanation, explain};
 pub use ipnet;
 pub use ir::{
-    Connection, Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy, PortRange,
-    Protocol, Rule, Zone,
+    AddressRun, Connection, Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy,
+    PortRange, Protocol, Rule, Rules, Zone,
 };
 pub use links::{Link, links};
 pub use os::Os;

@@ -162,7 +162,10 @@ roles = ["agent"]
         // v6only shares no family with ams: no agent-ms / ms-agent link.
         assert_eq!(
             ids,
-            vec![("cons", "ams", "console-ms"), ("cons", "web", "update-check")]
+            vec![
+                ("cons", "ams", "console-ms"),
+                ("cons", "web", "update-check")
+            ]
         );
         let http = &links[1];
         assert!(http.crosses_zones());

@@ -14,7 +14,14 @@ pub struct Rules;
 
 impl askama::filters::Escaper for Rules {
     fn write_escaped_str<W: fmt::Write>(&self, mut dest: W, s: &str) -> fmt::Result {
-        dest.write_str(&rules_string(s))
+        // Most values need no escaping; write them as they are, without a copy.
+        if s.chars()
+            .any(|c| matches!(c, '"' | '\\' | '\'') || c.is_control())
+        {
+            dest.write_str(&rules_string(s))
+        } else {
+            dest.write_str(s)
+        }
     }
 }
 
@@ -47,6 +54,27 @@ pub use abrfw_core::text::truncate_bytes;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaper_writes_what_the_function_returns() {
+        use askama::filters::Escaper;
+        for s in [
+            "plain text 10.0.0.1-10.0.0.9",
+            "a\"b",
+            "x\\",
+            "q'uote",
+            "100%",
+            "line\nbreak",
+            "é ü",
+            "\u{2018}smart\u{2019}",
+            "tab\t",
+            "",
+        ] {
+            let mut out = String::new();
+            Rules.write_escaped_str(&mut out, s).unwrap();
+            assert_eq!(out, rules_string(s), "{s:?}");
+        }
+    }
 
     #[test]
     fn quotes_backslashes_and_newlines_cannot_break_out() {

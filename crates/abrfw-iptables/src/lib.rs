@@ -521,7 +521,7 @@ mod tests {
             release: "abr-11.5".into(),
             policy,
             addresses: Peers::from_nets(["192.0.2.1/32".parse().unwrap()]),
-            rules,
+            rules: rules.into(),
         }
     }
 

@@ -13,7 +13,13 @@ pub struct Cmd;
 
 impl askama::filters::Escaper for Cmd {
     fn write_escaped_str<W: fmt::Write>(&self, mut dest: W, s: &str) -> fmt::Result {
-        dest.write_str(&cmd_quoted(s))
+        // Most values need no escaping; write them as they are, without a copy.
+        let plain = |c: char| c.is_ascii() && !c.is_control() && c != '"' && c != '%';
+        if s.chars().all(plain) && !s.ends_with('\\') {
+            dest.write_str(s)
+        } else {
+            dest.write_str(&cmd_quoted(s))
+        }
     }
 }
 
@@ -23,7 +29,13 @@ pub struct PsSingleQuoted;
 
 impl askama::filters::Escaper for PsSingleQuoted {
     fn write_escaped_str<W: fmt::Write>(&self, mut dest: W, s: &str) -> fmt::Result {
-        dest.write_str(&ps_single_quoted(s))
+        // Most values need no escaping; write them as they are, without a copy.
+        let quote = |c: char| matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}');
+        if s.chars().any(|c| quote(c) || c.is_control()) {
+            dest.write_str(&ps_single_quoted(s))
+        } else {
+            dest.write_str(s)
+        }
     }
 }
 
@@ -78,6 +90,30 @@ pub fn ps_single_quoted(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaper_writes_what_the_function_returns() {
+        use askama::filters::Escaper;
+        for s in [
+            "plain text 10.0.0.1-10.0.0.9",
+            "a\"b",
+            "x\\",
+            "q'uote",
+            "100%",
+            "line\nbreak",
+            "é ü",
+            "\u{2018}smart\u{2019}",
+            "tab\t",
+            "",
+        ] {
+            let mut out = String::new();
+            Cmd.write_escaped_str(&mut out, s).unwrap();
+            assert_eq!(out, cmd_quoted(s), "{s:?}");
+            let mut out = String::new();
+            PsSingleQuoted.write_escaped_str(&mut out, s).unwrap();
+            assert_eq!(out, ps_single_quoted(s), "{s:?}");
+        }
+    }
 
     #[test]
     fn cmd_values_cannot_close_the_quote_or_expand() {

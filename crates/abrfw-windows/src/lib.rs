@@ -3,7 +3,8 @@
 //!
 //! Both share one mapping ([`mapping`]): deterministic rule names under the prefix `abrfw:`, the
 //! group `abrfw`, local and remote ports from the connection's direction, IPv4 and IPv6 remote
-//! addresses in one rule, long address lists split into chunks. Both scripts replace abrfw's
+//! addresses in one rule, consecutive addresses as one range, long address lists split into
+//! chunks. Both scripts replace abrfw's
 //! previous rules without a moment where neither set is in place: the old rules are renamed to
 //! `abrfw-retired…`, the new ones added, and only then are the retired ones deleted; on error the
 //! new rules are deleted and the old ones stay. `windows-legacy` hosts (XP, Server 2003) get
@@ -22,9 +23,10 @@ use abrfw_core::Os;
 /// Rendering options shared by both backends.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Most remote addresses in one rule; longer lists become several rules. Windows has no
-    /// documented limit; about 1000 entries per rule are reported to fail, and the firewall GUI
-    /// slows down beyond about 500.
+    /// Most remote address entries (address, network or range) in one rule; longer lists become
+    /// several rules. Windows documents no limit; about 1000 entries per rule are reported to
+    /// fail, and the firewall GUI slows down beyond about 500. netsh.cmd also keeps each list
+    /// under [`mapping::MAX_REMOTE_CHARS`].
     pub max_addresses_per_rule: usize,
 }
 

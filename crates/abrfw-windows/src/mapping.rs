@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use abrfw_core::ipnet::IpNet;
-use abrfw_core::{Direction, Family, HostRules, PortRange, Protocol, Rule};
+use abrfw_core::{AddressRun, Direction, Family, HostRules, PortRange, Protocol, Rule};
 
 use crate::Options;
 
@@ -22,8 +22,10 @@ pub const RETIRED_PREFIX: &str = "abrfw-retired";
 /// a rule name starting with [`NAME_PREFIX`].
 pub const GROUP: &str = "abrfw";
 
-/// Longest `remoteip=` list, in characters. cmd refuses lines over 8191 characters; the rest of a
-/// netsh line (name, description with every `%` doubled, ports) stays under 1200.
+/// Longest `remoteip=` list of a netsh line, in characters. cmd refuses command lines over 8191
+/// characters (Microsoft, "Command prompt (Cmd.exe) command-line string limitation"); the rest
+/// of a netsh line (name, description with every `%` doubled, ports) stays under 1200.
+/// PowerShell has no such limit, so `firewall.ps1` splits by entry count only.
 pub const MAX_REMOTE_CHARS: usize = 6000;
 
 /// One Windows firewall rule, ready for either renderer.
@@ -47,8 +49,9 @@ pub struct WinRule {
     pub description: String,
 }
 
-/// The rules of `host`, in IR order, with long address lists split into chunks.
-pub fn rules(host: &HostRules, opts: &Options) -> Vec<WinRule> {
+/// The rules of `host`, in IR order, with long address lists split into chunks of at most
+/// `opts.max_addresses_per_rule` entries and, when given, `max_chars` characters.
+pub fn rules(host: &HostRules, opts: &Options, max_chars: Option<usize>) -> Vec<WinRule> {
     let mut out = Vec::new();
     // Numbered per (direction, flow): a flow has one rule per initiator source-port range.
     let mut seen: BTreeMap<(Direction, &str), usize> = BTreeMap::new();
@@ -68,7 +71,7 @@ pub fn rules(host: &HostRules, opts: &Options) -> Vec<WinRule> {
             // No peer means nothing to allow; an empty list must never become "any".
             continue;
         }
-        let chunks = chunk(&remote, opts.max_addresses_per_rule);
+        let chunks = chunk(&remote, opts.max_addresses_per_rule, max_chars);
         let count = chunks.len();
         for (k, remote) in chunks.into_iter().enumerate() {
             let (name, part) = if count == 1 {
@@ -119,25 +122,34 @@ pub fn address(net: IpNet) -> String {
     }
 }
 
-/// The remote addresses of a rule, IPv4 then IPv6: one Windows rule holds both families.
-fn remote_addresses(rule: &Rule) -> Vec<String> {
+/// The remote addresses of a rule, IPv4 then IPv6 (one Windows rule holds both families), as
+/// the fewest entries Windows reads: one per run of consecutive addresses. A run that is one
+/// network prints as the network (`10.0.0.0/24`) or address; a longer run as a range
+/// (`10.0.0.1-10.0.0.9`), the `start-end` form INetFwRule::RemoteAddresses, netsh `remoteip=`
+/// and New-NetFirewallRule `-RemoteAddress` document for IPv4 and IPv6 alike.
+pub fn remote_addresses(rule: &Rule) -> Vec<String> {
     Family::ALL
         .into_iter()
-        .flat_map(|f| rule.peers.of(f))
-        .map(address)
+        .flat_map(|f| rule.peers.runs(f))
+        .map(|run| match run {
+            AddressRun::Net(net) => address(net),
+            AddressRun::Range(first, last) => format!("{first}-{last}"),
+        })
         .collect()
 }
 
-/// Splits `addresses` into lists of at most `max` entries and [`MAX_REMOTE_CHARS`] characters
-/// (joined with commas). Always at least one chunk.
-pub fn chunk(addresses: &[String], max: usize) -> Vec<Vec<String>> {
+/// Splits `addresses` into lists of at most `max` entries and, when given, `max_chars`
+/// characters (joined with commas), filling each list before starting the next: the fewest
+/// lists those limits allow for the order given. Always at least one chunk.
+pub fn chunk(addresses: &[String], max: usize, max_chars: Option<usize>) -> Vec<Vec<String>> {
     let max = max.max(1);
+    let max_chars = max_chars.unwrap_or(usize::MAX);
     let mut chunks: Vec<Vec<String>> = Vec::new();
     let mut current: Vec<String> = Vec::new();
     let mut chars = 0;
     for a in addresses {
         let extra = a.len() + usize::from(!current.is_empty());
-        if !current.is_empty() && (current.len() == max || chars + extra > MAX_REMOTE_CHARS) {
+        if !current.is_empty() && (current.len() == max || chars + extra > max_chars) {
             chunks.push(std::mem::take(&mut current));
             chars = 0;
         }
@@ -179,7 +191,7 @@ mod tests {
     #[test]
     fn chunks_respect_count_and_length() {
         let list = addrs(2000);
-        let chunks = chunk(&list, 500);
+        let chunks = chunk(&list, 500, Some(MAX_REMOTE_CHARS));
         assert!(chunks.len() > 4);
         for c in &chunks {
             assert!(c.len() <= 500);
@@ -189,16 +201,91 @@ mod tests {
         let short: Vec<String> = (0..1200)
             .map(|i| format!("10.0.{}.{}", i / 256, i % 256))
             .collect();
-        let chunks = chunk(&short, 500);
+        let chunks = chunk(&short, 500, Some(MAX_REMOTE_CHARS));
         assert_eq!(
             chunks.iter().map(Vec::len).collect::<Vec<_>>(),
             [500, 500, 200]
         );
     }
 
+    fn rule_with(nets: &[&str]) -> Rule {
+        Rule {
+            direction: Direction::Inbound,
+            flow: "agent-ms".into(),
+            protocol: Protocol::Tcp,
+            destination_port: PortRange::single(9876),
+            source_ports: None,
+            peers: abrfw_core::Peers::from_nets(nets.iter().map(|n| {
+                n.parse::<IpNet>()
+                    .or_else(|_| n.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .unwrap()
+            })),
+            peer_hosts: Vec::new(),
+            purpose: "p".into(),
+        }
+    }
+
+    #[test]
+    fn consecutive_addresses_become_one_range_entry() {
+        // 10.0.0.1 ... 10.0.0.9 aggregate to four networks (.1, .2/31, .4/30, .8/31): one run.
+        let nine: Vec<String> = (1..=9).map(|i| format!("10.0.0.{i}")).collect();
+        let nine: Vec<&str> = nine.iter().map(String::as_str).collect();
+        assert_eq!(remote_addresses(&rule_with(&nine)), ["10.0.0.1-10.0.0.9"]);
+        // A run that is one network keeps the network form; gaps split runs; IPv6 too.
+        assert_eq!(
+            remote_addresses(&rule_with(&[
+                "10.0.1.0/25",
+                "10.0.1.128/25",
+                "10.0.3.7",
+                "fd00::1",
+                "fd00::2",
+                "fd00::3",
+                "fd00::9",
+            ])),
+            ["10.0.1.0/24", "10.0.3.7", "fd00::1-fd00::3", "fd00::9"]
+        );
+        // The top of the address space does not overflow.
+        assert_eq!(
+            remote_addresses(&rule_with(&["255.255.255.254", "255.255.255.255", "::/0"])),
+            ["255.255.255.254/31", "::/0"]
+        );
+    }
+
+    #[test]
+    fn splitting_uses_the_fewest_rules_the_limits_allow() {
+        // Every other address: nothing merges, 2,400 entries.
+        let list: Vec<String> = (0..2400u32)
+            .map(|i| std::net::Ipv4Addr::from(0x0a10_0000 + 2 * i).to_string())
+            .collect();
+        // PowerShell: entry count only, ceil(2400 / 500) = 5 rules.
+        let ps = chunk(&list, 500, None);
+        assert_eq!(
+            ps.iter().map(Vec::len).collect::<Vec<_>>(),
+            [500, 500, 500, 500, 400]
+        );
+        // netsh: also the command-line budget; every chunk but the last is full, so no
+        // split could use fewer.
+        let netsh = chunk(&list, 500, Some(MAX_REMOTE_CHARS));
+        assert_eq!(netsh.concat(), list);
+        for pair in netsh.windows(2) {
+            let (full, next) = (&pair[0], &pair[1]);
+            assert!(full.join(",").len() <= MAX_REMOTE_CHARS);
+            assert!(
+                full.len() == 500 || full.join(",").len() + 1 + next[0].len() > MAX_REMOTE_CHARS
+            );
+        }
+        let total: usize = list.iter().map(|a| a.len() + 1).sum::<usize>() - 1;
+        assert!(
+            netsh.len()
+                <= total
+                    .div_ceil(MAX_REMOTE_CHARS - 16)
+                    .max(list.len().div_ceil(500))
+        );
+    }
+
     #[test]
     fn empty_list_is_one_chunk() {
-        assert_eq!(chunk(&[], 500), vec![Vec::<String>::new()]);
+        assert_eq!(chunk(&[], 500, None), vec![Vec::<String>::new()]);
     }
 
     #[test]

@@ -91,7 +91,7 @@ struct RuleView {
 
 impl View {
     fn new(host: &HostRules, opts: &Options) -> Self {
-        let rules = mapping::rules(host, opts)
+        let rules = mapping::rules(host, opts, Some(MAX_REMOTE_CHARS))
             .into_iter()
             .map(|r| RuleView {
                 name: r.name,

@@ -80,7 +80,7 @@ struct RuleView {
 
 impl View {
     fn new(host: &HostRules, opts: &Options) -> Self {
-        let rules = mapping::rules(host, opts)
+        let rules = mapping::rules(host, opts, None)
             .into_iter()
             .map(|r| RuleView {
                 name: r.name,

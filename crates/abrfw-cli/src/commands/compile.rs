@@ -126,7 +126,8 @@ fn print_files(files: &[(&'static str, String)], out: &mut dyn std::io::Write) -
     Ok(())
 }
 
-/// Every file of the site: hosts then gateways, each in backend order.
+/// Every file of the site: hosts then gateways, each in backend order. Rendered on every core;
+/// the order (and so the output) does not depend on the number of threads.
 fn render_all(
     hosts: &[HostRules],
     gateways: &[GatewayRules],
@@ -137,8 +138,9 @@ fn render_all(
         Some(b) => vec![b],
         None => WRITTEN.to_vec(),
     };
-    let mut files = Vec::new();
-    for host in hosts {
+    let backends = &backends;
+    let per_host = abrfw_core::par::map(hosts, |host| -> Result<Vec<RenderedFile>> {
+        let mut files = Vec::new();
         for backend in backends.iter().filter(|b| b.serves(host.os)) {
             for (name, text) in backend.render(host)? {
                 files.push(RenderedFile {
@@ -148,9 +150,11 @@ fn render_all(
                 });
             }
         }
-    }
-    for gw in gateways {
-        for backend in &backends {
+        Ok(files)
+    });
+    let per_gateway = abrfw_core::par::map(gateways, |gw| -> Result<Vec<RenderedFile>> {
+        let mut files = Vec::new();
+        for backend in backends {
             for (name, text) in backend.render_gateway(gw)?.unwrap_or_default() {
                 files.push(RenderedFile {
                     dir: gw.gateway.clone(),
@@ -159,6 +163,11 @@ fn render_all(
                 });
             }
         }
+        Ok(files)
+    });
+    let mut files = Vec::new();
+    for part in per_host.into_iter().chain(per_gateway) {
+        files.extend(part?);
     }
     Ok(files)
 }

@@ -3,33 +3,32 @@
 //! The limits are documented in docs/security.md.
 
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
 
+use abrfw_core::MAX_PEER_ENTRIES;
 use abrfw_core::topology::{MAX_ALLOWS, MAX_FILE_BYTES, MAX_HOSTS};
 
 use crate::support::abrfw;
 
 /// Runs `abrfw compile SITE --out-dir` on `text`; returns (exit code, stderr, whether anything
-/// was written, how long it took).
-fn compile(text: &str) -> (Option<i32>, String, bool, Duration) {
+/// was written). No test here asserts a time (the project measures time with `just bench`):
+/// they assert that the limits refuse, or that the work completes.
+fn compile(text: &str) -> (Option<i32>, String, bool) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("site.toml");
     std::fs::write(&path, text).unwrap();
     let out = dir.path().join("out");
-    let start = Instant::now();
     let run = abrfw(&[
         "compile",
         path.to_str().unwrap(),
         "--out-dir",
         out.to_str().unwrap(),
     ]);
-    let took = start.elapsed();
     let stderr = String::from_utf8(run.stderr).unwrap();
-    (run.status.code(), stderr, out.exists(), took)
+    (run.status.code(), stderr, out.exists())
 }
 
 fn refused(text: &str, message: &str) -> String {
-    let (code, stderr, wrote, _) = compile(text);
+    let (code, stderr, wrote) = compile(text);
     assert_eq!(code, Some(2), "{}", &stderr[..stderr.len().min(2000)]);
     assert!(!wrote, "output was written");
     assert!(
@@ -56,7 +55,7 @@ fn an_oversized_file_is_refused_without_being_parsed() {
     }
     let stderr = refused(
         &text,
-        "is larger than 8388608 bytes (8 MiB), the most abrfw reads",
+        "is larger than 33554432 bytes (32 MiB), the most abrfw reads",
     );
     assert!(stderr.starts_with("error: "), "{stderr}");
 }
@@ -115,9 +114,10 @@ fn too_many_hosts_or_allows_are_refused_at_the_first_one_over() {
 
 #[test]
 fn a_site_whose_rules_grow_quadratically_is_refused() {
-    // 1,500 consoles and 1,500 agents: every agent's rules would name every console and back.
+    // 4,500 consoles and 4,500 agents: every agent's rules would name every console and back
+    // (over 30 million peer entries).
     let mut text = String::new();
-    for i in 0..1500 {
+    for i in 0..4500 {
         host(
             &mut text,
             &format!("c{i}"),
@@ -133,16 +133,15 @@ fn a_site_whose_rules_grow_quadratically_is_refused() {
             "agent",
         );
     }
-    let (code, stderr, wrote, took) = compile(&text);
+    let (code, stderr, wrote) = compile(&text);
     assert_eq!(code, Some(2));
     assert!(!wrote);
     assert!(
         stderr.contains("error: the site would compile to about")
-            && stderr.contains("more than the limit of 4000000"),
+            && stderr.contains(&format!("more than the limit of {MAX_PEER_ENTRIES}")),
         "{}",
         &stderr[stderr.len().saturating_sub(2000)..]
     );
-    assert!(took < Duration::from_secs(60), "refusing took {took:?}");
 }
 
 #[test]
@@ -165,14 +164,13 @@ fn a_slash8_on_thousands_of_hosts_compiles() {
             i % 256
         );
     }
-    let (code, stderr, wrote, took) = compile(&text);
+    let (code, stderr, wrote) = compile(&text);
     assert_eq!(code, Some(0), "{}", &stderr[..stderr.len().min(2000)]);
     assert!(wrote);
-    assert!(took < Duration::from_secs(120), "compiling took {took:?}");
 }
 
 #[test]
-fn twenty_thousand_warnings_render_in_linear_time() {
+fn twenty_thousand_warnings_are_each_reported_at_their_line() {
     // Every host of a 20,000-host "drop" site without admin rules gets a lockout warning. Each
     // report used to scan the whole file for its line (quadratic: about a minute in a release
     // build); now it renders only the lines it points at (about 2 s in a debug build).
@@ -189,9 +187,7 @@ fn twenty_thousand_warnings_render_in_linear_time() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("site.toml");
     std::fs::write(&path, &text).unwrap();
-    let start = Instant::now();
     let run = abrfw(&["check", path.to_str().unwrap()]);
-    let took = start.elapsed();
     assert_eq!(run.status.code(), Some(0));
     let stderr = String::from_utf8(run.stderr).unwrap();
     assert_eq!(stderr.matches("warning: host ").count(), 20_000);
@@ -203,5 +199,4 @@ fn twenty_thousand_warnings_render_in_linear_time() {
         "{}",
         &stderr[stderr.len() - 600..]
     );
-    assert!(took < Duration::from_secs(30), "took {took:?}");
 }
