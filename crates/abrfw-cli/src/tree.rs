@@ -1,10 +1,12 @@
 //! The output tree `compile --out-dir DIR` owns: `DIR/<host>/<file>` plus the manifest
 //! `DIR/abrfw.json` that lists every file abrfw wrote with its sha256.
 //!
-//! A run first renders everything in memory and makes a [`Plan`] (what is added, changed,
-//! unchanged, removed) without touching the disk; any refusal happens then, so a failing run
-//! writes nothing. [`Plan::apply`] then writes each file atomically (temporary file, fsync,
-//! rename), leaves unchanged files alone (same bytes, same mtime), removes the files of hosts that
+//! A run first renders everything and makes a [`Plan`] (what is added, changed, unchanged,
+//! removed) without touching the disk; any refusal (or rendering error) happens then, so a
+//! failing run writes nothing. The plan keeps each file's digest, not its text, so memory does not
+//! grow with the output (1.4 GB for a 100,000-host site). [`Plan::apply`] then renders the
+//! directories that change once more and writes each changed file atomically (temporary file,
+//! fsync, rename), leaves unchanged files alone (same bytes, same mtime), removes the files of hosts that
 //! left the site, syncs the directories and writes the manifest last, atomically. A run killed
 //! half-way leaves every file in its old or its new complete form and the old manifest; the next
 //! run finishes the job (a file that is already byte-identical to what abrfw would write is taken
@@ -48,13 +50,13 @@ pub struct Manifest {
 
 impl Manifest {
     /// The manifest of a set of rendered files.
-    pub fn new(release: &str, site_text: &str, files: &[RenderedFile]) -> Self {
+    pub fn new(release: &str, site_text: &str, files: &[PlannedFile]) -> Self {
         let mut hosts: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         for f in files {
             hosts
                 .entry(f.dir.clone())
                 .or_default()
-                .insert(f.name.clone(), sha256_hex(f.text.as_bytes()));
+                .insert(f.name.clone(), f.sha256.clone());
         }
         Self {
             format: MANIFEST_FORMAT.to_owned(),
@@ -91,6 +93,50 @@ pub struct RenderedFile {
     pub text: String,
 }
 
+/// A rendered file as the planner keeps it: where it goes, its digest, and how it compares with
+/// the file at that path now. The text itself is dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFile {
+    /// The host's or gateway's directory (its name).
+    pub dir: String,
+    /// File name inside it.
+    pub name: String,
+    /// sha256 of the new contents, lower-case hex.
+    pub sha256: String,
+    on_disk: OnDisk,
+}
+
+/// The file at a planned path, compared with the new contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnDisk {
+    Missing,
+    Same,
+    Different,
+}
+
+impl PlannedFile {
+    /// Digests `file` and compares it with `root/<dir>/<name>`. Safe to call for many files at
+    /// once on several threads: it only reads.
+    pub fn new(root: &Path, file: &RenderedFile) -> Result<Self> {
+        // The path is checked before it is read (Plan::new checks again, with case collisions).
+        check_component(&file.dir, true)?;
+        check_component(&file.name, false)?;
+        let path = root.join(&file.dir).join(&file.name);
+        let on_disk = match std::fs::read(&path) {
+            Ok(bytes) if bytes == file.text.as_bytes() => OnDisk::Same,
+            Ok(_) => OnDisk::Different,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => OnDisk::Missing,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        Ok(Self {
+            dir: file.dir.clone(),
+            name: file.name.clone(),
+            sha256: sha256_hex(file.text.as_bytes()),
+            on_disk,
+        })
+    }
+}
+
 /// What a run does to one path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Change {
@@ -120,7 +166,7 @@ impl Change {
 #[derive(Debug)]
 pub struct Plan {
     dir: PathBuf,
-    files: Vec<(RenderedFile, Change)>,
+    files: Vec<(PlannedFile, Change)>,
     removed: Vec<(String, String)>,
     manifest_text: String,
     manifest_change: Change,
@@ -129,7 +175,7 @@ pub struct Plan {
 impl Plan {
     /// Compares the rendered files with DIR and its manifest. Fails, touching nothing, when a
     /// path is unsafe or a file abrfw would write exists but is not abrfw's.
-    pub fn new(dir: &Path, files: Vec<RenderedFile>, manifest: &Manifest) -> Result<Self> {
+    pub fn new(dir: &Path, files: Vec<PlannedFile>, manifest: &Manifest) -> Result<Self> {
         let mut seen = BTreeMap::new();
         for f in &files {
             check_component(&f.dir, true)?;
@@ -157,16 +203,16 @@ impl Plan {
         let mut planned = Vec::with_capacity(files.len());
         let mut refused = Vec::new();
         for f in files {
-            let path = dir.join(&f.dir).join(&f.name);
-            let change = match std::fs::read(&path) {
-                Ok(bytes) if bytes == f.text.as_bytes() => Change::Unchanged,
-                Ok(_) if owned.contains(&(f.dir.clone(), f.name.clone())) => Change::Changed,
-                Ok(_) => {
-                    refused.push(path.display().to_string());
+            let change = match f.on_disk {
+                OnDisk::Same => Change::Unchanged,
+                OnDisk::Different if owned.contains(&(f.dir.clone(), f.name.clone())) => {
                     Change::Changed
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Change::Added,
-                Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+                OnDisk::Different => {
+                    refused.push(dir.join(&f.dir).join(&f.name).display().to_string());
+                    Change::Changed
+                }
+                OnDisk::Missing => Change::Added,
             };
             planned.push((f, change));
         }
@@ -243,8 +289,10 @@ impl Plan {
         }
     }
 
-    /// Carries the plan out; see the module documentation for the order and why.
-    pub fn apply(&self) -> Result<()> {
+    /// Carries the plan out; see the module documentation for the order and why. `render`
+    /// renders the files of one directory again (the plan keeps digests, not texts); a file
+    /// whose new rendering differs from the planned digest stops the run.
+    pub fn apply(&self, render: impl Fn(&str) -> Result<Vec<RenderedFile>> + Sync) -> Result<()> {
         let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
         dirs.insert(self.dir.clone());
         dirs.extend(self.files.iter().map(|(f, _)| self.dir.join(&f.dir)));
@@ -253,10 +301,35 @@ impl Plan {
         for d in &dirs {
             remove_stale_temporaries(d)?;
         }
+        // The directories with something to write, each rendered again and written on every
+        // core; the files of one directory are written in order.
+        let mut changed: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
         for (f, change) in &self.files {
             if *change != Change::Unchanged {
-                atomic_write(&self.dir.join(&f.dir).join(&f.name), &f.text)?;
+                changed
+                    .entry(f.dir.as_str())
+                    .or_default()
+                    .insert(f.name.as_str(), f.sha256.as_str());
             }
+        }
+        let changed: Vec<(&str, BTreeMap<&str, &str>)> = changed.into_iter().collect();
+        let written = abrfw_core::par::map(&changed, |(dir, names)| -> Result<()> {
+            for file in render(dir)? {
+                let Some(sha) = names.get(file.name.as_str()) else {
+                    continue;
+                };
+                if sha256_hex(file.text.as_bytes()) != *sha {
+                    bail!(
+                        "{dir}/{} rendered differently the second time; nothing more was written",
+                        file.name
+                    );
+                }
+                atomic_write(&self.dir.join(dir).join(&file.name), &file.text)?;
+            }
+            Ok(())
+        });
+        for w in written {
+            w?;
         }
         for (d, f) in &self.removed {
             let path = self.dir.join(d).join(f);

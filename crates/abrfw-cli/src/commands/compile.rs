@@ -1,11 +1,13 @@
 //! `abrfw compile`: topology -> rule sets, written to a directory or printed for one host.
 
+use std::collections::BTreeMap;
+
 use abrfw_core::{GatewayRules, HostRules, compile, compile_gateways};
 use anyhow::{Result, bail};
 
 use crate::args::{Backend, CompileArgs};
 use crate::backend::WRITTEN;
-use crate::tree::{Change, Manifest, Plan, RenderedFile};
+use crate::tree::{Change, Manifest, Plan, PlannedFile, RenderedFile};
 use crate::{Outcome, site};
 
 /// Runs the command: renders everything first, so an error leaves no file written.
@@ -56,7 +58,35 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
     let Some(dir) = &args.out_dir else {
         bail!("give --out-dir DIR, or --host NAME to print one rule set");
     };
-    let files = render_all(&hosts, &gateways, args.backend)?;
+    let backends = backends_for(args.backend)?;
+    let targets: BTreeMap<&str, Target<'_>> = hosts
+        .iter()
+        .map(|h| (h.host.as_str(), Target::Host(h)))
+        .chain(
+            gateways
+                .iter()
+                .map(|g| (g.gateway.as_str(), Target::Gateway(g))),
+        )
+        .collect();
+    // Hosts, then gateways, as the manifest and the messages list them.
+    let order: Vec<&Target<'_>> = hosts
+        .iter()
+        .map(|h| &targets[h.host.as_str()])
+        .chain(gateways.iter().map(|g| &targets[g.gateway.as_str()]))
+        .collect();
+    // First pass, on every core: render, digest and compare with the disk; keep only digests,
+    // so memory stays bounded however large the site. A rendering error stops the run here,
+    // before anything is written.
+    let planned = abrfw_core::par::map(&order, |t| -> Result<Vec<PlannedFile>> {
+        t.render(&backends)?
+            .iter()
+            .map(|f| PlannedFile::new(dir, f))
+            .collect()
+    });
+    let mut files = Vec::new();
+    for p in planned {
+        files.extend(p?);
+    }
     let total = files.len();
     let manifest = Manifest::new(topology.release.id, &site_text, &files);
     let plan = Plan::new(dir, files, &manifest)?;
@@ -71,7 +101,11 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
             Outcome::Differences
         });
     }
-    plan.apply()?;
+    // Second pass: the directories that change are rendered again and written.
+    plan.apply(|name| match targets.get(name) {
+        Some(t) => t.render(&backends),
+        None => bail!("{name} is not a host or gateway of the site"),
+    })?;
     writeln!(
         out,
         "wrote {} of {total} file(s) for {} host(s) and {} gateway(s) into {} ({} added, {} changed, {} unchanged, {} removed)",
@@ -126,48 +160,49 @@ fn print_files(files: &[(&'static str, String)], out: &mut dyn std::io::Write) -
     Ok(())
 }
 
-/// Every file of the site: hosts then gateways, each in backend order. Rendered on every core;
-/// the order (and so the output) does not depend on the number of threads.
-fn render_all(
-    hosts: &[HostRules],
-    gateways: &[GatewayRules],
-    only: Option<Backend>,
-) -> Result<Vec<RenderedFile>> {
-    let backends: Vec<Backend> = match only {
+/// The backends `compile --out-dir` writes with.
+fn backends_for(only: Option<Backend>) -> Result<Vec<Backend>> {
+    Ok(match only {
         Some(Backend::Ir) => bail!("the ir backend only prints (--host NAME --backend ir)"),
         Some(b) => vec![b],
         None => WRITTEN.to_vec(),
-    };
-    let backends = &backends;
-    let per_host = abrfw_core::par::map(hosts, |host| -> Result<Vec<RenderedFile>> {
+    })
+}
+
+/// A host or a gateway: one directory of files under the output directory.
+enum Target<'a> {
+    Host(&'a HostRules),
+    Gateway(&'a GatewayRules),
+}
+
+impl Target<'_> {
+    /// Its files, in backend order.
+    fn render(&self, backends: &[Backend]) -> Result<Vec<RenderedFile>> {
         let mut files = Vec::new();
-        for backend in backends.iter().filter(|b| b.serves(host.os)) {
-            for (name, text) in backend.render(host)? {
-                files.push(RenderedFile {
-                    dir: host.host.clone(),
-                    name: name.to_owned(),
-                    text,
-                });
+        match self {
+            Target::Host(host) => {
+                for backend in backends.iter().filter(|b| b.serves(host.os)) {
+                    for (name, text) in backend.render(host)? {
+                        files.push(RenderedFile {
+                            dir: host.host.clone(),
+                            name: name.to_owned(),
+                            text,
+                        });
+                    }
+                }
+            }
+            Target::Gateway(gw) => {
+                for backend in backends {
+                    for (name, text) in backend.render_gateway(gw)?.unwrap_or_default() {
+                        files.push(RenderedFile {
+                            dir: gw.gateway.clone(),
+                            name: name.to_owned(),
+                            text,
+                        });
+                    }
+                }
             }
         }
         Ok(files)
-    });
-    let per_gateway = abrfw_core::par::map(gateways, |gw| -> Result<Vec<RenderedFile>> {
-        let mut files = Vec::new();
-        for backend in backends {
-            for (name, text) in backend.render_gateway(gw)?.unwrap_or_default() {
-                files.push(RenderedFile {
-                    dir: gw.gateway.clone(),
-                    name: name.to_owned(),
-                    text,
-                });
-            }
-        }
-        Ok(files)
-    });
-    let mut files = Vec::new();
-    for part in per_host.into_iter().chain(per_gateway) {
-        files.extend(part?);
     }
-    Ok(files)
 }
