@@ -68,8 +68,20 @@ fn expected_flows() -> BTreeSet<(String, String, u16)> {
     add("vmware-va", "esxi", 902);
     add("helpdesk", "online-storage", 443);
     add("console", "acronis-web", 80);
-    // [[allow]] admin-ssh, from the admin network.
-    add("admin", "linux-agent", 22);
+    // [[allow]] admin-ssh*, admin-rdp-*: administrators from the admin network.
+    for h in ["linux-agent", "nas", "helpdesk", "vmware-va"] {
+        add("admin", h, 22);
+    }
+    for h in [
+        "ams",
+        "console",
+        "storage1",
+        "win-agent",
+        "xp-agent",
+        "exchange",
+    ] {
+        add("admin", h, 3389);
+    }
     set
 }
 

@@ -33,6 +33,14 @@ fn ok(out: std::process::Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `text` with host `old` renamed to `new`, in its `[[host]]` table and the `[[allow]]` rules
+/// that name it.
+fn rename_host(text: &str, old: &str, new: &str) -> String {
+    text.replace(&format!("name = \"{old}\""), &format!("name = \"{new}\""))
+        .replace(&format!("to = \"{old}\""), &format!("to = \"{new}\""))
+        .replace(&format!("from = \"{old}\""), &format!("from = \"{new}\""))
+}
+
 /// The example site with `edit` applied to its text, written to `dir/site.toml`.
 fn edited_example(dir: &Path, edit: impl FnOnce(String) -> String) -> PathBuf {
     let text = std::fs::read_to_string(fixture("topologies/example.toml")).unwrap();
@@ -129,9 +137,7 @@ fn check_lists_what_would_change_and_exits_0_when_current() {
     assert_eq!(run.stdout, b"");
 
     // The site lost a host and gained an edit; someone also edited a generated file by hand.
-    let site = edited_example(work.path(), |t| {
-        t.replace("name = \"xp-agent\"", "name = \"old-agent\"")
-    });
+    let site = edited_example(work.path(), |t| rename_host(&t, "xp-agent", "old-agent"));
     std::fs::write(out.join("console/netsh.cmd"), "edited\r\n").unwrap();
     let before = tree(&out);
     let run = compile(&site, &out, &["--check"]);
@@ -194,9 +200,7 @@ fn files_abrfw_did_not_write_are_never_overwritten_or_deleted() {
     // departed host's directory alive.
     std::fs::rename(out.join("nas/nftables.nft"), out.join("nas/notes.txt")).unwrap();
     ok(compile(&example, &out, &[]));
-    let site = edited_example(work.path(), |t| {
-        t.replace("name = \"nas\"", "name = \"nas2\"")
-    });
+    let site = edited_example(work.path(), |t| rename_host(&t, "nas", "nas2"));
     ok(compile(&site, &out, &[]));
     assert_eq!(
         tree(&out.join("nas")).into_keys().collect::<Vec<_>>(),
@@ -403,9 +407,7 @@ fn a_rename_only_in_case_and_a_newer_manifest_are_refused_with_advice() {
     let before = tree(&out);
     // On a case-insensitive file system nas/ and NAS/ are one directory: removing the old files
     // after writing the new ones would delete them.
-    let site = edited_example(work.path(), |t| {
-        t.replace("name = \"nas\"", "name = \"NAS\"")
-    });
+    let site = edited_example(work.path(), |t| rename_host(&t, "nas", "NAS"));
     let run = compile(&site, &out, &[]);
     assert_eq!(run.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&run.stderr);
