@@ -275,18 +275,23 @@ fn host_text(s: &mut String, h: &HostDiff, d: &SiteDiff, p: Paint) {
         let _ = writeln!(s, "  {}", p.paint(CHANGED, &line));
         let old: Vec<String> = c.from.iter().map(rule_core).collect();
         let new: Vec<String> = c.to.iter().map(rule_core).collect();
-        // Only the rules of the group that differ; the JSON keeps the whole groups.
-        for r in old.iter().filter(|r| !new.contains(r)) {
-            let _ = writeln!(s, "    {}", p.paint(REMOVED, &format!("- {r}")));
-        }
-        for r in new.iter().filter(|r| !old.contains(r)) {
-            let _ = writeln!(s, "    {}", p.paint(ADDED, &format!("+ {r}")));
-        }
-        let (old, new) = (&c.from[0].purpose, &c.to[0].purpose);
-        if old != new {
-            let _ = writeln!(s, "    {}", p.paint(REMOVED, &format!("- purpose: {old}")));
-            let _ = writeln!(s, "    {}", p.paint(ADDED, &format!("+ purpose: {new}")));
-        }
+        changed_group(s, p, &old, &new, (&c.from[0].purpose, &c.to[0].purpose));
+    }
+}
+
+/// The lines under a changed group: only its rules that differ (the JSON keeps the whole
+/// groups), then the purpose when it changed.
+fn changed_group(s: &mut String, p: Paint, old: &[String], new: &[String], purpose: (&str, &str)) {
+    for r in old.iter().filter(|r| !new.contains(r)) {
+        let _ = writeln!(s, "    {}", p.paint(REMOVED, &format!("- {r}")));
+    }
+    for r in new.iter().filter(|r| !old.contains(r)) {
+        let _ = writeln!(s, "    {}", p.paint(ADDED, &format!("+ {r}")));
+    }
+    let (old, new) = purpose;
+    if old != new {
+        let _ = writeln!(s, "    {}", p.paint(REMOVED, &format!("- purpose: {old}")));
+        let _ = writeln!(s, "    {}", p.paint(ADDED, &format!("+ purpose: {new}")));
     }
 }
 
@@ -341,17 +346,7 @@ fn gateway_text(s: &mut String, g: &GatewayDiff, p: Paint) {
         let _ = writeln!(s, "  {}", p.paint(CHANGED, &line));
         let old: Vec<String> = c.from.iter().map(forward_core).collect();
         let new: Vec<String> = c.to.iter().map(forward_core).collect();
-        for r in old.iter().filter(|r| !new.contains(r)) {
-            let _ = writeln!(s, "    {}", p.paint(REMOVED, &format!("- {r}")));
-        }
-        for r in new.iter().filter(|r| !old.contains(r)) {
-            let _ = writeln!(s, "    {}", p.paint(ADDED, &format!("+ {r}")));
-        }
-        let (old, new) = (&c.from[0].purpose, &c.to[0].purpose);
-        if old != new {
-            let _ = writeln!(s, "    {}", p.paint(REMOVED, &format!("- purpose: {old}")));
-            let _ = writeln!(s, "    {}", p.paint(ADDED, &format!("+ purpose: {new}")));
-        }
+        changed_group(s, p, &old, &new, (&c.from[0].purpose, &c.to[0].purpose));
     }
 }
 
