@@ -109,7 +109,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
         'abrfw;explain' {
             [CompletionResult]::new('--release', '--release', [CompletionResultType]::ParameterName, 'Compile under this release instead of the topology''s `release` (see `abrfw releases`)')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release')
-            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'The host whose rules to explain')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'The host whose rules to explain, or a [[gateway]] whose forward rules to explain')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Only rules on this port; also list the flows on it that give the host no rule, and why')
             [CompletionResult]::new('--peer', '--peer', [CompletionResultType]::ParameterName, 'Only rules towards this host; also list the flows between the two that give no rule')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')

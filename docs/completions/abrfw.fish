@@ -95,7 +95,7 @@ complete -c abrfw -n "__fish_abrfw_using_subcommand completions" -s h -l help -d
 complete -c abrfw -n "__fish_abrfw_using_subcommand man" -s h -l help -d 'Print help'
 complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l release -d 'Compile under this release instead of the topology\'s `release` (see `abrfw releases`)' -r
 complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
-complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l host -d 'The host whose rules to explain' -r
+complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l host -d 'The host whose rules to explain, or a [[gateway]] whose forward rules to explain' -r
 complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l port -d 'Only rules on this port; also list the flows on it that give the host no rule, and why' -r
 complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l peer -d 'Only rules towards this host; also list the flows between the two that give no rule' -r
 complete -c abrfw -n "__fish_abrfw_using_subcommand explain" -l format -d 'Output format' -r -f -a "text\t'Readable text'

@@ -110,7 +110,7 @@ pub struct CheckArgs {
 pub struct ExplainArgs {
     #[command(flatten)]
     pub site: SiteArgs,
-    /// The host whose rules to explain.
+    /// The host whose rules to explain, or a [[gateway]] whose forward rules to explain.
     #[arg(long, value_name = "NAME")]
     pub host: String,
     /// Only rules on this port; also list the flows on it that give the host no rule, and why.

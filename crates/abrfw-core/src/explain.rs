@@ -12,8 +12,8 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::catalog::{Catalog, Flow, Phase, Port, Presence, Release};
-use crate::compile::{CompileError, compile, release_of};
-use crate::ir::{Direction, PortRange, Protocol, Rule};
+use crate::compile::{CompileError, compile, compile_gateways, release_of};
+use crate::ir::{Direction, ForwardRule, PortRange, Protocol, Rule};
 use crate::links::share_family;
 use crate::os::Os;
 use crate::role::{Component, Role};
@@ -487,17 +487,7 @@ fn origin(
         Direction::Inbound => (flow.responder, flow.initiator),
         Direction::Outbound => (flow.initiator, flow.responder),
     };
-    let mut conditions = vec![Fact::PhaseSelected { phase: flow.phase }];
-    match flow.condition.management_server {
-        Presence::Any => {}
-        Presence::Present => conditions.push(Fact::ManagementServerPresent {
-            hosts: ms_hosts.to_vec(),
-        }),
-        Presence::Absent => conditions.push(Fact::ManagementServerAbsent),
-    }
-    if flow.condition.no_dns_only && !topology.options.dns {
-        conditions.push(Fact::NoDns);
-    }
+    let conditions = conditions(flow, topology, ms_hosts);
     Origin::Catalog(FlowOrigin {
         group: flow.group,
         phase: flow.phase,
@@ -514,6 +504,166 @@ fn origin(
         encryption: flow.encryption,
         source: flow.source,
         conditions,
+    })
+}
+
+/// The site facts that let a flow apply: its phase is selected, the management-server condition
+/// holds, and the DNS option when the flow needs `dns = false`.
+fn conditions(flow: &Flow, topology: &Topology, ms_hosts: &[String]) -> Vec<Fact> {
+    let mut conditions = vec![Fact::PhaseSelected { phase: flow.phase }];
+    match flow.condition.management_server {
+        Presence::Any => {}
+        Presence::Present => conditions.push(Fact::ManagementServerPresent {
+            hosts: ms_hosts.to_vec(),
+        }),
+        Presence::Absent => conditions.push(Fact::ManagementServerAbsent),
+    }
+    if flow.condition.no_dns_only && !topology.options.dns {
+        conditions.push(Fact::NoDns);
+    }
+    conditions
+}
+
+/// The names of the hosts with the management-server role, sorted.
+fn management_servers(topology: &Topology) -> Vec<String> {
+    let mut ms: Vec<String> = topology
+        .hosts
+        .iter()
+        .filter(|h| h.roles.contains(&Role::ManagementServer))
+        .map(|h| h.name.clone())
+        .collect();
+    ms.sort();
+    ms
+}
+
+/// The answer for one `[[gateway]]`: its forward rules that match the question, each with the
+/// flow or `[[allow]]` behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatewayExplanation {
+    /// Gateway name.
+    pub gateway: String,
+    /// Its OS.
+    pub os: Os,
+    /// The zones it routes between, sorted.
+    pub zones: Vec<String>,
+    /// Release id of the catalog.
+    pub release: &'static str,
+    /// The `--port` of the question.
+    pub port: Option<u16>,
+    /// The `--peer` of the question.
+    pub peer: Option<String>,
+    /// The forward rules that match, in rule order.
+    pub rules: Vec<ForwardReason>,
+}
+
+/// One forward rule and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForwardReason {
+    /// The rule, as backends see it.
+    pub rule: ForwardRule,
+    /// The catalog flow or site rule behind it.
+    pub origin: ForwardOrigin,
+}
+
+/// Where a forward rule comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ForwardOrigin {
+    /// A flow of the catalog whose initiators and responders sit in two zones the gateway joins.
+    Catalog {
+        /// The flow's group.
+        group: &'static str,
+        /// Its phase.
+        phase: Phase,
+        /// The component that opens the connection (in `from_zone`).
+        initiator: Component,
+        /// The component that accepts it (in `to_zone`).
+        responder: Component,
+        /// The vendor's encryption note.
+        encryption: &'static str,
+        /// Where the vendor documents the flow.
+        source: &'static str,
+        /// The site facts the flow's phase and condition needed.
+        conditions: Vec<Fact>,
+    },
+    /// An `[[allow]]` of the topology whose two ends are hosts in two zones the gateway joins.
+    Allow {
+        /// The allow rule's name.
+        name: String,
+    },
+}
+
+/// Whether the topology has a `[[gateway]]` of this name (ignoring case, as names are unique
+/// that way).
+pub fn is_gateway(topology: &Topology, name: &str) -> bool {
+    topology
+        .gateways
+        .iter()
+        .any(|g| g.name.eq_ignore_ascii_case(name))
+}
+
+/// Explains one gateway's forward rules, narrowed by the query (`host` is the gateway's name;
+/// `peer` keeps the rules that name that host at either end).
+pub fn explain_gateway(
+    catalog: &Catalog,
+    topology: &Topology,
+    query: &Query,
+) -> Result<GatewayExplanation, ExplainError> {
+    let release = release_of(catalog, topology)?;
+    let gateway = compile_gateways(catalog, topology)?
+        .into_iter()
+        .find(|g| g.gateway.eq_ignore_ascii_case(&query.host))
+        .ok_or_else(|| ExplainError::UnknownHost(query.host.clone()))?;
+    let peer = match &query.peer {
+        Some(name) => Some(
+            topology
+                .hosts
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| h.name.clone())
+                .ok_or_else(|| ExplainError::UnknownPeer(name.clone()))?,
+        ),
+        None => None,
+    };
+    let ms_hosts = management_servers(topology);
+    let rules = gateway
+        .rules
+        .into_iter()
+        .filter(|r| query.port.is_none_or(|p| r.destination_port.contains(p)))
+        .filter(|r| {
+            peer.as_ref()
+                .is_none_or(|p| r.source_hosts.contains(p) || r.destination_hosts.contains(p))
+        })
+        .map(|rule| {
+            let origin = match release.flow(&rule.flow) {
+                Some(flow) => ForwardOrigin::Catalog {
+                    group: flow.group,
+                    phase: flow.phase,
+                    initiator: flow.initiator,
+                    responder: flow.responder,
+                    encryption: flow.encryption,
+                    source: flow.source,
+                    conditions: conditions(flow, topology, &ms_hosts),
+                },
+                None => ForwardOrigin::Allow {
+                    name: rule
+                        .flow
+                        .strip_prefix("allow:")
+                        .unwrap_or(&rule.flow)
+                        .to_owned(),
+                },
+            };
+            ForwardReason { rule, origin }
+        })
+        .collect();
+    Ok(GatewayExplanation {
+        gateway: gateway.gateway,
+        os: gateway.os,
+        zones: gateway.zones.into_iter().map(|z| z.name).collect(),
+        release: release.id,
+        port: query.port,
+        peer,
+        rules,
     })
 }
 

@@ -38,7 +38,7 @@ pub use compile::{
     CompileError, MAX_PEER_ENTRIES, compile, compile_gateways, families, peer_entries,
 };
 pub use diagnostic::{Diagnostic, TopologyError, Warnings};
-pub use explain::{Explanation, explain};
+pub use explain::{Explanation, GatewayExplanation, explain, explain_gateway};
 pub use ipnet;
 pub use ir::{
     AddressRun, Connection, Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy,

@@ -4,9 +4,11 @@
 
 use std::fmt::Write as _;
 
-use abrfw_core::explain::{ExplainError, Origin, Query};
+use abrfw_core::explain::{ExplainError, ForwardOrigin, Origin, Query, is_gateway};
 use abrfw_core::ir::address_text;
-use abrfw_core::{Direction, Explanation, Family, Rule, explain};
+use abrfw_core::{
+    Direction, Explanation, Family, GatewayExplanation, Rule, explain, explain_gateway,
+};
 use anyhow::Result;
 
 use crate::args::{ExplainArgs, ExplainFormat};
@@ -20,11 +22,32 @@ pub fn run(args: &ExplainArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
         port: args.port,
         peer: args.peer.clone(),
     };
+    if is_gateway(&topology, &args.host) {
+        let explanation = match explain_gateway(&catalog, &topology, &query) {
+            Ok(e) => e,
+            Err(e @ ExplainError::UnknownPeer(_)) => {
+                let names: Vec<&str> = topology.hosts.iter().map(|h| h.name.as_str()).collect();
+                anyhow::bail!("{e}; hosts: {}", names.join(", "))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let text = match args.format {
+            ExplainFormat::Text => gateway_text(&explanation),
+            ExplainFormat::Json => serde_json::to_string_pretty(&explanation)? + "\n",
+        };
+        out.write_all(text.as_bytes())?;
+        return Ok(Outcome::Success);
+    }
     let explanation = match explain(&catalog, &topology, &query) {
         Ok(e) => e,
         Err(e @ (ExplainError::UnknownHost(_) | ExplainError::UnknownPeer(_))) => {
-            let names: Vec<&str> = topology.hosts.iter().map(|h| h.name.as_str()).collect();
-            anyhow::bail!("{e}; hosts: {}", names.join(", "))
+            let names: Vec<&str> = topology
+                .hosts
+                .iter()
+                .map(|h| h.name.as_str())
+                .chain(topology.gateways.iter().map(|g| g.name.as_str()))
+                .collect();
+            anyhow::bail!("{e}; hosts and gateways: {}", names.join(", "))
         }
         Err(e) => return Err(e.into()),
     };
@@ -48,6 +71,100 @@ fn peers(rule: &Rule) -> String {
     } else {
         rule.peer_hosts.join(", ")
     }
+}
+
+/// `a, b [10.0.0.1/32, ...]`: a forward rule's hosts on one side and their addresses.
+fn side(names: &[String], peers: &abrfw_core::Peers) -> String {
+    let nets: Vec<String> = Family::ALL
+        .into_iter()
+        .flat_map(|f| peers.of(f))
+        .map(address_text)
+        .collect();
+    if names.is_empty() {
+        nets.join(", ")
+    } else {
+        format!("{} [{}]", names.join(", "), nets.join(", "))
+    }
+}
+
+fn gateway_text(e: &GatewayExplanation) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "gateway {} ({}), zones: {}; release {}",
+        e.gateway,
+        e.os,
+        e.zones.join(", "),
+        e.release
+    );
+    let mut question = Vec::new();
+    if let Some(p) = e.port {
+        question.push(format!("port {p}"));
+    }
+    if let Some(p) = &e.peer {
+        question.push(format!("peer {p}"));
+    }
+    if !question.is_empty() {
+        let _ = writeln!(t, "question: {}", question.join(", "));
+    }
+    let _ = writeln!(t, "\n{} forward rule(s):", e.rules.len());
+    for reason in &e.rules {
+        let r = &reason.rule;
+        let sport = r.source_ports.map_or("any source port".to_owned(), |p| {
+            format!("source ports {p}")
+        });
+        let _ = writeln!(
+            t,
+            "\nforward {}/{} {} -> {} [{}]",
+            r.protocol.as_str(),
+            r.destination_port,
+            r.from_zone.name,
+            r.to_zone.name,
+            r.flow
+        );
+        let _ = writeln!(t, "  purpose:    {}", r.purpose);
+        let _ = writeln!(t, "  from:       {}", side(&r.source_hosts, &r.sources));
+        let _ = writeln!(
+            t,
+            "  to:         {}",
+            side(&r.destination_hosts, &r.destinations)
+        );
+        let _ = writeln!(t, "  ports:      {sport} -> {}", r.destination_port);
+        match &reason.origin {
+            ForwardOrigin::Catalog {
+                group,
+                phase,
+                initiator,
+                responder,
+                encryption,
+                source,
+                conditions,
+            } => {
+                let _ = writeln!(
+                    t,
+                    "  flow:       {initiator} -> {responder} ({group}, phase {phase})"
+                );
+                let _ = writeln!(t, "  encryption: {encryption}");
+                let _ = writeln!(t, "  source:     {source}");
+                let _ = writeln!(
+                    t,
+                    "  because:    the {initiator} hosts are in zone {} and the {responder} hosts in zone {}, which this gateway joins",
+                    r.from_zone.name, r.to_zone.name
+                );
+                for fact in conditions {
+                    let _ = writeln!(t, "              {fact}");
+                }
+            }
+            ForwardOrigin::Allow { name } => {
+                let _ = writeln!(
+                    t,
+                    "  because:    [[allow]] {name} in the topology joins hosts in zones {} and {}",
+                    r.from_zone.name, r.to_zone.name
+                );
+            }
+        }
+    }
+    t
 }
 
 fn text(e: &Explanation) -> String {

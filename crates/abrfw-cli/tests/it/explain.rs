@@ -42,7 +42,7 @@ fn check_golden(dir: &Path, produced: &BTreeMap<PathBuf, String>) {
 
 /// The questions asked of each fixture site, besides every host's full explanation in text:
 /// (topology, host, extra arguments). Each gives a text and a JSON reference.
-const QUESTIONS: [(&str, &str, &[&str]); 10] = [
+const QUESTIONS: [(&str, &str, &[&str]); 12] = [
     ("example", "ams", &["--port", "445"]),
     ("example", "ams", &["--port", "25001"]),
     ("example", "linux-agent", &["--port", "445"]),
@@ -53,6 +53,9 @@ const QUESTIONS: [(&str, &str, &[&str]); 10] = [
     ("nodns-nomgmt", "tuned-agent", &["--port", "9900"]),
     ("install-only", "ams", &["--port", "9876"]),
     ("zones", "office-linux", &["--peer", "vcenter"]),
+    // A [[gateway]]: its forward rules and the flows behind them.
+    ("zones", "fw-linux", &["--port", "3389"]),
+    ("zones", "fw-linux", &["--peer", "vmware-va"]),
 ];
 
 #[test]
@@ -71,7 +74,7 @@ fn explain_matches_the_references() {
             };
             let out = abrfw(&["explain", site, "--host", host]);
             if !out.status.success() {
-                // An [[allow]] or [[gateway]] name: not a host.
+                // An [[allow]] name: neither a host nor a gateway.
                 assert!(String::from_utf8_lossy(&out.stderr).contains("no host named"));
                 continue;
             }
@@ -117,7 +120,7 @@ fn explain_errors_are_clear() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no host named \"nosuch\""), "{err}");
-    assert!(err.contains("hosts: ams, console"), "{err}");
+    assert!(err.contains("hosts and gateways: ams, console"), "{err}");
     let out = abrfw(&["explain", "--example", "--host", "ams", "--peer", "nobody"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("(--peer)"));
