@@ -87,6 +87,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'The backend whose rendered files --format unified compares')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour text and unified output (auto: on a terminal, unless NO_COLOR is set)')
+            [CompletionResult]::new('--example', '--example', [CompletionResultType]::ParameterName, 'Use the built-in example site (on both sides) instead of a file')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break

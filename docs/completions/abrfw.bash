@@ -189,7 +189,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__diff)
-            opts="-h --from --to --catalog --format --backend --color --help"
+            opts="-h --example --from --to --catalog --format --backend --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -89,6 +89,7 @@ ir\t'The compiled IR of the host as JSON (any host with an OS; printed with --ho
 complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l color -d 'When to colour text and unified output (auto: on a terminal, unless NO_COLOR is set)' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t'Always colour'
 never\t'Never colour'"
+complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l example -d 'Use the built-in example site (on both sides) instead of a file'
 complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c abrfw -n "__fish_abrfw_using_subcommand example" -s h -l help -d 'Print help'
 complete -c abrfw -n "__fish_abrfw_using_subcommand completions" -s h -l help -d 'Print help'

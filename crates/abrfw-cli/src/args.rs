@@ -263,8 +263,11 @@ pub enum ReleasesFormat {
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
     /// The site, or the old and the new version of it.
-    #[arg(required = true, num_args = 1..=2, value_name = "SITE.toml")]
+    #[arg(required_unless_present = "example", num_args = 1..=2, value_name = "SITE.toml")]
     pub sites: Vec<PathBuf>,
+    /// Use the built-in example site (on both sides) instead of a file.
+    #[arg(long, conflicts_with = "sites")]
+    pub example: bool,
     /// Release of the old side (default: the release its topology names).
     #[arg(long, value_name = "ID")]
     pub from: Option<String>,

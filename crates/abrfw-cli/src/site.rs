@@ -75,6 +75,11 @@ pub fn load_site_with_text(args: &SiteArgs) -> Result<(Catalog, Topology, String
     Ok((catalog, topology, text))
 }
 
+/// The built-in example site, validated.
+pub fn load_example(catalog: &Catalog) -> Result<Topology, LoadError> {
+    topology::parse("<example>", EXAMPLE, catalog).map_err(|e| LoadError::Invalid(Box::new(e)))
+}
+
 /// Reads and validates a topology file.
 pub fn load_path(path: &Path, catalog: &Catalog) -> Result<Topology, LoadError> {
     topology::parse(&display(path), &read(path)?, catalog)

@@ -20,10 +20,13 @@ use crate::{Outcome, site};
 /// Runs `abrfw diff`.
 pub fn run(args: &DiffArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
     let (catalog, _) = site::catalog(args.catalog.as_deref())?;
-    let old_path = &args.sites[0];
-    let new_path = args.sites.get(1).unwrap_or(old_path);
-    let mut old = site::load_path(old_path, &catalog)?;
-    let mut new = site::load_path(new_path, &catalog)?;
+    // The built-in example (both sides), or the site, or the old and the new version of it.
+    let load = |path: Option<&std::path::PathBuf>| match path {
+        Some(path) => Ok((path.display().to_string(), site::load_path(path, &catalog)?)),
+        None => site::load_example(&catalog).map(|t| ("<example>".to_owned(), t)),
+    };
+    let (old_name, mut old) = load(args.sites.first())?;
+    let (new_name, mut new) = load(args.sites.get(1).or(args.sites.first()))?;
     if let Some(id) = &args.from {
         old.release = site::release(&catalog, id)?;
     }
@@ -37,10 +40,6 @@ pub fn run(args: &DiffArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
     let new_hosts = compile(&catalog, &new)?;
     let old_gateways = compile_gateways(&catalog, &old)?;
     let new_gateways = compile_gateways(&catalog, &new)?;
-    let (old_name, new_name) = (
-        old_path.display().to_string(),
-        new_path.display().to_string(),
-    );
     let paint = Paint::new(args.color);
     if let (DiffFormat::Unified, Some(backend)) = (args.format, args.backend) {
         let mut text = unified(&old_hosts, &new_hosts, backend, paint)?;

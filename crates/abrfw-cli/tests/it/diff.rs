@@ -362,3 +362,32 @@ fn colour_on_a_terminal_unless_no_color() {
     assert!(on_pty(false).contains(&0x1b), "no colour on a terminal");
     assert!(!on_pty(true).contains(&0x1b), "colour despite NO_COLOR");
 }
+
+#[test]
+fn the_built_in_example_diffs_like_its_fixture_file() {
+    let file = fixture("topologies/example.toml");
+    let file = file.to_str().unwrap();
+    for release in ["aba-11.7", "ab-12.5"] {
+        let from_file = abrfw(&["diff", file, "--to", release, "--format", "json"]);
+        let built_in = abrfw(&["diff", "--example", "--to", release, "--format", "json"]);
+        assert_eq!(from_file.status.code(), Some(1));
+        assert_eq!(built_in.status.code(), Some(1));
+        // The same differences; only the site names in the header differ.
+        let strip = |out: &[u8]| -> serde_json::Value {
+            let mut v: serde_json::Value = serde_json::from_slice(out).unwrap();
+            for side in ["from", "to"] {
+                if let Some(site) = v.get_mut(side).and_then(|s| s.get_mut("site")) {
+                    *site = serde_json::Value::Null;
+                }
+            }
+            v
+        };
+        assert_eq!(
+            strip(&from_file.stdout),
+            strip(&built_in.stdout),
+            "{release}"
+        );
+    }
+    let same = abrfw(&["diff", "--example"]);
+    assert_eq!(same.status.code(), Some(0));
+}
