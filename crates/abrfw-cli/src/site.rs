@@ -103,14 +103,9 @@ pub fn idle_notes(topology: &Topology) -> Vec<String> {
         .collect()
 }
 
-/// Reads and validates the site the arguments name. Warnings go to stderr, or with `--strict`
-/// become the error.
-pub fn load(args: &SiteArgs, catalog: &Catalog) -> Result<Topology, LoadError> {
-    load_with_text(args, catalog).map(|(topology, _)| topology)
-}
-
-/// Like [`load`], and also returns the exact text that was parsed (for the manifest's digest).
-pub fn load_with_text(args: &SiteArgs, catalog: &Catalog) -> Result<(Topology, String), LoadError> {
+/// Reads and validates the site the arguments name, and returns the exact text that was parsed
+/// too (for the manifest's digest). Warnings go to stderr, or with `--strict` become the error.
+fn load_with_text(args: &SiteArgs, catalog: &Catalog) -> Result<(Topology, String), LoadError> {
     let (name, text) = match &args.site {
         Some(path) => (display(path), read(path)?),
         None => ("<example>".to_owned(), EXAMPLE.to_owned()),

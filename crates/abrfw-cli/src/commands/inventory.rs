@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use abrfw_core::{Catalog, Os, Policy};
+use abrfw_core::{Os, Policy};
 use anyhow::Result;
 use serde::Serialize;
 
@@ -46,8 +46,8 @@ fn group_of(os: Os) -> &'static str {
 
 /// Runs the command.
 pub fn run(args: &InventoryArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
-    let catalog = Catalog::builtin();
-    let topology = site::load(&args.site, &catalog)?;
+    // Loaded like compile loads it, so --release and --catalog mean the same here.
+    let (_, topology) = site::load_site(&args.site)?;
     let policy = match topology.options.policy {
         Policy::Drop => "drop",
         Policy::Fragment => "fragment",
