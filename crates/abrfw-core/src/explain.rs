@@ -51,8 +51,10 @@ pub struct Explanation {
     pub host: String,
     /// Its OS; `None` for a peer, which gets no rules of its own.
     pub os: Option<Os>,
-    /// Its roles.
+    /// Its roles that the release knows.
     pub roles: Vec<Role>,
+    /// Its roles that the release does not know (they take part in none of its flows).
+    pub idle_roles: Vec<Role>,
     /// Its zone.
     pub zone: String,
     /// Release id of the catalog.
@@ -408,6 +410,7 @@ pub fn explain(
         host: host.name.clone(),
         os: host.os,
         roles: host.roles.clone(),
+        idle_roles: release.idle_roles(&topology.hosts[me].roles),
         zone: host.zone.clone(),
         release: release.id,
         port: query.port,

@@ -179,6 +179,9 @@ fn text(e: &Explanation) -> String {
         roles.join(", "),
         e.release
     );
+    for role in &e.idle_roles {
+        let _ = writeln!(t, "note: role {role} has no flows in release {}", e.release);
+    }
     let mut question = Vec::new();
     if let Some(p) = e.port {
         question.push(format!("port {p}"));

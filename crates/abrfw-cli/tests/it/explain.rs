@@ -42,13 +42,19 @@ fn check_golden(dir: &Path, produced: &BTreeMap<PathBuf, String>) {
 
 /// The questions asked of each fixture site, besides every host's full explanation in text:
 /// (topology, host, extra arguments). Each gives a text and a JSON reference.
-const QUESTIONS: [(&str, &str, &[&str]); 12] = [
+const QUESTIONS: [(&str, &str, &[&str]); 13] = [
     ("example", "ams", &["--port", "445"]),
     ("example", "ams", &["--port", "25001"]),
     ("example", "linux-agent", &["--port", "445"]),
     ("example", "linux-agent", &["--peer", "nas"]),
     ("example", "win-agent", &["--peer", "ams", "--port", "9876"]),
     ("example", "vcenter", &["--port", "443"]),
+    // Under ab-12.5, which has no license server: the role is named, not dropped.
+    (
+        "example",
+        "ams",
+        &["--release", "ab-12.5", "--port", "9876"],
+    ),
     ("nodns-nomgmt", "console-lx", &["--port", "445"]),
     ("nodns-nomgmt", "tuned-agent", &["--port", "9900"]),
     ("install-only", "ams", &["--port", "9876"]),
