@@ -347,12 +347,7 @@ pub fn explain(
         query.port.is_none_or(|p| r.destination_port.contains(p))
             && peer.is_none_or(|p| r.peer_hosts.contains(&hosts[p].name))
     };
-    let mut ms_hosts: Vec<String> = hosts
-        .iter()
-        .filter(|h| h.roles.contains(&Role::ManagementServer))
-        .map(|h| h.name.clone())
-        .collect();
-    ms_hosts.sort();
+    let ms_hosts = management_servers(release, hosts);
     let rules: Vec<Reason> = all_rules
         .iter()
         .filter(|r| matches(r))
@@ -527,10 +522,13 @@ fn conditions(flow: &Flow, topology: &Topology, ms_hosts: &[String]) -> Vec<Fact
     conditions
 }
 
-/// The names of the hosts with the management-server role, sorted.
-fn management_servers(topology: &Topology) -> Vec<String> {
-    let mut ms: Vec<String> = topology
-        .hosts
+/// The names of the hosts with the management-server role, sorted; none when the release does
+/// not know the role (as in compile, such a role takes part in no flow).
+fn management_servers(release: &Release, hosts: &[Host]) -> Vec<String> {
+    if !release.has_role(Role::ManagementServer) {
+        return Vec::new();
+    }
+    let mut ms: Vec<String> = hosts
         .iter()
         .filter(|h| h.roles.contains(&Role::ManagementServer))
         .map(|h| h.name.clone())
@@ -628,7 +626,7 @@ pub fn explain_gateway(
         ),
         None => None,
     };
-    let ms_hosts = management_servers(topology);
+    let ms_hosts = management_servers(release, &topology.hosts);
     let rules = gateway
         .rules
         .into_iter()
