@@ -3,9 +3,9 @@
 mod args;
 mod backend;
 mod commands;
+mod dirfd;
 mod site;
 mod tree;
-mod write;
 
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
