@@ -1,5 +1,6 @@
 //! The site description: parse the TOML ([`raw`]) and resolve it into a validated [`Topology`].
 
+mod hazards;
 mod limits;
 mod lockout;
 mod raw;
@@ -208,7 +209,7 @@ impl Resolver<'_> {
             .collect();
         self.check_unique_names("allow", raw.allows.iter().map(|a| &a.name));
         let zones: BTreeSet<&str> = hosts.iter().map(|h| h.zone.as_str()).collect();
-        let gateways = raw
+        let gateways: Vec<Gateway> = raw
             .gateways
             .iter()
             .map(|g| self.gateway(g, &zones))
@@ -225,7 +226,14 @@ impl Resolver<'_> {
             }
         }
         let name_spans: Vec<Range<usize>> = raw.hosts.iter().map(|h| h.name.span()).collect();
-        let warnings = lockout::warnings(options.policy, &hosts, &name_spans, &allows);
+        let mut warnings =
+            lockout::warnings(options.policy, &hosts, &name_spans, &allows, &gateways);
+        warnings.extend(hazards::internet_wide(&raw));
+        if self.diagnostics.is_empty() {
+            // Allows are resolved one to one with the raw ones only when none failed.
+            warnings.extend(hazards::without_rules(&hosts, &allows, &raw.allows));
+        }
+        warnings.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
         Topology {
             release,
             options,
@@ -751,7 +759,7 @@ pub fn check_description(text: &str) -> Result<(), &'static str> {
 }
 
 /// `10.0.0.1`, `10.0.0.0/24`, `fd00::10`, `fd00::/64`; a network with host bits set is refused.
-fn parse_address(text: &str) -> Result<IpNet, String> {
+pub(crate) fn parse_address(text: &str) -> Result<IpNet, String> {
     if let Ok(addr) = text.parse::<IpAddr>() {
         return Ok(IpNet::from(addr));
     }
