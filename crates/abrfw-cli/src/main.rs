@@ -1,7 +1,6 @@
 //! The `abrfw` command line: parse arguments, run one subcommand, map the result to an exit code.
 
 mod args;
-mod backend;
 mod commands;
 mod site;
 mod tree;
