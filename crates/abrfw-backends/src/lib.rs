@@ -23,7 +23,7 @@ pub struct Backend {
     pub name: &'static str,
     /// One line for `--help`: what the files are for.
     pub help: &'static str,
-    /// Every file name the backend may write under DIR/<host>/, in load order. A render returns
+    /// Every file name the backend may write under `DIR/<host>/`, in load order. A render returns
     /// a subsequence of it (iptables writes `ipset.rules` only when some peer list is long).
     pub files: &'static [&'static str],
     /// The OSes whose hosts it renders.

@@ -17,9 +17,8 @@ pub struct Cli {
 pub enum Command {
     /// Compile a site topology into firewall rule sets.
     ///
-    /// Writes DIR/<host>/<file> for every host a backend serves (nftables.nft, iptables.rules and
-    /// ip6tables.rules for Linux and appliance hosts, rules.json for every host) and the manifest
-    /// DIR/abrfw.json, or prints one host's rule set with --host. A regeneration rewrites only
+    /// Writes DIR/<host>/<file> for every host and gateway: the files of each backend that serves
+    /// its OS (listed under --backend, from the backend table) and the manifest DIR/abrfw.json, or prints one host's rule set with --host. A regeneration rewrites only
     /// changed files, removes the files of hosts that left the site and refuses to overwrite
     /// files abrfw did not write (docs/config-management.md).
     #[command(after_help = COMPILE_EXAMPLES)]

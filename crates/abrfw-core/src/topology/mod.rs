@@ -1,4 +1,4 @@
-//! The site description: parse the TOML ([`raw`]) and resolve it into a validated [`Topology`].
+//! The site description: parse the TOML (its private `raw` module) and resolve it into a validated [`Topology`].
 
 mod limits;
 mod lockout;
