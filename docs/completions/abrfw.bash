@@ -137,7 +137,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__compile)
-            opts="-o -h --example --release --catalog --strict --out-dir --host --backend --ir --check --help"
+            opts="-o -h --example --release --catalog --strict --out-dir --host --backend --ir --check --lock-wait --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -165,6 +165,10 @@ _abrfw() {
                     ;;
                 --backend)
                     COMPREPLY=($(compgen -W "nftables iptables netsh powershell pf json ir" -- "${cur}"))
+                    return 0
+                    ;;
+                --lock-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -50,6 +50,7 @@ powershell\t'firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legac
 pf\t'pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD, macOS)'
 json\t'rules.json: the host\'s rules as versioned data (any host with an OS; no gateway mode); schema in docs/rules.schema.json'
 ir\t'The compiled IR of the host as JSON (any host with an OS; printed with --host only; same as --ir)'"
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l lock-wait -d 'Seconds to wait for another abrfw run writing into --out-dir to finish (DIR/.abrfw.lock) before giving up with exit 2' -r
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l example -d 'Use the built-in example site instead of a file'
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l strict -d 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2'
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l ir -d 'Print the compiled IR of the host or gateway as JSON instead of a backend\'s files'

@@ -212,6 +212,15 @@ pub struct CompileArgs {
     /// when --out-dir is current.
     #[arg(long, requires = "out_dir")]
     pub check: bool,
+    /// Seconds to wait for another abrfw run writing into --out-dir to finish (DIR/.abrfw.lock)
+    /// before giving up with exit 2.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60,
+        requires = "out_dir"
+    )]
+    pub lock_wait: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -5,9 +5,9 @@
 #[allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 mod args;
 mod commands;
+mod dirfd;
 mod site;
 mod tree;
-mod write;
 
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;

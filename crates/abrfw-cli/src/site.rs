@@ -15,10 +15,11 @@ pub const EXAMPLE: &str = include_str!("../../../fixtures/topologies/example.tom
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         path: String,
-        source: std::io::Error,
+        // Not a `source`: the message says it once, and `{:#}` would repeat it.
+        error: std::io::Error,
     },
     /// The file is larger than abrfw reads.
     #[error(
@@ -41,7 +42,7 @@ pub fn catalog(path: Option<&Path>) -> Result<(Catalog, Option<&'static Release>
         return Ok((builtin, None));
     };
     let text = read(path)?;
-    let release = file::parse(&display(path), &text, &builtin)
+    let release = file::parse(&display(path), topology::without_bom(&text), &builtin)
         .map_err(|e| LoadError::Invalid(Box::new(e)))?;
     Ok((builtin.with(release), Some(release)))
 }
@@ -110,21 +111,23 @@ fn load_with_text(args: &SiteArgs, catalog: &Catalog) -> Result<(Topology, Strin
         Some(path) => (display(path), read(path)?),
         None => ("<example>".to_owned(), EXAMPLE.to_owned()),
     };
+    // A byte-order mark is not part of the first line: columns count from after it.
+    let parsed = topology::without_bom(&text);
     let topology =
-        topology::parse(&name, &text, catalog).map_err(|e| LoadError::Invalid(Box::new(e)))?;
+        topology::parse(&name, parsed, catalog).map_err(|e| LoadError::Invalid(Box::new(e)))?;
     if topology.warnings.is_empty() {
         return Ok((topology, text));
     }
     if args.strict {
         return Err(LoadError::Invalid(Box::new(TopologyError {
             path: name,
-            source_text: text,
+            source_text: parsed.to_owned(),
             diagnostics: topology.warnings,
         })));
     }
     let warnings = Warnings {
         path: &name,
-        source_text: &text,
+        source_text: parsed,
         diagnostics: &topology.warnings,
     };
     // A closed stderr must not stop the compilation the warnings are about.
@@ -140,9 +143,9 @@ fn display(path: &Path) -> String {
 /// /dev/zero) is refused without reading it all.
 fn read(path: &Path) -> Result<String, LoadError> {
     use std::io::Read;
-    let io = |source| LoadError::Read {
+    let io = |error| LoadError::Read {
         path: display(path),
-        source,
+        error,
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
@@ -154,6 +157,11 @@ fn read(path: &Path) -> Result<String, LoadError> {
             path: display(path),
         });
     }
-    String::from_utf8(bytes)
-        .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+    String::from_utf8(bytes).map_err(|e| {
+        LoadError::Invalid(Box::new(topology::not_utf8(
+            &display(path),
+            e.as_bytes(),
+            e.utf8_error().valid_up_to(),
+        )))
+    })
 }

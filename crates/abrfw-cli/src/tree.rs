@@ -13,22 +13,43 @@
 //! as abrfw's even when the old manifest does not list it yet).
 //!
 //! abrfw never overwrites or deletes a file that its manifest does not list: it refuses with an
-//! error instead.
+//! error instead. Every path below DIR is reached through [`crate::dirfd`], one directory
+//! handle at a time and without following links: a symbolic link, FIFO, socket or device
+//! anywhere abrfw would read, write or remove is refused while planning, before anything is
+//! written. One run at a time writes a tree: [`LOCK_FILE_NAME`] is held (`flock`) from before
+//! the plan until the manifest is written.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::Duration;
 
 use abrfw_core::topology::{MANIFEST_FILE_NAME, check_directory_name, check_name};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::write::{TEMP_PREFIX, atomic_write, sync_dir};
+use crate::dirfd::{Dir, Kind, Lock};
 
 /// The `format` value of a manifest.
 pub const MANIFEST_FORMAT: &str = "abrfw-manifest";
 /// Version of the manifest shape.
 pub const MANIFEST_VERSION: u32 = 1;
+/// `DIR/.abrfw.lock`: the file a writing run holds an exclusive `flock` on. It holds the
+/// holder's pid while held and is empty between runs.
+pub const LOCK_FILE_NAME: &str = ".abrfw.lock";
+/// The largest manifest abrfw reads (a 100,000-host site's is about 40 MB).
+const MAX_MANIFEST_BYTES: u64 = 512 << 20;
+
+/// Opens DIR for a run: for `--check`, as it is (`None` when missing); for a writing run,
+/// created when missing and locked, waiting up to `wait` for another run to release it.
+pub fn open(dir: &Path, write: bool, wait: Duration) -> Result<(Option<Dir>, Option<Lock>)> {
+    if !write {
+        return Ok((Dir::open_root(dir)?, None));
+    }
+    let root = Dir::create_root(dir)?;
+    let lock = Lock::exclusive(&root, LOCK_FILE_NAME, wait)?;
+    Ok((Some(root), Some(lock)))
+}
 
 /// `DIR/abrfw.json`: what abrfw wrote into DIR, and from what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,18 +136,24 @@ enum OnDisk {
 }
 
 impl PlannedFile {
-    /// Digests `file` and compares it with `root/<dir>/<name>`. Safe to call for many files at
-    /// once on several threads: it only reads.
-    pub fn new(root: &Path, file: &RenderedFile) -> Result<Self> {
+    /// Digests `file` and compares it with `root/<dir>/<name>` (`root` is `None` when DIR does
+    /// not exist yet). Safe to call for many files at once on several threads: it only reads.
+    /// A link or special file at either level is refused; a file of another size is not read.
+    pub fn new(root: Option<&Dir>, file: &RenderedFile) -> Result<Self> {
         // The path is checked before it is read (Plan::new checks again, with case collisions).
         check_component(&file.dir, true)?;
         check_component(&file.name, false)?;
-        let path = root.join(&file.dir).join(&file.name);
-        let on_disk = match std::fs::read(&path) {
-            Ok(bytes) if bytes == file.text.as_bytes() => OnDisk::Same,
-            Ok(_) => OnDisk::Different,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => OnDisk::Missing,
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        let host_dir = match root {
+            Some(root) => root.open_dir(&file.dir)?,
+            None => None,
+        };
+        let on_disk = match host_dir {
+            Some(d) => match d.same_contents(&file.name, file.text.as_bytes())? {
+                Some(true) => OnDisk::Same,
+                Some(false) => OnDisk::Different,
+                None => OnDisk::Missing,
+            },
+            None => OnDisk::Missing,
         };
         Ok(Self {
             dir: file.dir.clone(),
@@ -165,7 +192,6 @@ impl Change {
 /// Everything a run would do to DIR, decided before anything is written.
 #[derive(Debug)]
 pub struct Plan {
-    dir: PathBuf,
     files: Vec<(PlannedFile, Change)>,
     removed: Vec<(String, String)>,
     manifest_text: String,
@@ -175,7 +201,12 @@ pub struct Plan {
 impl Plan {
     /// Compares the rendered files with DIR and its manifest. Fails, touching nothing, when a
     /// path is unsafe or a file abrfw would write exists but is not abrfw's.
-    pub fn new(dir: &Path, files: Vec<PlannedFile>, manifest: &Manifest) -> Result<Self> {
+    pub fn new(
+        dir: &Path,
+        root: Option<&Dir>,
+        files: Vec<PlannedFile>,
+        manifest: &Manifest,
+    ) -> Result<Self> {
         let mut seen = BTreeMap::new();
         for f in &files {
             check_component(&f.dir, true)?;
@@ -191,7 +222,14 @@ impl Plan {
             }
         }
         let manifest_path = dir.join(MANIFEST_FILE_NAME);
-        let old = read_manifest(&manifest_path)?;
+        let old_text = match root {
+            Some(root) => root.read(MANIFEST_FILE_NAME, MAX_MANIFEST_BYTES)?,
+            None => None,
+        };
+        let old = old_text
+            .as_deref()
+            .map(|t| read_manifest(&manifest_path, t))
+            .transpose()?;
         let owned = old.as_ref().map(Manifest::paths).unwrap_or_default();
         for (d, f) in &owned {
             // A manifest edited to name `../x` must not make abrfw delete outside DIR.
@@ -230,11 +268,22 @@ impl Plan {
             .iter()
             .map(|(f, _)| (f.dir.clone(), f.name.clone()))
             .collect();
-        let removed: Vec<(String, String)> = owned
-            .difference(&new_paths)
-            .filter(|(d, f)| dir.join(d).join(f).exists())
-            .cloned()
-            .collect();
+        // What is still there of the departed files, checked like the written ones: a link or
+        // a FIFO put in their place is refused, not removed or followed.
+        let mut removed = Vec::new();
+        if let Some(root) = root {
+            let mut open: BTreeMap<&str, Option<Dir>> = BTreeMap::new();
+            for (d, f) in owned.difference(&new_paths) {
+                if !open.contains_key(d.as_str()) {
+                    open.insert(d, root.open_dir(d)?);
+                }
+                if let Some(host_dir) = &open[d.as_str()]
+                    && host_dir.kind(f)? != Kind::Missing
+                {
+                    removed.push((d.clone(), f.clone()));
+                }
+            }
+        }
         // A host renamed only in case (`NAS` -> `nas`): on a case-insensitive file system the old
         // file and the new one are the same, and removing the old would delete the new.
         for (d, f) in &removed {
@@ -247,13 +296,12 @@ impl Plan {
         }
 
         let manifest_text = manifest.to_text()?;
-        let manifest_change = match std::fs::read(&manifest_path) {
-            Ok(bytes) if bytes == manifest_text.as_bytes() => Change::Unchanged,
-            Ok(_) => Change::Changed,
-            Err(_) => Change::Added,
+        let manifest_change = match old_text {
+            Some(bytes) if bytes == manifest_text.as_bytes() => Change::Unchanged,
+            Some(_) => Change::Changed,
+            None => Change::Added,
         };
         Ok(Self {
-            dir: dir.to_path_buf(),
             files: planned,
             removed,
             manifest_text,
@@ -289,17 +337,27 @@ impl Plan {
         }
     }
 
-    /// Carries the plan out; see the module documentation for the order and why. `render`
-    /// renders the files of one directory again (the plan keeps digests, not texts); a file
-    /// whose new rendering differs from the planned digest stops the run.
-    pub fn apply(&self, render: impl Fn(&str) -> Result<Vec<RenderedFile>> + Sync) -> Result<()> {
-        let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
-        dirs.insert(self.dir.clone());
-        dirs.extend(self.files.iter().map(|(f, _)| self.dir.join(&f.dir)));
-        dirs.extend(self.removed.iter().map(|(d, _)| self.dir.join(d)));
+    /// Carries the plan out into `root` (DIR, opened and locked by [`open`]); see the module
+    /// documentation for the order and why. `render` renders the files of one directory again
+    /// (the plan keeps digests, not texts); a file whose new rendering differs from the planned
+    /// digest stops the run.
+    pub fn apply(
+        &self,
+        root: &Dir,
+        render: impl Fn(&str) -> Result<Vec<RenderedFile>> + Sync,
+    ) -> Result<()> {
+        let names: BTreeSet<&str> = self
+            .files
+            .iter()
+            .map(|(f, _)| f.dir.as_str())
+            .chain(self.removed.iter().map(|(d, _)| d.as_str()))
+            .collect();
         // Temporary files of an earlier run that was killed before its rename.
-        for d in &dirs {
-            remove_stale_temporaries(d)?;
+        root.sweep_temporaries()?;
+        for name in &names {
+            if let Some(d) = root.open_dir(name)? {
+                d.sweep_temporaries()?;
+            }
         }
         // The directories with something to write, each rendered again and written on every
         // core; the files of one directory are written in order.
@@ -314,6 +372,7 @@ impl Plan {
         }
         let changed: Vec<(&str, BTreeMap<&str, &str>)> = changed.into_iter().collect();
         let written = abrfw_core::par::map(&changed, |(dir, names)| -> Result<()> {
+            let host_dir = root.create_dir(dir)?;
             for file in render(dir)? {
                 let Some(sha) = names.get(file.name.as_str()) else {
                     continue;
@@ -324,54 +383,46 @@ impl Plan {
                         file.name
                     );
                 }
-                atomic_write(&self.dir.join(dir).join(&file.name), &file.text)?;
+                host_dir.write_atomic(&file.name, file.text.as_bytes())?;
             }
-            Ok(())
+            // The renames are durable before the manifest says they happened.
+            host_dir.sync()
         });
         for w in written {
             w?;
         }
+        let mut departed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (d, f) in &self.removed {
-            let path = self.dir.join(d).join(f);
-            std::fs::remove_file(&path)
-                .with_context(|| format!("cannot remove {}", path.display()))?;
+            departed.entry(d).or_default().push(f);
         }
-        // A departed host's directory goes too, unless someone keeps other files in it.
-        let departed: BTreeSet<&String> = self.removed.iter().map(|(d, _)| d).collect();
-        for d in departed {
-            let _ = std::fs::remove_dir(self.dir.join(d));
+        for (d, files) in &departed {
+            let Some(host_dir) = root.open_dir(d)? else {
+                continue;
+            };
+            for f in files {
+                host_dir.remove_file(f)?;
+            }
+            host_dir.sync()?;
+            // A departed host's directory goes too, unless someone keeps other files in it.
+            if !self.files.iter().any(|(f, _)| f.dir == *d) {
+                root.remove_empty_dir(d);
+            }
         }
-        // The renames and removals are durable before the manifest says they happened. Only the
-        // directories something happened in: a run that changes nothing syncs nothing.
-        let mut touched: BTreeSet<PathBuf> = self
-            .files
-            .iter()
-            .filter(|(_, c)| *c != Change::Unchanged)
-            .map(|(f, _)| self.dir.join(&f.dir))
-            .chain(self.removed.iter().map(|(d, _)| self.dir.join(d)))
-            .collect();
-        if !touched.is_empty() {
-            // New host directories are entries of DIR.
-            touched.insert(self.dir.clone());
-        }
-        for d in touched.iter().filter(|d| d.is_dir()) {
-            sync_dir(d)?;
+        // New host directories and removed ones are entries of DIR. A run that changes nothing
+        // syncs nothing.
+        if !changed.is_empty() || !departed.is_empty() {
+            root.sync()?;
         }
         if self.manifest_change != Change::Unchanged {
-            atomic_write(&self.dir.join(MANIFEST_FILE_NAME), &self.manifest_text)?;
-            sync_dir(&self.dir)?;
+            root.write_atomic(MANIFEST_FILE_NAME, self.manifest_text.as_bytes())?;
+            root.sync()?;
         }
         Ok(())
     }
 }
 
-/// Reads DIR's manifest; `None` when there is none.
-fn read_manifest(path: &Path) -> Result<Option<Manifest>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
+/// Parses DIR's manifest, read from `path`.
+fn read_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest> {
     let not_ours = || {
         format!(
             "{} is not an abrfw manifest; refusing to write into this directory",
@@ -380,7 +431,7 @@ fn read_manifest(path: &Path) -> Result<Option<Manifest>> {
     };
     // Format and version first, so a newer manifest gets a message about its version rather than
     // about a field this abrfw does not know.
-    let value: serde_json::Value = serde_json::from_str(&text).with_context(not_ours)?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).with_context(not_ours)?;
     if value["format"] != MANIFEST_FORMAT {
         bail!(not_ours());
     }
@@ -392,7 +443,7 @@ fn read_manifest(path: &Path) -> Result<Option<Manifest>> {
         );
     }
     let manifest: Manifest = serde_json::from_value(value).with_context(not_ours)?;
-    Ok(Some(manifest))
+    Ok(manifest)
 }
 
 /// A path component abrfw may create: a valid name (no separator, no `..`, no leading dot) and,
@@ -410,24 +461,6 @@ fn check_component(name: &str, directory: bool) -> Result<()> {
         Ok(()) => Ok(()),
         Err(why) => bail!("unsafe output path component {name:?}: {why}"),
     }
-}
-
-/// Removes `.abrfw-*` files (abrfw's own temporary files) left in `dir` by an interrupted run.
-fn remove_stale_temporaries(dir: &Path) -> Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
-    };
-    for entry in entries {
-        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
-        let is_temp = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX);
-        if is_temp && entry.file_type().is_ok_and(|t| t.is_file()) {
-            std::fs::remove_file(entry.path())
-                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// Lower-case hex sha256.

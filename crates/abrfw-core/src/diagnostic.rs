@@ -107,7 +107,8 @@ fn render(
         if i > 0 {
             writeln!(f)?;
         }
-        let mut group = Group::with_title(level.clone().primary_title(&d.message));
+        let message = bounded(&d.message);
+        let mut group = Group::with_title(level.clone().primary_title(&message));
         if let Some(span) = &d.span {
             let (excerpt, first_line, span) = excerpt(source_text, &line_starts, span.clone());
             group = group.element(
@@ -117,13 +118,52 @@ fn render(
                     .annotation(AnnotationKind::Primary.span(span)),
             );
         }
-        if let Some(help) = &d.help {
+        let help = d.help.as_deref().map(bounded);
+        if let Some(help) = &help {
             group = group.element(Level::HELP.message(help));
         }
         let report: [Group<'_>; 1] = [group];
         writeln!(f, "{}", renderer.render(&report))?;
     }
     Ok(())
+}
+
+/// Longest quoted value a report repeats, in characters; longer ones are cut with an ellipsis.
+pub const MAX_QUOTED_CHARS: usize = 60;
+
+/// `text` with every quoted value (`"..."` or `` `...` ``) longer than [`MAX_QUOTED_CHARS`]
+/// cut to that many characters and an ellipsis, so a 4 MB host name gives a short report.
+pub fn bounded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(4096));
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '"' && c != '`' {
+            continue;
+        }
+        // Copy the quoted value up to its closing quote (a backslash escapes one character in
+        // Debug-quoted strings), keeping at most MAX_QUOTED_CHARS of it.
+        let mut kept = 0;
+        let mut cut = false;
+        let mut escaped = false;
+        for q in chars.by_ref() {
+            if !escaped && q == c {
+                if cut {
+                    out.push('…');
+                }
+                out.push(q);
+                break;
+            }
+            escaped = c == '"' && !escaped && q == '\\';
+            if kept < MAX_QUOTED_CHARS {
+                out.push(q);
+                kept += 1;
+            } else {
+                cut = true;
+            }
+        }
+    }
+    out
 }
 
 /// The lines of `text` that `span` touches, their first line number (1-based) and the span
@@ -168,6 +208,20 @@ mod tests {
                 .annotation(AnnotationKind::Primary.span(span)),
         );
         format!("{}\n", Renderer::plain().render(&[group]))
+    }
+
+    #[test]
+    fn long_quoted_values_are_cut_with_an_ellipsis() {
+        let long = "a".repeat(5000);
+        let msg = bounded(&format!(
+            "invalid host name {long:?}: it is too long; `{long}`"
+        ));
+        let short = "a".repeat(MAX_QUOTED_CHARS);
+        assert_eq!(
+            msg,
+            format!("invalid host name \"{short}…\": it is too long; `{short}…`")
+        );
+        assert_eq!(bounded(r#"x "a\"b" y"#), r#"x "a\"b" y"#);
     }
 
     /// Rendering only the touched lines gives the same report as rendering the whole file, for

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use abrfw_backends::BACKENDS;
 
 use crate::args::{Backend, CompileArgs, CompileBackend};
-use crate::tree::{Change, Manifest, Plan, PlannedFile, RenderedFile};
+use crate::tree::{self, Change, Manifest, Plan, PlannedFile, RenderedFile};
 use crate::{Outcome, site};
 
 /// Runs the command: renders everything first, so an error leaves no file written.
@@ -91,10 +91,17 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
     // First pass, on every core: render, digest and compare with the disk; keep only digests,
     // so memory stays bounded however large the site. A rendering error stops the run here,
     // before anything is written.
+    // A writing run holds DIR's lock from before it reads the tree until the manifest is
+    // written, so two runs never interleave.
+    let (root, _lock) = tree::open(
+        dir,
+        !args.check,
+        std::time::Duration::from_secs(args.lock_wait),
+    )?;
     let planned = abrfw_core::par::map(&order, |t| -> Result<Vec<PlannedFile>> {
         t.render(&backends)?
             .iter()
-            .map(|f| PlannedFile::new(dir, f))
+            .map(|f| PlannedFile::new(root.as_ref(), f))
             .collect()
     });
     let mut files = Vec::new();
@@ -103,7 +110,7 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
     }
     let total = files.len();
     let manifest = Manifest::new(topology.release.id, &site_text, &files);
-    let plan = Plan::new(dir, files, &manifest)?;
+    let plan = Plan::new(dir, root.as_ref(), files, &manifest)?;
     if args.check {
         let changes = plan.changes();
         for (path, change) in &changes {
@@ -116,7 +123,10 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
         });
     }
     // Second pass: the directories that change are rendered again and written.
-    plan.apply(|name| match targets.get(name) {
+    let Some(root) = &root else {
+        bail!("{} is not open for writing", dir.display());
+    };
+    plan.apply(root, |name| match targets.get(name) {
         Some(t) => t.render(&backends),
         None => bail!("{name} is not a host or gateway of the site"),
     })?;

@@ -67,3 +67,12 @@ fn a_missing_file_is_an_error_not_a_panic() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_missing_file_prints_its_cause_once() {
+    let run = abrfw(&["check", "no/such/site.toml"]);
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        "error: cannot read no/such/site.toml: No such file or directory (os error 2)\n"
+    );
+}

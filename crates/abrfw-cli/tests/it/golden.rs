@@ -20,6 +20,10 @@ pub fn tree(dir: &Path) -> BTreeMap<PathBuf, String> {
         };
         for entry in entries {
             let path = entry.expect("entry").path();
+            // The writers' lock (`compile --out-dir`) is not output: it is empty between runs.
+            if path.file_name().is_some_and(|n| n == ".abrfw.lock") {
+                continue;
+            }
             if path.is_dir() {
                 stack.push(path);
             } else {

@@ -120,3 +120,61 @@ fn an_admin_allow_or_a_fragment_silences_the_guard() {
     let stderr = String::from_utf8(run.stderr).unwrap();
     assert_eq!(stderr.matches("warning: host ").count(), 2, "{stderr}");
 }
+
+#[test]
+fn an_allow_that_compiles_to_no_rule_does_not_count_and_is_itself_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    // An IPv6-only `from` for IPv4-only hosts: no rule on either host, so no SSH or RDP rule
+    // under policy drop. This passed `check --strict` before.
+    let v6 = format!(
+        "{LINUX}\n[[allow]]\nname = \"ssh\"\nfrom = \"2001:db8::/64\"\nto = \"lx\"\nport = 22\n\n\
+         [[allow]]\nname = \"rdp\"\nfrom = \"10.9.0.0/24\"\nto = \"win\"\nport = 3389\n"
+    );
+    let path = site(dir.path(), &v6);
+    let run = abrfw(&["check", &path]);
+    assert_eq!(run.status.code(), Some(0));
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    assert!(stderr.contains("warning: host \"lx\" may lock out its administrators: policy \"drop\" and no [[allow]] rule for SSH (tcp 22)\n"), "{stderr}");
+    assert!(stderr.contains(&format!("warning: [[allow]] \"ssh\" compiles to no rule: its ends share no address family (IPv4 on one side, IPv6 on the other)\n  --> {path}:")), "{stderr}");
+    assert!(!stderr.contains("\"win\" may lock out"), "{stderr}");
+    let strict = abrfw(&["check", "--strict", &path]);
+    assert_eq!(strict.status.code(), Some(2));
+
+    // A dual-stack host with an IPv4-only admin rule is locked out over IPv6.
+    let dual = "[[host]]\nname = \"lx\"\nos = \"linux\"\naddresses = [\"10.0.0.1\", \"fd00::1\"]\nroles = [\"agent\"]\n\n\
+        [[allow]]\nname = \"ssh\"\nfrom = \"10.9.0.0/24\"\nto = \"lx\"\nport = 22\n";
+    let run = abrfw(&["check", &site(dir.path(), dual)]);
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    assert!(
+        stderr.contains("no [[allow]] rule for SSH (tcp 22) over IPv6\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn addresses_that_cover_the_internet_warn_and_fail_under_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}\n[[allow]]\nname = \"ssh\"\nfrom = \"::/0\"\nto = \"lx\"\nport = 22\n\n\
+         [[allow]]\nname = \"rdp\"\nfrom = \"10.9.0.0/24\"\nto = \"win\"\nport = 3389\n",
+        LINUX
+            .replace("[\"10.0.0.3\"]", "[\"0.0.0.0/0\"]")
+            .replace("[\"10.0.0.1\"]", "[\"10.0.0.1\", \"fd00::1\"]")
+    );
+    let path = site(dir.path(), &text);
+    let run = abrfw(&["check", &path]);
+    assert_eq!(run.status.code(), Some(0));
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    assert!(stderr.contains("warning: peer address \"0.0.0.0/0\" covers the Internet: the rules it takes part in are open to the world\n  --> "), "{stderr}");
+    assert!(
+        stderr.contains("warning: [[allow]] `from` \"::/0\" covers the Internet"),
+        "{stderr}"
+    );
+    let strict = abrfw(&["check", "--strict", &path]);
+    assert_eq!(strict.status.code(), Some(2));
+    let stderr = String::from_utf8(strict.stderr).unwrap();
+    assert!(
+        stderr.contains("error: peer address \"0.0.0.0/0\" covers the Internet"),
+        "{stderr}"
+    );
+}

@@ -431,3 +431,226 @@ fn a_rename_only_in_case_and_a_newer_manifest_are_refused_with_advice() {
         "{stderr}"
     );
 }
+
+/// A run that must be refused with exit 2 and a message naming `path`, writing nothing.
+fn refused_naming(run: std::process::Output, path: &Path, what: &str) {
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: it is {what}", path.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_symbolic_link_anywhere_below_the_directory_is_refused_not_followed() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let victim = work.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("keep"), "precious\n").unwrap();
+    let example = fixture("topologies/example.toml");
+
+    // A host directory that is a link, on a fresh tree: nothing lands in victim/.
+    std::fs::create_dir(&out).unwrap();
+    std::os::unix::fs::symlink("../victim", out.join("nas")).unwrap();
+    refused_naming(
+        compile(&example, &out, &[]),
+        &out.join("nas"),
+        "a symbolic link",
+    );
+    assert_eq!(tree(&victim).len(), 1);
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".abrfw.lock")
+        .collect();
+    assert_eq!(names, ["nas"], "something was written before the refusal");
+    // A link to another host's directory is refused the same way.
+    std::fs::remove_file(out.join("nas")).unwrap();
+    std::os::unix::fs::symlink("linux-agent", out.join("nas")).unwrap();
+    refused_naming(
+        compile(&example, &out, &[]),
+        &out.join("nas"),
+        "a symbolic link",
+    );
+    std::fs::remove_file(out.join("nas")).unwrap();
+
+    // In a written tree: a generated file replaced by a link, then a departed host's
+    // directory replaced by a link (its removal must not delete through it), then the
+    // manifest itself.
+    ok(compile(&example, &out, &[]));
+    let before = tree(&out);
+    let nft = out.join("nas/nftables.nft");
+    std::fs::remove_file(&nft).unwrap();
+    std::os::unix::fs::symlink(victim.join("keep"), &nft).unwrap();
+    refused_naming(compile(&example, &out, &[]), &nft, "a symbolic link");
+    refused_naming(
+        compile(&example, &out, &["--check"]),
+        &nft,
+        "a symbolic link",
+    );
+    std::fs::remove_file(&nft).unwrap();
+    ok(compile(&example, &out, &[]));
+    assert_eq!(tree(&out), before);
+
+    let xp = out.join("xp-agent");
+    let xp_files = tree(&xp);
+    for (rel, text) in &xp_files {
+        std::fs::write(victim.join(rel), text).unwrap();
+    }
+    std::fs::remove_dir_all(&xp).unwrap();
+    std::os::unix::fs::symlink("../victim", &xp).unwrap();
+    let site = edited_example(work.path(), |t| rename_host(&t, "xp-agent", "old-agent"));
+    refused_naming(compile(&site, &out, &[]), &xp, "a symbolic link");
+    assert_eq!(
+        tree(&victim).len(),
+        1 + xp_files.len(),
+        "deleted through a link"
+    );
+    std::fs::remove_file(&xp).unwrap();
+
+    let manifest = out.join("abrfw.json");
+    std::fs::rename(&manifest, victim.join("abrfw.json")).unwrap();
+    std::os::unix::fs::symlink(victim.join("abrfw.json"), &manifest).unwrap();
+    refused_naming(compile(&example, &out, &[]), &manifest, "a symbolic link");
+    assert_eq!(
+        std::fs::read_link(&manifest).unwrap(),
+        victim.join("abrfw.json")
+    );
+}
+
+#[test]
+fn a_fifo_is_refused_without_hanging_and_a_huge_file_is_not_read() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let example = fixture("topologies/example.toml");
+    ok(compile(&example, &out, &[]));
+    // A FIFO where a generated file was: opening it for reading would block forever.
+    let nft = out.join("nas/nftables.nft");
+    std::fs::remove_file(&nft).unwrap();
+    assert!(Command::new("mkfifo").arg(&nft).status().unwrap().success());
+    refused_naming(compile(&example, &out, &[]), &nft, "a FIFO (named pipe)");
+    refused_naming(
+        compile(&example, &out, &["--check"]),
+        &nft,
+        "a FIFO (named pipe)",
+    );
+    std::fs::remove_file(&nft).unwrap();
+    // A 64 GiB sparse file, not listed in the manifest: compared by size, refused as not
+    // abrfw's, never read into memory (which would fail or take minutes).
+    let f = std::fs::File::create(&nft).unwrap();
+    f.set_len(64 << 30).unwrap();
+    drop(f);
+    let run = compile(&example, &out, &[]);
+    // It is listed in the manifest, so it is abrfw's and changed: replaced, not read.
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(std::fs::metadata(&nft).unwrap().len() < 1 << 20);
+}
+
+#[test]
+fn a_second_writer_waits_for_the_lock_then_says_who_holds_it() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let example = fixture("topologies/example.toml");
+    ok(compile(&example, &out, &[]));
+    let lock_path = out.join(".abrfw.lock");
+    assert_eq!(std::fs::read(&lock_path).unwrap(), b"", "lock not emptied");
+    // Another writer holds the lock (this process, as pid 4242).
+    let lock = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+    std::fs::write(&lock_path, "4242\n").unwrap();
+    let before = tree(&out);
+    let site = edited_example(work.path(), |t| rename_host(&t, "nas", "nas2"));
+    let run = compile(&site, &out, &["--lock-wait", "0"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{} is locked by another abrfw run (pid 4242)",
+            lock_path.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(tree(&out), before, "the second writer wrote");
+    // --check only reads, and does not wait.
+    assert_eq!(compile(&example, &out, &["--check"]).status.code(), Some(0));
+    drop(lock);
+    ok(compile(&site, &out, &["--lock-wait", "0"]));
+}
+
+#[test]
+fn two_writers_at_once_leave_a_tree_that_matches_its_manifest() {
+    let work = tempfile::tempdir().unwrap();
+    let sites: Vec<PathBuf> = (0..2u8)
+        .map(|v| {
+            let p = work.path().join(format!("site{v}.toml"));
+            std::fs::write(&p, large_site(300, v)).unwrap();
+            p
+        })
+        .collect();
+    let out = work.path().join("out");
+    for _ in 0..3 {
+        let children: Vec<std::process::Child> = sites
+            .iter()
+            .map(|s| {
+                Command::new(env!("CARGO_BIN_EXE_abrfw"))
+                    .args(["compile", s.to_str().unwrap(), "--out-dir"])
+                    .arg(&out)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let done = c.wait_with_output().unwrap();
+            assert!(
+                done.status.success(),
+                "{}",
+                String::from_utf8_lossy(&done.stderr)
+            );
+        }
+        // Whichever ran last, the tree is exactly what its manifest says.
+        let either = sites
+            .iter()
+            .any(|s| compile(s, &out, &["--check"]).status.code() == Some(0));
+        assert!(either, "the tree matches neither site");
+    }
+}
+
+#[test]
+fn the_sweep_removes_only_abrfws_own_temporaries() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let example = fixture("topologies/example.toml");
+    ok(compile(&example, &out, &[]));
+    // A user's files that start like a temporary, and a link shaped like one, stay; a real
+    // leftover temporary goes.
+    for name in [".abrfw-notes", ".abrfw-tmp-x", ".abrfw-tmp-1-2-3"] {
+        std::fs::write(out.join("nas").join(name), "mine\n").unwrap();
+    }
+    std::os::unix::fs::symlink("/etc/hostname", out.join("nas/.abrfw-tmp-7-7")).unwrap();
+    std::fs::write(out.join("nas/.abrfw-tmp-12-0"), "half").unwrap();
+    let site = edited_example(work.path(), |t| {
+        t + "\n[[allow]]\nname = \"ops-ssh\"\nfrom = \"198.51.100.0/24\"\nto = \"nas\"\nport = 22\n"
+    });
+    ok(compile(&site, &out, &[]));
+    for name in [".abrfw-notes", ".abrfw-tmp-x", ".abrfw-tmp-1-2-3"] {
+        assert_eq!(
+            std::fs::read_to_string(out.join("nas").join(name)).unwrap(),
+            "mine\n"
+        );
+    }
+    assert!(out.join("nas/.abrfw-tmp-7-7").is_symlink());
+    assert!(!out.join("nas/.abrfw-tmp-12-0").exists());
+    assert!(std::path::Path::new("/etc/hostname").exists());
+}

@@ -157,16 +157,18 @@ impl Checker {
                     .help("add at least one [[flow]] table"),
             );
         }
+        // Case-insensitive: flow ids become Windows rule names and parts of file and set
+        // names, where `Backup` and `backup` are one.
         let mut seen = BTreeSet::new();
         let mut flows = Vec::with_capacity(raw.flows.len());
         for f in &raw.flows {
-            if !seen.insert(f.id.get_ref().clone()) {
+            if !seen.insert(f.id.get_ref().to_ascii_lowercase()) {
                 self.report(
                     Diagnostic::new(
                         format!("duplicate flow id {:?}", f.id.get_ref()),
                         f.id.span(),
                     )
-                    .help("every flow of a release needs its own id"),
+                    .help("every flow of a release needs its own id (ignoring case: Windows rule names ignore it)"),
                 );
             }
             flows.push(self.flow(f));

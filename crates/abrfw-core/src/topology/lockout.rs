@@ -1,13 +1,69 @@
 //! The lockout guard: under `policy = "drop"` a rule set closes every port abrfw does not open,
-//! including the one its administrators log in through. A host with an OS and no `[[allow]]` rule
-//! to an administrative port of that OS gets a warning (an error with `--strict`).
+//! including the one its administrators log in through. A host with an OS gets a warning (an
+//! error with `--strict`) for each address family it has in which no `[[allow]]` rule actually
+//! produces an inbound rule on one of its administrative ports: an allow whose `from` has no
+//! address of that family compiles to nothing there, and an allow from a host in another zone
+//! counts only when a `[[gateway]]` routes between the two zones (and so forwards it).
 
 use std::ops::Range;
+
+use ipnet::IpNet;
 
 use crate::diagnostic::Diagnostic;
 use crate::ir::{Policy, Protocol};
 use crate::os::Os;
-use crate::topology::{Allow, AllowEnd, Host};
+use crate::topology::{Allow, AllowEnd, Gateway, Host};
+
+/// An address family, as the guard counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub(crate) fn of(net: &IpNet) -> Self {
+        match net {
+            IpNet::V4(_) => Family::V4,
+            IpNet::V6(_) => Family::V6,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+}
+
+/// The families a host has addresses of, IPv4 first.
+pub(crate) fn families(host: &Host) -> Vec<Family> {
+    [Family::V4, Family::V6]
+        .into_iter()
+        .filter(|f| host.addresses.iter().any(|a| Family::of(a) == *f))
+        .collect()
+}
+
+/// Whether one end of an allow has an address of `family`.
+pub(crate) fn end_has(end: AllowEnd, family: Family, hosts: &[Host]) -> bool {
+    match end {
+        AllowEnd::Network(n) => Family::of(&n) == family,
+        AllowEnd::Host(j) => hosts[j].addresses.iter().any(|a| Family::of(a) == family),
+    }
+}
+
+/// Whether traffic from host `from` reaches host `to` through the site's gateways: always
+/// when there are none (abrfw knows no routing then) or both sit in one zone; otherwise only
+/// when a gateway routes between their zones.
+fn routed(from: &Host, to: &Host, gateways: &[Gateway]) -> bool {
+    gateways.is_empty()
+        || from.zone == to.zone
+        || gateways.iter().any(|g| {
+            g.zones.iter().any(|(z, _)| *z == from.zone)
+                && g.zones.iter().any(|(z, _)| *z == to.zone)
+        })
+}
 
 /// The TCP ports administrators reach a host of `os` through, with the service's name:
 /// SSH on Linux, the appliance, the BSDs and macOS; RDP and WinRM (HTTP, HTTPS) on Windows.
@@ -26,6 +82,7 @@ pub(crate) fn warnings(
     hosts: &[Host],
     name_spans: &[Range<usize>],
     allows: &[Allow],
+    gateways: &[Gateway],
 ) -> Vec<Diagnostic> {
     if policy != Policy::Drop {
         return Vec::new();
@@ -34,17 +91,34 @@ pub(crate) fn warnings(
     for (i, (host, span)) in hosts.iter().zip(name_spans).enumerate() {
         let Some(os) = host.os else { continue };
         let ports = admin_ports(os);
-        let reachable = allows.iter().any(|a| {
+        let opens = |a: &Allow, family: Family| {
             a.to == AllowEnd::Host(i)
                 && a.from != a.to
                 && a.protocol == Protocol::Tcp
                 && ports
                     .iter()
                     .any(|(p, _)| a.ports.first <= *p && *p <= a.ports.last)
-        });
-        if reachable {
+                && end_has(a.from, family, hosts)
+                && match a.from {
+                    AllowEnd::Host(j) => routed(&hosts[j], host, gateways),
+                    AllowEnd::Network(_) => true,
+                }
+        };
+        let all = families(host);
+        let missing: Vec<Family> = all
+            .iter()
+            .copied()
+            .filter(|f| !allows.iter().any(|a| opens(a, *f)))
+            .collect();
+        if missing.is_empty() {
             continue;
         }
+        // A dual-stack host reachable over one family only is named with the one it lacks.
+        let over = if missing.len() == all.len() {
+            String::new()
+        } else {
+            format!(" over {}", missing[0].name())
+        };
         let (port, service) = ports[0];
         let services: Vec<String> = ports
             .iter()
@@ -53,7 +127,7 @@ pub(crate) fn warnings(
         out.push(
             Diagnostic::new(
                 format!(
-                    "host {:?} may lock out its administrators: policy \"drop\" and no [[allow]] rule for {}",
+                    "host {:?} may lock out its administrators: policy \"drop\" and no [[allow]] rule for {}{over}",
                     host.name,
                     services.join(", ")
                 ),
@@ -95,8 +169,80 @@ mod tests {
             "{HOSTS}[[allow]]\nname = \"a\"\nfrom = \"10.9.0.0/16\"\nto = \"lx\"\nport = \"1-1024\"\n\
              [[allow]]\nname = \"b\"\nfrom = \"xp\"\nto = \"xp\"\nport = 3389\n"
         );
-        assert_eq!(warned(&text).len(), 1);
-        assert!(warned(&text)[0].starts_with("host \"xp\""));
+        let w = warned(&text);
+        let lockouts: Vec<&String> = w.iter().filter(|m| m.contains("may lock out")).collect();
+        assert_eq!(lockouts.len(), 1, "{w:?}");
+        assert!(lockouts[0].starts_with("host \"xp\""));
+        // The self rule is said to do nothing.
+        assert!(
+            w.iter()
+                .any(|m| m
+                    == "[[allow]] \"b\" compiles to no rule: `from` and `to` are the same host"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn an_allow_that_compiles_to_no_rule_does_not_silence_the_guard() {
+        // An IPv6-only `from` for an IPv4-only host: no inbound rule, so still a lockout.
+        let text = format!(
+            "{HOSTS}[[allow]]\nname = \"a\"\nfrom = \"2001:db8::/64\"\nto = \"lx\"\nport = 22\n"
+        );
+        let w = warned(&text);
+        assert!(
+            w.iter().any(|m| m.starts_with("host \"lx\" may lock out")),
+            "{w:?}"
+        );
+        // A dual-stack host reachable over IPv4 only is warned about IPv6.
+        let text = "[[host]]\nname = \"lx\"\nos = \"linux\"\naddresses = [\"10.0.0.1\", \"fd00::1\"]\nroles = [\"agent\"]\n\
+             [[allow]]\nname = \"a\"\nfrom = \"10.9.0.0/16\"\nto = \"lx\"\nport = 22\n";
+        let w = warned(text);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].ends_with("SSH (tcp 22) over IPv6"), "{w:?}");
+    }
+
+    #[test]
+    fn an_allow_from_another_zone_counts_only_through_a_gateway_that_routes_it() {
+        let site = |zones: &str| {
+            format!(
+                "[[host]]\nname = \"lx\"\nos = \"linux\"\naddresses = [\"10.0.0.1\"]\nroles = [\"agent\"]\nzone = \"srv\"\n\
+                 [[host]]\nname = \"jump\"\naddresses = [\"10.1.0.1\"]\nroles = [\"agent\"]\nzone = \"ops\"\n\
+                 [[host]]\nname = \"other\"\naddresses = [\"10.2.0.1\"]\nroles = [\"agent\"]\nzone = \"dmz\"\n\
+                 [[gateway]]\nname = \"gw\"\nos = \"openbsd\"\nzones = {zones}\n\
+                 [[allow]]\nname = \"a\"\nfrom = \"jump\"\nto = \"lx\"\nport = 22\n"
+            )
+        };
+        let locks = |w: Vec<String>| w.iter().any(|m| m.starts_with("host \"lx\" may lock out"));
+        assert!(locks(warned(&site(r#"["srv", "dmz"]"#))));
+        assert!(!locks(warned(&site(r#"["srv", "ops"]"#))));
+    }
+
+    #[test]
+    fn internet_wide_addresses_and_allows_without_rules_warn() {
+        let text = format!(
+            "{HOSTS}[[host]]\nname = \"world\"\naddresses = [\"0.0.0.0/0\", \"::/0\"]\nroles = [\"agent\"]\n\
+             [[allow]]\nname = \"lx-ssh\"\nfrom = \"0.0.0.0/1\"\nto = \"lx\"\nport = 22\n\
+             [[allow]]\nname = \"xp-rdp\"\nfrom = \"10.0.0.0/8\"\nto = \"xp\"\nport = 3389\n\
+             [[allow]]\nname = \"v6\"\nfrom = \"2001:db8::/32\"\nto = \"lx\"\nport = 443\n"
+        );
+        let w = warned(&text);
+        assert!(w.contains(&"peer address \"0.0.0.0/0\" covers the Internet: the rules it takes part in are open to the world".to_owned()), "{w:?}");
+        assert!(
+            w.iter()
+                .any(|m| m.starts_with("peer address \"::/0\" covers")),
+            "{w:?}"
+        );
+        assert!(
+            w.iter()
+                .any(|m| m.starts_with("[[allow]] `from` \"0.0.0.0/1\" covers")),
+            "{w:?}"
+        );
+        assert!(
+            !w.iter()
+                .any(|m| m.contains("10.0.0.0/8") || m.contains("2001:db8::/32\" covers")),
+            "{w:?}"
+        );
+        assert!(w.contains(&"[[allow]] \"v6\" compiles to no rule: its ends share no address family (IPv4 on one side, IPv6 on the other)".to_owned()), "{w:?}");
     }
 
     #[test]

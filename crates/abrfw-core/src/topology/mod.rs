@@ -1,5 +1,6 @@
 //! The site description: parse the TOML (its private `raw` module) and resolve it into a validated [`Topology`].
 
+mod hazards;
 mod limits;
 mod lockout;
 mod raw;
@@ -120,6 +121,35 @@ pub enum AllowEnd {
     Network(IpNet),
 }
 
+/// `text` without a leading UTF-8 byte-order mark, which editors do not show as a column.
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// The report for a file that is not UTF-8: where its first bad byte is (`valid` bytes are
+/// fine) and one cause.
+pub fn not_utf8(path: &str, bytes: &[u8], valid: usize) -> TopologyError {
+    let before = String::from_utf8_lossy(&bytes[..valid]);
+    let before = without_bom(&before);
+    // The excerpt is the good part of the bad line and a stand-in for the bad byte.
+    let source_text = format!("{before}\u{fffd}");
+    let span = before.len()..source_text.len();
+    TopologyError {
+        path: path.to_owned(),
+        diagnostics: vec![
+            Diagnostic::new(
+                format!(
+                    "the file is not UTF-8: byte 0x{:02x} here is not valid UTF-8",
+                    bytes[valid]
+                ),
+                span,
+            )
+            .help("save the file as UTF-8 (abrfw reads topologies and catalogs only in UTF-8)"),
+        ],
+        source_text,
+    }
+}
+
 /// Parses and validates a topology file. `path` is only used in error messages.
 pub fn parse(path: &str, text: &str, catalog: &Catalog) -> Result<Topology, TopologyError> {
     let error = |diagnostics| TopologyError {
@@ -207,8 +237,9 @@ impl Resolver<'_> {
             .filter_map(|a| self.allow(a, &index))
             .collect();
         self.check_unique_names("allow", raw.allows.iter().map(|a| &a.name));
+        self.check_zone_spellings(&raw.hosts);
         let zones: BTreeSet<&str> = hosts.iter().map(|h| h.zone.as_str()).collect();
-        let gateways = raw
+        let gateways: Vec<Gateway> = raw
             .gateways
             .iter()
             .map(|g| self.gateway(g, &zones))
@@ -225,7 +256,14 @@ impl Resolver<'_> {
             }
         }
         let name_spans: Vec<Range<usize>> = raw.hosts.iter().map(|h| h.name.span()).collect();
-        let warnings = lockout::warnings(options.policy, &hosts, &name_spans, &allows);
+        let mut warnings =
+            lockout::warnings(options.policy, &hosts, &name_spans, &allows, &gateways);
+        warnings.extend(hazards::internet_wide(&raw));
+        if self.diagnostics.is_empty() {
+            // Allows are resolved one to one with the raw ones only when none failed.
+            warnings.extend(hazards::without_rules(&hosts, &allows, &raw.allows));
+        }
+        warnings.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
         Topology {
             release,
             options,
@@ -285,12 +323,12 @@ impl Resolver<'_> {
         }
     }
 
-    fn port_number(&mut self, p: &toml::Spanned<i64>) -> u16 {
-        match u16::try_from(*p.get_ref()) {
+    fn port_number(&mut self, p: &toml::Spanned<raw::RawPortNumber>) -> u16 {
+        match u16::try_from(p.get_ref().0) {
             Ok(port) if port > 0 => port,
             _ => {
                 self.report(
-                    Diagnostic::new(format!("port {} is out of range", p.get_ref()), p.span())
+                    Diagnostic::new(format!("port {} is out of range", p.get_ref().0), p.span())
                         .help("a TCP/UDP port is a number from 1 to 65535"),
                 );
                 DEFAULT_ACRONIS_PORT
@@ -356,6 +394,38 @@ impl Resolver<'_> {
                 );
             } else {
                 seen.insert(key, name.span());
+            }
+        }
+    }
+
+    /// Zones name pf tables and anchors and parts of file names: `Office` and `office` would
+    /// be one on Windows and case-insensitive file systems, but two zones to abrfw.
+    fn check_zone_spellings(&mut self, hosts: &[RawHost]) {
+        let mut first: HashMap<String, &toml::Spanned<String>> = HashMap::new();
+        for z in hosts.iter().filter_map(|h| h.zone.as_ref()) {
+            let key = z.get_ref().to_ascii_lowercase();
+            match first.get(&key) {
+                Some(f) if f.get_ref() != z.get_ref() => {
+                    let line = self.line_of(f.span().start);
+                    self.report(
+                        Diagnostic::new(
+                            format!(
+                                "zone {:?} differs only in case from zone {:?}",
+                                z.get_ref(),
+                                f.get_ref()
+                            ),
+                            z.span(),
+                        )
+                        .help(format!(
+                            "zone names must be unique ignoring case; line {line} spells it {:?}: use one spelling",
+                            f.get_ref()
+                        )),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    first.insert(key, z);
+                }
             }
         }
     }
@@ -750,7 +820,7 @@ pub fn check_description(text: &str) -> Result<(), &'static str> {
 }
 
 /// `10.0.0.1`, `10.0.0.0/24`, `fd00::10`, `fd00::/64`; a network with host bits set is refused.
-fn parse_address(text: &str) -> Result<IpNet, String> {
+pub(crate) fn parse_address(text: &str) -> Result<IpNet, String> {
     if let Ok(addr) = text.parse::<IpAddr>() {
         return Ok(IpNet::from(addr));
     }
@@ -767,10 +837,19 @@ fn parse_address(text: &str) -> Result<IpNet, String> {
     }
 }
 
-/// `"8000-8100"` or `"8000"`.
+/// `"8000-8100"` or `"8000"`, written canonically: digits only, no sign, no leading zero, no
+/// space (`" 22"`, `"+22"` and `"022"` are refused: tools disagree on what they mean).
 fn parse_port_range(text: &str) -> Option<PortRange> {
     let (a, b) = text.split_once('-').unwrap_or((text, text));
-    PortRange::new(a.trim().parse().ok()?, b.trim().parse().ok()?)
+    PortRange::new(canonical_port(a)?, canonical_port(b)?)
+}
+
+fn canonical_port(text: &str) -> Option<u16> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if !digits || (text.len() > 1 && text.starts_with('0')) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 #[cfg(test)]

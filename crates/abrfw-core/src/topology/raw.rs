@@ -26,7 +26,7 @@ pub struct RawOptions {
     pub phases: Option<Spanned<Vec<Spanned<String>>>>,
     pub dns: Option<bool>,
     pub policy: Option<Spanned<String>>,
-    pub acronis_port: Option<Spanned<i64>>,
+    pub acronis_port: Option<Spanned<RawPortNumber>>,
 }
 
 /// One `[[host]]`.
@@ -37,7 +37,7 @@ pub struct RawHost {
     pub os: Option<Spanned<String>>,
     pub addresses: Spanned<Vec<Spanned<String>>>,
     pub roles: Spanned<Vec<Spanned<String>>>,
-    pub acronis_port: Option<Spanned<i64>>,
+    pub acronis_port: Option<Spanned<RawPortNumber>>,
     pub ephemeral_ports: Option<Spanned<RawPort>>,
     pub zone: Option<Spanned<String>>,
 }
@@ -65,10 +65,55 @@ pub struct RawAllow {
     pub description: Option<Spanned<String>>,
 }
 
-/// A port as written: `22` or `"8000-8100"`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+/// A port as written: `22` or `"8000-8100"`. Deserialized by hand so that a value of the
+/// wrong type says what the key takes, not serde's "untagged enum".
+#[derive(Debug)]
 pub enum RawPort {
     Number(i64),
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for RawPort {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RawPort;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(r#"a port number (22) or a range as a string ("8000-8100")"#)
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<RawPort, E> {
+                Ok(RawPort::Number(n))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<RawPort, E> {
+                Ok(RawPort::Number(i64::try_from(n).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: serde::de::Error>(self, t: &str) -> Result<RawPort, E> {
+                Ok(RawPort::Text(t.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A port number as written: `9876`. Deserialized by hand for the same reason as [`RawPort`].
+#[derive(Debug, Clone, Copy)]
+pub struct RawPortNumber(pub i64);
+
+impl<'de> Deserialize<'de> for RawPortNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RawPortNumber;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a port number from 1 to 65535, without quotes (9876)")
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<RawPortNumber, E> {
+                Ok(RawPortNumber(n))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<RawPortNumber, E> {
+                Ok(RawPortNumber(i64::try_from(n).unwrap_or(i64::MAX)))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
