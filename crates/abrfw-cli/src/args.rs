@@ -323,6 +323,12 @@ pub enum Backend {
     /// firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs netsh.cmd
     /// (Windows, windows-legacy).
     Powershell,
+    /// firewalld.sh: installs policies abrfw-in/abrfw-out and their ipsets into /etc/firewalld
+    /// and reloads firewalld (Linux; firewalld 0.9 or later; chosen with `backends`).
+    Firewalld,
+    /// ufw.sh: ufw commands whose rules carry an abrfw comment, replacing earlier abrfw rules
+    /// only (Linux; chosen with `backends`).
+    Ufw,
     /// pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD,
     /// macOS).
     Pf,

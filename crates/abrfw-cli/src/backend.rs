@@ -25,6 +25,8 @@ impl Backend {
             Backend::Powershell => abrfw_windows::powershell::NAME,
             Backend::Pf => abrfw_pf::NAME,
             Backend::Json => abrfw_json::NAME,
+            Backend::Firewalld => abrfw_firewalld::NAME,
+            Backend::Ufw => abrfw_ufw::NAME,
             Backend::Ir => "ir",
         }
     }
@@ -34,6 +36,8 @@ impl Backend {
         match self {
             Backend::Nftables => os.is_linux(),
             Backend::Iptables => os.is_linux(),
+            // The appliance is Linux-based but manages its own firewall.
+            Backend::Firewalld | Backend::Ufw => os == Os::Linux,
             Backend::Netsh | Backend::Powershell => os.is_windows(),
             Backend::Pf => matches!(os, Os::Freebsd | Os::Openbsd | Os::Macos),
             Backend::Json => true,
@@ -77,6 +81,10 @@ impl Backend {
                 abrfw_json::FILE_NAME,
                 abrfw_json::render(host, &abrfw_json::Options::default())?,
             )],
+            Backend::Firewalld => {
+                abrfw_firewalld::render(host, &abrfw_firewalld::Options::default())?
+            }
+            Backend::Ufw => abrfw_ufw::render(host, &abrfw_ufw::Options::default())?,
             Backend::Ir => vec![("ir.json", serde_json::to_string_pretty(host)? + "\n")],
         })
     }
@@ -103,6 +111,16 @@ impl Backend {
                 abrfw_pf::FILE_NAME,
                 abrfw_pf::render_gateway(gw, &abrfw_pf::Options::default())?,
             )],
+            Backend::Firewalld => {
+                match abrfw_firewalld::render_gateway(gw, &abrfw_firewalld::Options::default())? {
+                    Some(files) => files,
+                    None => return Ok(None),
+                }
+            }
+            Backend::Ufw => match abrfw_ufw::render_gateway(gw, &abrfw_ufw::Options::default())? {
+                Some(files) => files,
+                None => return Ok(None),
+            },
             Backend::Ir => vec![("ir.json", serde_json::to_string_pretty(gw)? + "\n")],
         }))
     }
