@@ -49,6 +49,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'Only this backend (default: every backend that serves the host''s OS)')
             [CompletionResult]::new('--example', '--example', [CompletionResultType]::ParameterName, 'Use the built-in example site instead of a file')
             [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2')
+            [CompletionResult]::new('--ir', '--ir', [CompletionResultType]::ParameterName, 'Print the compiled IR of the host or gateway as JSON instead of a backend''s files')
             [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Write nothing; list the files a run would add, change or remove and exit 1, or exit 0 when --out-dir is current')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

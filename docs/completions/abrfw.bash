@@ -137,7 +137,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__compile)
-            opts="-o -h --example --release --catalog --strict --out-dir --host --backend --check --help"
+            opts="-o -h --example --release --catalog --strict --out-dir --host --backend --ir --check --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -212,7 +212,7 @@ _abrfw() {
                     return 0
                     ;;
                 --backend)
-                    COMPREPLY=($(compgen -W "nftables iptables netsh powershell pf json ir" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "nftables iptables netsh powershell pf json" -- "${cur}"))
                     return 0
                     ;;
                 --color)

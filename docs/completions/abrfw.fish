@@ -43,15 +43,16 @@ complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l release -d 'Comp
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -s o -l out-dir -d 'Directory to write DIR/<host>/<file> into (created if missing)' -r -F
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l host -d 'Print the rule set of this one host to stdout instead of writing files' -r
-complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l backend -d 'Only this backend (default: every backend that serves the host\'s OS)' -r -f -a "nftables\t'nftables script for `nft -f` (Linux, appliance)'
-iptables\t'iptables.rules and ip6tables.rules for iptables-restore / ip6tables-restore, plus ipset.rules when a peer list is long (Linux, appliance). With --host, each file is printed after a `# ==> NAME <==` line'
-netsh\t'netsh.cmd: a cmd script of `netsh advfirewall firewall` commands, or `netsh firewall` port openings on windows-legacy (Windows, windows-legacy)'
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l backend -d 'Only this backend (default: every backend that serves the host\'s OS)' -r -f -a "nftables\t'nftables.nft: a script for `nft -f`, host or gateway rules (Linux, appliance)'
+iptables\t'iptables.rules and ip6tables.rules for iptables-restore / ip6tables-restore, plus ipset.rules when a peer list is long; host or gateway rules (Linux, appliance)'
+netsh\t'netsh.cmd: `netsh advfirewall firewall` commands, or `netsh firewall` port openings on windows-legacy (Windows, windows-legacy)'
 powershell\t'firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs netsh.cmd (Windows, windows-legacy)'
 pf\t'pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD, macOS)'
-json\t'rules.json: the host\'s rules as versioned data (any host with an OS); schema in docs/rules.schema.json'
-ir\t'The compiled IR of the host as JSON (any host with an OS; printed with --host only)'"
+json\t'rules.json: the host\'s rules as versioned data (any host with an OS; no gateway mode); schema in docs/rules.schema.json'
+ir\t'The compiled IR of the host as JSON (any host with an OS; printed with --host only; same as --ir)'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l example -d 'Use the built-in example site instead of a file'
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l strict -d 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2'
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l ir -d 'Print the compiled IR of the host or gateway as JSON instead of a backend\'s files'
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l check -d 'Write nothing; list the files a run would add, change or remove and exit 1, or exit 0 when --out-dir is current'
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c abrfw -n "__fish_abrfw_using_subcommand check" -l release -d 'Compile under this release instead of the topology\'s `release` (see `abrfw releases`)' -r
@@ -79,13 +80,12 @@ complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l catalog -d 'Load a 
 complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l format -d 'Output format' -r -f -a "text\t'Rules added, removed and changed per host, with flow ids and purposes'
 json\t'The same as JSON (shape in docs/diff.md, `"version": 1`)'
 unified\t'A unified diff of the files one backend (--backend) renders for each host'"
-complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l backend -d 'The backend whose rendered files --format unified compares' -r -f -a "nftables\t'nftables script for `nft -f` (Linux, appliance)'
-iptables\t'iptables.rules and ip6tables.rules for iptables-restore / ip6tables-restore, plus ipset.rules when a peer list is long (Linux, appliance). With --host, each file is printed after a `# ==> NAME <==` line'
-netsh\t'netsh.cmd: a cmd script of `netsh advfirewall firewall` commands, or `netsh firewall` port openings on windows-legacy (Windows, windows-legacy)'
+complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l backend -d 'The backend whose rendered files --format unified compares' -r -f -a "nftables\t'nftables.nft: a script for `nft -f`, host or gateway rules (Linux, appliance)'
+iptables\t'iptables.rules and ip6tables.rules for iptables-restore / ip6tables-restore, plus ipset.rules when a peer list is long; host or gateway rules (Linux, appliance)'
+netsh\t'netsh.cmd: `netsh advfirewall firewall` commands, or `netsh firewall` port openings on windows-legacy (Windows, windows-legacy)'
 powershell\t'firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs netsh.cmd (Windows, windows-legacy)'
 pf\t'pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD, macOS)'
-json\t'rules.json: the host\'s rules as versioned data (any host with an OS); schema in docs/rules.schema.json'
-ir\t'The compiled IR of the host as JSON (any host with an OS; printed with --host only)'"
+json\t'rules.json: the host\'s rules as versioned data (any host with an OS; no gateway mode); schema in docs/rules.schema.json'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l color -d 'When to colour text and unified output (auto: on a terminal, unless NO_COLOR is set)' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t'Always colour'
 never\t'Never colour'"

@@ -4,7 +4,7 @@
 //! gateway. Any panic is a finding.
 #![no_main]
 
-use abrfw_core::{Catalog, Os, compile, compile_gateways, topology};
+use abrfw_core::{Catalog, compile, compile_gateways, topology};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -37,25 +37,14 @@ fuzz_target!(|data: &[u8]| {
     };
     // Deterministic: a second compile of the same topology gives the same IR.
     assert_eq!(compile(&catalog, &topo).ok().as_ref(), Some(&hosts));
-    for host in &hosts {
-        if host.os.is_linux() {
-            abrfw_nftables::render(host, &Default::default()).expect("nftables");
-            abrfw_iptables::render(host, &Default::default()).expect("iptables");
+    // Every backend of the table, for every host and gateway it serves.
+    for b in &abrfw_backends::BACKENDS {
+        for host in &hosts {
+            b.render_host(host).expect(b.name);
         }
-        if host.os.is_windows() {
-            abrfw_windows::netsh::render(host, &Default::default()).expect("netsh");
-            abrfw_windows::powershell::render(host, &Default::default()).expect("powershell");
-        }
-        if matches!(host.os, Os::Freebsd | Os::Openbsd | Os::Macos) {
-            abrfw_pf::render(host, &Default::default()).expect("pf");
-        }
-    }
-    for gw in &gateways {
-        if gw.os.is_linux() {
-            abrfw_nftables::render_gateway(gw, &Default::default()).expect("nftables gateway");
-            abrfw_iptables::render_gateway(gw, &Default::default()).expect("iptables gateway");
-        } else {
-            abrfw_pf::render_gateway(gw, &Default::default()).expect("pf gateway");
+        for gw in &gateways {
+            let files = b.render_gw(gw).expect(b.name);
+            assert_eq!(files.is_some(), b.serves_gateway(gw.os), "{}", b.name);
         }
     }
 });

@@ -18,13 +18,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use abrfw_core::diff::{Side, diff_sites};
-use abrfw_core::{Catalog, GatewayRules, HostRules, compile, compile_gateways, par, topology};
+use abrfw_core::{Catalog, HostRules, compile, compile_gateways, par, topology};
 
 const DEFAULT_SIZES: &str = "1000,10000,100000";
 
 /// A site of `total` hosts: the servers of every role in zone `servers` (one of them a FreeBSD
 /// vault), two consoles and a Mac with a browser, and `total - 15` agents of every kind in zone
-/// `office`, each with one IPv4 and one IPv6 address; a Linux gateway routes between the zones.
+/// `office`, each with one IPv4 and one IPv6 address; a Linux and an OpenBSD gateway route between the zones.
 fn site(total: usize) -> String {
     let mut t = String::from("[options]\npolicy = \"drop\"\n");
     let mut host = |name: &str, os: Option<&str>, zone: &str, addr: &str, roles: &str| {
@@ -129,104 +129,25 @@ fn site(total: usize) -> String {
     }
     t.push_str(
         "\n[[gateway]]\nname = \"fw\"\nos = \"linux\"\nzones = [\"servers\", \"office\"]\n\
-         interfaces = { servers = \"eth0\", office = \"eth1\" }\n",
+         interfaces = { servers = \"eth0\", office = \"eth1\" }\n\
+         \n[[gateway]]\nname = \"pf-fw\"\nos = \"openbsd\"\nzones = [\"servers\", \"office\"]\n\
+         interfaces = { servers = \"em0\", office = \"em1\" }\n",
     );
     t
 }
 
-/// One backend: which hosts it serves, how it renders a host and a gateway, and how many rules
-/// a rendered file holds.
-struct Backend {
-    name: &'static str,
-    serves: fn(&HostRules) -> bool,
-    render: fn(&HostRules) -> Vec<String>,
-    gateway: Option<fn(&GatewayRules) -> Vec<String>>,
-    is_rule: fn(&str) -> bool,
-}
-
-fn backends() -> [Backend; 6] {
-    use abrfw_core::Os;
-    [
-        Backend {
-            name: "nftables",
-            serves: |h| h.os.is_linux(),
-            render: |h| vec![abrfw_nftables::render(h, &Default::default()).expect("nft")],
-            gateway: Some(|g| {
-                vec![abrfw_nftables::render_gateway(g, &Default::default()).expect("nft")]
-            }),
-            is_rule: |l| l.contains(" ct state new accept comment "),
-        },
-        Backend {
-            name: "iptables",
-            serves: |h| h.os.is_linux(),
-            render: |h| {
-                abrfw_iptables::render(h, &Default::default())
-                    .expect("iptables")
-                    .into_vec()
-                    .into_iter()
-                    .map(|(_, t)| t)
-                    .collect()
-            },
-            gateway: Some(|g| {
-                abrfw_iptables::render_gateway(g, &Default::default())
-                    .expect("iptables")
-                    .into_vec()
-                    .into_iter()
-                    .map(|(_, t)| t)
-                    .collect()
-            }),
-            is_rule: |l| l.starts_with("-A ABRFW-"),
-        },
-        Backend {
-            name: "netsh",
-            serves: |h| h.os.is_windows(),
-            render: |h| vec![abrfw_windows::netsh::render(h, &Default::default()).expect("netsh")],
-            gateway: None,
-            is_rule: |l| {
-                l.starts_with("netsh advfirewall firewall add rule ")
-                    || l.starts_with("netsh firewall add portopening ")
-            },
-        },
-        Backend {
-            name: "powershell",
-            serves: |h| h.os.is_windows(),
-            render: |h| {
-                vec![abrfw_windows::powershell::render(h, &Default::default()).expect("ps1")]
-            },
-            gateway: None,
-            is_rule: |l| l.trim_start().starts_with("New-NetFirewallRule -Name "),
-        },
-        Backend {
-            name: "pf",
-            serves: |h| matches!(h.os, Os::Freebsd | Os::Openbsd | Os::Macos),
-            render: |h| vec![abrfw_pf::render(h, &Default::default()).expect("pf")],
-            gateway: None,
-            is_rule: |l| l.starts_with("pass "),
-        },
-        Backend {
-            name: "rules.json",
-            serves: |_| true,
-            render: |h| vec![abrfw_json::render(h, &Default::default()).expect("json")],
-            gateway: None,
-            is_rule: |l| l.trim_start().starts_with("\"flow\": "),
-        },
-    ]
-}
-
-/// Bytes and rule count of one rendered host.
+/// Bytes and line count of one rendered host (lines, not rules: the count means the same for
+/// every backend of the table).
 #[derive(Clone, Copy, Default)]
 struct Output {
     bytes: usize,
-    rules: usize,
+    lines: usize,
 }
 
-fn measure(files: &[String], is_rule: fn(&str) -> bool) -> Output {
+fn measure(files: &[(&'static str, String)]) -> Output {
     Output {
-        bytes: files.iter().map(String::len).sum(),
-        rules: files
-            .iter()
-            .map(|t| t.lines().filter(|l| is_rule(l)).count())
-            .sum(),
+        bytes: files.iter().map(|(_, t)| t.len()).sum(),
+        lines: files.iter().map(|(_, t)| t.lines().count()).sum(),
     }
 }
 
@@ -296,26 +217,26 @@ fn child(total: usize, dir: &Path) {
         ms(compiled - hosts_done)
     );
     let mut largest_nft: Option<(usize, String, String)> = None;
-    for b in backends() {
+    for b in &abrfw_backends::BACKENDS {
         let t = Instant::now();
-        let served: Vec<&HostRules> = hosts.iter().filter(|h| (b.serves)(h)).collect();
-        let outputs = par::map(&served, |h| measure(&(b.render)(h), b.is_rule));
-        let gw_out: Vec<Output> = match b.gateway {
-            Some(render) => par::map(&gateways, |g| measure(&render(g), b.is_rule)),
-            None => Vec::new(),
-        };
+        let served: Vec<&HostRules> = hosts.iter().filter(|h| b.serves(h.os)).collect();
+        let outputs = par::map(&served, |h| measure(&b.render_host(h).expect(b.name)));
+        let gw_out: Vec<Output> = par::map(&gateways, |g| {
+            measure(&b.render_gw(g).expect(b.name).unwrap_or_default())
+        });
+        let gw_out: Vec<Output> = gw_out.into_iter().filter(|o| o.bytes > 0).collect();
         let time = t.elapsed();
         let bytes: usize = outputs.iter().chain(&gw_out).map(|o| o.bytes).sum();
         let (max_i, max) = outputs
             .iter()
             .enumerate()
-            .max_by_key(|(_, o)| o.rules)
-            .map_or((0, 0), |(i, o)| (i, o.rules));
+            .max_by_key(|(_, o)| o.lines)
+            .map_or((0, 0), |(i, o)| (i, o.lines));
         let mean =
-            outputs.iter().map(|o| o.rules).sum::<usize>() as f64 / outputs.len().max(1) as f64;
-        let gw_rules = gw_out.iter().map(|o| o.rules).max();
+            outputs.iter().map(|o| o.lines).sum::<usize>() as f64 / outputs.len().max(1) as f64;
+        let gw_lines = gw_out.iter().map(|o| o.lines).max();
         println!(
-            "  render {:<12} {:>9.1} ms  {:>6} hosts {:>12} bytes  rules/host mean {:>5.1} max {:>4} ({}){}",
+            "  render {:<12} {:>9.1} ms  {:>6} hosts {:>12} bytes  lines/host mean {:>5.1} max {:>4} ({}){}",
             b.name,
             ms(time),
             served.len(),
@@ -323,16 +244,23 @@ fn child(total: usize, dir: &Path) {
             mean,
             max,
             served.get(max_i).map_or("-", |h| h.host.as_str()),
-            gw_rules.map_or(String::new(), |r| format!("  gateway {r} rules")),
+            gw_lines.map_or(String::new(), |r| {
+                format!("  {} gateway(s), max {r} lines", gw_out.len())
+            }),
         );
-        if b.name == "nftables" {
+        if b.name == abrfw_nftables::NAME {
             let (i, _) = outputs
                 .iter()
                 .enumerate()
                 .max_by_key(|(_, o)| o.bytes)
                 .unwrap_or((0, &Output::default()));
             if let Some(h) = served.get(i) {
-                let text = (b.render)(h).concat();
+                let text: String = b
+                    .render_host(h)
+                    .expect(b.name)
+                    .into_iter()
+                    .map(|(_, t)| t)
+                    .collect();
                 largest_nft = Some((text.len(), h.host.clone(), text));
             }
         }
@@ -377,9 +305,13 @@ fn child(total: usize, dir: &Path) {
     if let Some((_, name, text)) = largest_nft {
         std::fs::write(dir.join(format!("host-{name}.nft")), text).expect("write");
     }
-    for g in &gateways {
-        let text = abrfw_nftables::render_gateway(g, &Default::default()).expect("nft");
-        std::fs::write(dir.join(format!("gateway-{}.nft", g.gateway)), text).expect("write");
+    for g in gateways.iter().filter(|g| g.os.is_linux()) {
+        let files = abrfw_nftables::render_gateway(g, &Default::default())
+            .expect("nft")
+            .unwrap_or_default();
+        for (_, text) in files {
+            std::fs::write(dir.join(format!("gateway-{}.nft", g.gateway)), text).expect("write");
+        }
     }
 }
 

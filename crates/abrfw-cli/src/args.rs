@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Compile the documented network flows of Acronis Backup & Recovery into per-host firewall rules.
@@ -16,9 +17,8 @@ pub struct Cli {
 pub enum Command {
     /// Compile a site topology into firewall rule sets.
     ///
-    /// Writes DIR/<host>/<file> for every host a backend serves (nftables.nft, iptables.rules and
-    /// ip6tables.rules for Linux and appliance hosts, rules.json for every host) and the manifest
-    /// DIR/abrfw.json, or prints one host's rule set with --host. A regeneration rewrites only
+    /// Writes DIR/<host>/<file> for every host and gateway: the files of each backend that serves
+    /// its OS (listed under --backend, from the backend table) and the manifest DIR/abrfw.json, or prints one host's rule set with --host. A regeneration rewrites only
     /// changed files, removes the files of hosts that left the site and refuses to overwrite
     /// files abrfw did not write (docs/config-management.md).
     #[command(after_help = COMPILE_EXAMPLES)]
@@ -73,7 +73,7 @@ See docs/ in the source tree, or `abrfw COMMAND --help`.";
 const COMPILE_EXAMPLES: &str = "Examples:
   abrfw compile site.toml --out-dir out                       every host, every backend
   abrfw compile site.toml --host linux-agent --backend nftables   one rule set to stdout
-  abrfw compile site.toml --host ams --backend ir             the compiled IR as JSON
+  abrfw compile site.toml --host ams --ir                     the compiled IR as JSON
   abrfw compile site.toml --out-dir out --check               exit 1 if out/ is stale";
 
 const CHECK_EXAMPLES: &str = "Examples:
@@ -203,8 +203,11 @@ pub struct CompileArgs {
     #[arg(long, value_name = "NAME", conflicts_with = "out_dir")]
     pub host: Option<String>,
     /// Only this backend (default: every backend that serves the host's OS).
-    #[arg(long, value_enum)]
-    pub backend: Option<Backend>,
+    #[arg(long, value_parser = compile_backend_parser())]
+    pub backend: Option<CompileBackend>,
+    /// Print the compiled IR of the host or gateway as JSON instead of a backend's files.
+    #[arg(long, requires = "host", conflicts_with = "backend")]
+    pub ir: bool,
     /// Write nothing; list the files a run would add, change or remove and exit 1, or exit 0
     /// when --out-dir is current.
     #[arg(long, requires = "out_dir")]
@@ -281,7 +284,7 @@ pub struct DiffArgs {
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
     /// The backend whose rendered files --format unified compares.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = backend_parser())]
     pub backend: Option<Backend>,
     /// When to colour text and unified output (auto: on a terminal, unless NO_COLOR is set).
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
@@ -308,33 +311,36 @@ pub enum ColorWhen {
     Never,
 }
 
-/// A rule-set format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
-pub enum Backend {
-    /// nftables script for `nft -f` (Linux, appliance).
-    Nftables,
-    /// iptables.rules and ip6tables.rules for iptables-restore / ip6tables-restore, plus
-    /// ipset.rules when a peer list is long (Linux, appliance). With --host, each file is printed
-    /// after a `# ==> NAME <==` line.
-    Iptables,
-    /// netsh.cmd: a cmd script of `netsh advfirewall firewall` commands, or `netsh firewall`
-    /// port openings on windows-legacy (Windows, windows-legacy).
-    Netsh,
-    /// firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs netsh.cmd
-    /// (Windows, windows-legacy).
-    Powershell,
-    /// firewalld.sh: installs policies abrfw-in/abrfw-out and their ipsets into /etc/firewalld
-    /// and reloads firewalld (Linux; firewalld 0.9 or later; chosen with `backends`).
-    Firewalld,
-    /// ufw.sh: ufw commands whose rules carry an abrfw comment, replacing earlier abrfw rules
-    /// only (Linux; chosen with `backends`).
-    Ufw,
-    /// pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD,
-    /// macOS).
-    Pf,
-    /// rules.json: the host's rules as versioned data (any host with an OS); schema in
-    /// docs/rules.schema.json.
-    Json,
-    /// The compiled IR of the host as JSON (any host with an OS; printed with --host only).
+/// A `--backend` value: a row of the backend table, [`abrfw_backends::BACKENDS`].
+pub type Backend = &'static abrfw_backends::Backend;
+
+/// What `compile --backend` asks for: a backend's files, or the IR (`ir`, the spelling `--ir`
+/// replaces and keeps working).
+#[derive(Debug, Clone, Copy)]
+pub enum CompileBackend {
+    /// The files of one backend.
+    Rules(Backend),
+    /// The compiled IR as JSON.
     Ir,
+}
+
+/// The `--backend` values and their help lines, from the backend table.
+fn backend_values() -> impl Iterator<Item = PossibleValue> {
+    abrfw_backends::BACKENDS
+        .iter()
+        .map(|b| PossibleValue::new(b.name).help(b.help))
+}
+
+/// Parses `--backend NAME` against the backend table.
+fn backend_parser() -> impl TypedValueParser<Value = Backend> {
+    PossibleValuesParser::new(backend_values())
+        .map(|name| abrfw_backends::find(&name).expect("clap accepts only the table's names"))
+}
+
+/// Parses `compile --backend NAME`: the table's names, and `ir`.
+fn compile_backend_parser() -> impl TypedValueParser<Value = CompileBackend> {
+    let ir = PossibleValue::new("ir")
+        .help("The compiled IR of the host as JSON (any host with an OS; printed with --host only; same as --ir)");
+    PossibleValuesParser::new(backend_values().chain([ir]))
+        .map(|name| abrfw_backends::find(&name).map_or(CompileBackend::Ir, CompileBackend::Rules))
 }

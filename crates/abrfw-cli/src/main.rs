@@ -1,7 +1,9 @@
 //! The `abrfw` command line: parse arguments, run one subcommand, map the result to an exit code.
 
+// args.rs's `///` comments are clap help text, not rustdoc: `DIR/<host>` and `[[gateway]]`
+// are what the user reads.
+#[allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 mod args;
-mod backend;
 mod commands;
 mod site;
 mod tree;

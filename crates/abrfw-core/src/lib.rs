@@ -29,6 +29,7 @@ pub mod ir;
 pub mod links;
 pub mod os;
 pub mod par;
+pub mod render;
 pub mod role;
 pub mod text;
 pub mod topology;
@@ -45,6 +46,7 @@ pub use ir::{
     PortRange, Protocol, Rule, Rules, Zone,
 };
 pub use links::{Link, links};
-pub use os::Os;
+pub use os::{GATEWAY_OS, Os};
+pub use render::Files;
 pub use role::{Component, Role};
 pub use topology::Topology;

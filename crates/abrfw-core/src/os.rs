@@ -6,6 +6,10 @@ use serde::Serialize;
 
 use crate::ir::PortRange;
 
+/// The OS a `[[gateway]]` may run, in the order error messages list them. A gateway's forward
+/// rules need a backend with a gateway mode for its OS; `abrfw-backends` tests that one exists.
+pub const GATEWAY_OS: [Os; 4] = [Os::Openbsd, Os::Freebsd, Os::Macos, Os::Linux];
+
 /// The operating system of a host, as the topology names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]

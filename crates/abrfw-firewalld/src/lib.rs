@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{address_text, describe_hosts};
-use abrfw_core::{Direction, Family, GatewayRules, HostRules, Peers, Policy, PortRange};
+use abrfw_core::{Files, Direction, Family, GatewayRules, HostRules, Peers, Policy, PortRange};
 use askama::Template;
 
 /// Backend name, as `--backend` spells it.
@@ -62,7 +62,7 @@ pub enum Error {
 }
 
 /// Renders a host's rules as `firewalld.sh`, as `(file name, contents)`.
-pub fn render(host: &HostRules, _opts: &Options) -> Result<Vec<(&'static str, String)>, Error> {
+pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
     let mut ipsets = Ipsets::default();
     let mut inbound = Rich::default();
     let mut outbound = Rich::default();
@@ -148,12 +148,12 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Vec<(&'static str, St
 pub fn render_gateway(
     _gw: &GatewayRules,
     _opts: &Options,
-) -> Result<Option<Vec<(&'static str, String)>>, Error> {
+) -> Result<Option<Files>, Error> {
     Ok(None)
 }
 
 #[derive(Template)]
-#[template(path = "firewalld/firewalld.sh")]
+#[template(path = "firewalld.sh")]
 struct ScriptTemplate<'a> {
     v: &'a View,
 }

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{Connection, address_text, describe_hosts};
-use abrfw_core::{Direction, Family, GatewayRules, HostRules, Policy, PortRange};
+use abrfw_core::{Direction, Family, Files, GatewayRules, HostRules, Policy, PortRange};
 use askama::Template;
 
 /// Backend name, as `--backend` spells it.
@@ -79,9 +79,9 @@ pub enum Error {
     Template(#[from] askama::Error),
 }
 
-/// The files of one host or gateway.
+/// The files of one host or gateway, by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Files {
+pub struct RuleFiles {
     /// `ipset.rules`, when some rule matches its peers through an ipset; load it first.
     pub ipset: Option<String>,
     /// `iptables.rules` (IPv4).
@@ -90,10 +90,10 @@ pub struct Files {
     pub ip6tables: String,
 }
 
-impl Files {
+impl RuleFiles {
     /// `(file name, contents)` in load order: `ipset.rules` (if any), `iptables.rules`,
     /// `ip6tables.rules`.
-    pub fn into_vec(self) -> Vec<(&'static str, String)> {
+    pub fn into_vec(self) -> Files {
         let mut files = Vec::with_capacity(3);
         if let Some(ipset) = self.ipset {
             files.push((IPSET_FILE_NAME, ipset));
@@ -104,8 +104,19 @@ impl Files {
     }
 }
 
-/// Renders a host's rules as iptables-restore / ip6tables-restore files.
+/// Renders a host's rules as iptables-restore / ip6tables-restore files, in load order.
 pub fn render(host: &HostRules, opts: &Options) -> Result<Files, Error> {
+    Ok(render_files(host, opts)?.into_vec())
+}
+
+/// Renders a Linux gateway's forward rules as iptables-restore / ip6tables-restore files, in
+/// load order (always `Some`).
+pub fn render_gateway(gw: &GatewayRules, opts: &Options) -> Result<Option<Files>, Error> {
+    Ok(Some(render_gateway_files(gw, opts)?.into_vec()))
+}
+
+/// A host's files by name.
+pub fn render_files(host: &HostRules, opts: &Options) -> Result<RuleFiles, Error> {
     let mut sets = Sets::new(opts.ipset_threshold);
     let mut tables = Tables::default();
     for rule in &host.rules {
@@ -144,8 +155,8 @@ pub fn render(host: &HostRules, opts: &Options) -> Result<Files, Error> {
     )
 }
 
-/// Renders a Linux gateway's forward rules as iptables-restore / ip6tables-restore files.
-pub fn render_gateway(gw: &GatewayRules, opts: &Options) -> Result<Files, Error> {
+/// A gateway's files by name.
+pub fn render_gateway_files(gw: &GatewayRules, opts: &Options) -> Result<RuleFiles, Error> {
     let mut sets = Sets::new(opts.ipset_threshold);
     let mut tables = Tables::default();
     for rule in &gw.rules {
@@ -220,7 +231,7 @@ fn finish(
     chain_names: &[&'static str],
     mut tables: Tables,
     sets: Sets,
-) -> Result<Files, Error> {
+) -> Result<RuleFiles, Error> {
     let uses_sets = !sets.views.is_empty();
     let mut texts = Vec::with_capacity(2);
     for family in Family::ALL {
@@ -286,7 +297,7 @@ fn finish(
     };
     let ip6tables = texts.pop().unwrap_or_default();
     let iptables = texts.pop().unwrap_or_default();
-    Ok(Files {
+    Ok(RuleFiles {
         ipset,
         iptables,
         ip6tables,
@@ -552,7 +563,7 @@ mod tests {
                 "x",
             )],
         );
-        let files = render(&h, &Options::default()).unwrap();
+        let files = render_files(&h, &Options::default()).unwrap();
         assert_eq!(
             rule_lines(&files.iptables),
             [
@@ -577,7 +588,7 @@ mod tests {
             Policy::Drop,
             vec![rule(Direction::Outbound, &["192.0.2.10/32"], "x")],
         );
-        let files = render(&h, &Options::default()).unwrap();
+        let files = render_files(&h, &Options::default()).unwrap();
         assert_eq!(
             rule_lines(&files.iptables),
             [
@@ -594,7 +605,7 @@ mod tests {
             Policy::Drop,
             vec![rule(Direction::Inbound, &["192.0.2.10/32"], &purpose)],
         );
-        let files = render(&h, &Options::default()).unwrap();
+        let files = render_files(&h, &Options::default()).unwrap();
         let line = rule_lines(&files.iptables)[0];
         let start = line.find("--comment \"").unwrap() + "--comment \"".len();
         let end = line.rfind("\" -j ACCEPT").unwrap();
@@ -616,7 +627,7 @@ mod tests {
             Policy::Drop,
             vec![rule(Direction::Inbound, &peers, "x"), second],
         );
-        let files = render(&h, &Options::default()).unwrap();
+        let files = render_files(&h, &Options::default()).unwrap();
         let lines = rule_lines(&files.iptables);
         assert_eq!(lines.len(), 2);
         assert!(lines.iter().all(|l| l.contains(
@@ -631,7 +642,7 @@ mod tests {
             Policy::Drop,
             vec![rule(Direction::Inbound, &peers[..IPSET_THRESHOLD], "x")],
         );
-        let files = render(&h, &Options::default()).unwrap();
+        let files = render_files(&h, &Options::default()).unwrap();
         assert_eq!(rule_lines(&files.iptables).len(), IPSET_THRESHOLD);
         assert!(files.ipset.is_none());
     }
@@ -642,7 +653,7 @@ mod tests {
             Policy::Fragment,
             vec![rule(Direction::Outbound, &["0.0.0.0/0"], "x")],
         );
-        let files = render(&h, &Options { ipset_threshold: 0 }).unwrap();
+        let files = render_files(&h, &Options { ipset_threshold: 0 }).unwrap();
         assert_eq!(
             rule_lines(&files.iptables),
             [
@@ -658,7 +669,7 @@ mod tests {
             Policy::Fragment,
             vec![rule(Direction::Inbound, &["192.0.2.10/32"], "x")],
         );
-        let files = render(&h, &Options::default()).unwrap();
+        let files = render_files(&h, &Options::default()).unwrap();
         let decls: Vec<&str> = files
             .iptables
             .lines()
@@ -687,8 +698,8 @@ mod tests {
                 rule(Direction::Outbound, &peers, "y"),
             ],
         );
-        let a = render(&h, &Options::default()).unwrap();
-        let b = render(&h, &Options::default()).unwrap();
+        let a = render_files(&h, &Options::default()).unwrap();
+        let b = render_files(&h, &Options::default()).unwrap();
         assert_eq!(a, b);
     }
 }

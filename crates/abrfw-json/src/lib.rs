@@ -7,7 +7,9 @@
 #![deny(missing_docs)]
 
 use abrfw_core::ipnet::{Ipv4Net, Ipv6Net};
-use abrfw_core::{Direction, Family, HostRules, Peers, Policy, PortRange, Protocol};
+use abrfw_core::{
+    Direction, Family, Files, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol,
+};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -243,7 +245,18 @@ impl Ports {
 }
 
 /// Renders `rules.json` for one host: pretty-printed, fields in a fixed order, ending in a newline.
-pub fn render(host: &HostRules, _opts: &Options) -> Result<String, Error> {
+pub fn render(host: &HostRules, opts: &Options) -> Result<Files, Error> {
+    Ok(vec![(FILE_NAME, render_text(host, opts)?)])
+}
+
+/// `rules.json` describes a host's own rules; a gateway's forward rules have no JSON shape yet,
+/// so this is always `None`.
+pub fn render_gateway(_gw: &GatewayRules, _opts: &Options) -> Result<Option<Files>, Error> {
+    Ok(None)
+}
+
+/// `rules.json` as one string.
+fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
     serde_json::to_string_pretty(&RulesFile::new(host))
         .map(|s| s + "\n")
         .map_err(Error)

@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{Connection, address_text, describe_hosts};
 use abrfw_core::{
-    AddressRun, Direction, Family, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol,
+    AddressRun, Direction, Family, Files, GatewayRules, HostRules, Peers, Policy, PortRange,
+    Protocol,
 };
 use askama::Template;
 
@@ -39,7 +40,17 @@ pub enum Error {
 }
 
 /// Renders a host's rules as an `nft -f` script.
-pub fn render(host: &HostRules, _opts: &Options) -> Result<String, Error> {
+pub fn render(host: &HostRules, opts: &Options) -> Result<Files, Error> {
+    Ok(vec![(FILE_NAME, render_text(host, opts)?)])
+}
+
+/// Renders a Linux gateway's forward rules as an `nft -f` script (always `Some`).
+pub fn render_gateway(gw: &GatewayRules, opts: &Options) -> Result<Option<Files>, Error> {
+    Ok(Some(vec![(FILE_NAME, render_gateway_text(gw, opts)?)]))
+}
+
+/// The host script as one string.
+fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
     let mut sets = Sets::default();
     let mut input = Vec::new();
     let mut output = Vec::new();
@@ -91,8 +102,8 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<String, Error> {
     })
 }
 
-/// Renders a Linux gateway's forward rules as an `nft -f` script.
-pub fn render_gateway(gw: &GatewayRules, _opts: &Options) -> Result<String, Error> {
+/// The gateway script as one string.
+fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Error> {
     let mut sets = Sets::default();
     let mut forward = Vec::new();
     for rule in &gw.rules {

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{Connection, address_text, describe_hosts};
-use abrfw_core::{Direction, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol};
+use abrfw_core::{Direction, Files, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol};
 use askama::Template;
 
 pub use escape::{label, pf_text};
@@ -66,7 +66,17 @@ pub enum Error {
 }
 
 /// Renders a pf host's rules as an anchor for `pfctl -a abrfw -f`.
-pub fn render(host: &HostRules, _opts: &Options) -> Result<String, Error> {
+pub fn render(host: &HostRules, opts: &Options) -> Result<Files, Error> {
+    Ok(vec![(FILE_NAME, render_text(host, opts)?)])
+}
+
+/// Renders a pf gateway's forwarding rules as an anchor for `pfctl -a abrfw -f` (always `Some`).
+pub fn render_gateway(gw: &GatewayRules, opts: &Options) -> Result<Option<Files>, Error> {
+    Ok(Some(vec![(FILE_NAME, render_gateway_text(gw, opts)?)]))
+}
+
+/// The host anchor as one string.
+fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
     let mut tables = Tables::default();
     let mut rules = Vec::new();
     for rule in &host.rules {
@@ -106,8 +116,8 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<String, Error> {
     finish(PfTemplate { v: &view }.render()?)
 }
 
-/// Renders a pf gateway's forwarding rules as an anchor for `pfctl -a abrfw -f`.
-pub fn render_gateway(gw: &GatewayRules, _opts: &Options) -> Result<String, Error> {
+/// The gateway anchor as one string.
+fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Error> {
     let mut tables = Tables::default();
     let mut rules = Vec::new();
     for rule in &gw.rules {

@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use abrfw_core::ir::address_text;
-use abrfw_core::{Direction, Family, GatewayRules, HostRules, Policy, PortRange};
+use abrfw_core::{Files, Direction, Family, GatewayRules, HostRules, Policy, PortRange};
 use askama::Template;
 use sha2::{Digest, Sha256};
 
@@ -45,7 +45,7 @@ pub enum Error {
 }
 
 /// Renders a host's rules as `ufw.sh`, as `(file name, contents)`.
-pub fn render(host: &HostRules, _opts: &Options) -> Result<Vec<(&'static str, String)>, Error> {
+pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
     let mut seen = BTreeSet::new();
     let mut rules = Vec::new();
     let mut ipv6 = false;
@@ -114,12 +114,12 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Vec<(&'static str, St
 pub fn render_gateway(
     _gw: &GatewayRules,
     _opts: &Options,
-) -> Result<Option<Vec<(&'static str, String)>>, Error> {
+) -> Result<Option<Files>, Error> {
     Ok(None)
 }
 
 #[derive(Template)]
-#[template(path = "ufw/ufw.sh")]
+#[template(path = "ufw.sh")]
 struct ScriptTemplate<'a> {
     v: &'a View,
 }

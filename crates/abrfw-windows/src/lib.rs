@@ -1,4 +1,4 @@
-//! Windows backends: render one host's [`HostRules`] as `netsh.cmd` (a cmd script of `netsh`
+//! Windows backends: render one host's [`HostRules`](abrfw_core::HostRules) as `netsh.cmd` (a cmd script of `netsh`
 //! commands) and `firewall.ps1` (PowerShell with `New-NetFirewallRule`).
 //!
 //! Both share one mapping ([`mapping`]): deterministic rule names under the prefix `abrfw:`, the

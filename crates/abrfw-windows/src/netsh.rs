@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use abrfw_core::ipnet::Ipv4Net;
-use abrfw_core::{Direction, HostRules, Os, Policy, Protocol};
+use abrfw_core::{Direction, Files, GatewayRules, HostRules, Os, Policy, Protocol};
 use askama::Template;
 
 use crate::mapping::{self, MAX_REMOTE_CHARS, NAME_PREFIX, RETIRED_PREFIX};
@@ -21,7 +21,17 @@ pub const MAX_LINE: usize = 8191;
 pub const MAX_LEGACY_RANGE: u32 = 64;
 
 /// Renders `host` as a cmd script. Lines end in CRLF, as cmd files do.
-pub fn render(host: &HostRules, opts: &Options) -> Result<String, Error> {
+pub fn render(host: &HostRules, opts: &Options) -> Result<Files, Error> {
+    Ok(vec![(FILE_NAME, render_text(host, opts)?)])
+}
+
+/// Windows hosts are not gateways abrfw writes forward rules for: always `None`.
+pub fn render_gateway(_gw: &GatewayRules, _opts: &Options) -> Result<Option<Files>, Error> {
+    Ok(None)
+}
+
+/// The script as one string.
+fn render_text(host: &HostRules, opts: &Options) -> Result<String, Error> {
     let text = match host.os {
         Os::Windows => AdvfirewallTemplate {
             v: &View::new(host, opts),

@@ -2,7 +2,7 @@
 //! Server 2012 and later). For `windows-legacy` hosts the script runs `netsh.cmd` from its own
 //! directory, since XP and Server 2003 have no NetSecurity module.
 
-use abrfw_core::{Direction, HostRules, Os, Policy, Protocol};
+use abrfw_core::{Direction, Files, GatewayRules, HostRules, Os, Policy, Protocol};
 use askama::Template;
 
 use crate::mapping::{self, GROUP, NAME_PREFIX, RETIRED_PREFIX};
@@ -18,7 +18,17 @@ pub const FILE_NAME: &str = "firewall.ps1";
 /// The mark matters: Windows PowerShell 5.1 reads a file without one in the ANSI code page,
 /// where the UTF-8 bytes 0x91..0x94 of an ordinary letter (`ё` is D1 91) read as the
 /// quotation marks U+2018..U+201C and could end a single-quoted string.
-pub fn render(host: &HostRules, opts: &Options) -> Result<String, Error> {
+pub fn render(host: &HostRules, opts: &Options) -> Result<Files, Error> {
+    Ok(vec![(FILE_NAME, render_text(host, opts)?)])
+}
+
+/// Windows hosts are not gateways abrfw writes forward rules for: always `None`.
+pub fn render_gateway(_gw: &GatewayRules, _opts: &Options) -> Result<Option<Files>, Error> {
+    Ok(None)
+}
+
+/// The script as one string.
+fn render_text(host: &HostRules, opts: &Options) -> Result<String, Error> {
     let text = match host.os {
         Os::Windows => NetSecurityTemplate {
             v: &View::new(host, opts),

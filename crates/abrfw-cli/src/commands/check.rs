@@ -4,7 +4,6 @@ use abrfw_core::{compile, compile_gateways};
 use anyhow::Result;
 
 use crate::args::CheckArgs;
-use crate::backend::WRITTEN;
 use crate::{Outcome, site};
 
 /// Runs the command.
@@ -22,11 +21,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
         topology.release.id
     )?;
     for host in &hosts {
-        let backends: Vec<&str> = WRITTEN
-            .iter()
-            .filter(|b| b.serves(host.os))
-            .map(|b| b.name())
-            .collect();
+        let backends: Vec<&str> = abrfw_backends::for_host(host.os).map(|b| b.name).collect();
         let backends = if backends.is_empty() {
             "none yet".to_owned()
         } else {
@@ -44,11 +39,8 @@ pub fn run(args: &CheckArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
     }
     for gw in &gateways {
         let zones: Vec<&str> = gw.zones.iter().map(|z| z.name.as_str()).collect();
-        let backends: Vec<&str> = WRITTEN
-            .iter()
-            .filter(|b| b.serves(gw.os))
-            .map(|b| b.name())
-            .collect();
+        // Only the backends that write forward rules: `json` has no gateway mode.
+        let backends: Vec<&str> = abrfw_backends::for_gateway(gw.os).map(|b| b.name).collect();
         writeln!(
             out,
             "  gateway {}: {} between {}, {} forward rule(s), backends: {}",

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use abrfw_core::{GatewayRules, HostRules, compile, compile_gateways};
 use anyhow::{Result, bail};
 
-use crate::args::{Backend, CompileArgs};
-use crate::backend::WRITTEN;
+use abrfw_backends::BACKENDS;
+
+use crate::args::{Backend, CompileArgs, CompileBackend};
 use crate::tree::{Change, Manifest, Plan, PlannedFile, RenderedFile};
 use crate::{Outcome, site};
 
@@ -20,10 +21,19 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
         std::io::Write::write_all(&mut std::io::stderr(), format!("{note}\n").as_bytes())?;
     }
 
+    let ir = args.ir || matches!(args.backend, Some(CompileBackend::Ir));
+    let only = match args.backend {
+        Some(CompileBackend::Rules(b)) => Some(b),
+        _ => None,
+    };
     if let Some(name) = &args.host
         && let Some(gw) = gateways.iter().find(|g| &g.gateway == name)
     {
-        return print_gateway(gw, args.backend, out);
+        if ir {
+            out.write_all((serde_json::to_string_pretty(gw)? + "\n").as_bytes())?;
+            return Ok(Outcome::Success);
+        }
+        return print_gateway(gw, only, out);
     }
     if let Some(name) = &args.host {
         let Some(host) = hosts.iter().find(|h| &h.host == name) else {
@@ -33,12 +43,16 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
                 None => bail!("no host named {name:?} in the topology"),
             }
         };
-        let backend = match args.backend {
+        if ir {
+            out.write_all((serde_json::to_string_pretty(host)? + "\n").as_bytes())?;
+            return Ok(Outcome::Success);
+        }
+        let backend = match only {
             Some(b) => b,
-            None => match WRITTEN.into_iter().find(|b| b.serves(host.os)) {
+            None => match abrfw_backends::for_host(host.os).next() {
                 Some(b) => b,
                 None => bail!(
-                    "no backend writes rules for host {name:?} (os {}) yet; use --backend ir for its IR",
+                    "no backend writes rules for host {name:?} (os {}) yet; use --ir for its IR",
                     host.os
                 ),
             },
@@ -47,18 +61,18 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
             bail!(
                 "host {name:?} runs {}, but the {} backend serves {}",
                 host.os,
-                backend.name(),
+                backend.name,
                 backend.served().join(", ")
             );
         }
-        print_files(&backend.render(host)?, out)?;
+        print_files(&backend.render_host(host)?, out)?;
         return Ok(Outcome::Success);
     }
 
     let Some(dir) = &args.out_dir else {
         bail!("give --out-dir DIR, or --host NAME to print one rule set");
     };
-    let backends = backends_for(args.backend)?;
+    let backends = backends_for(ir, only)?;
     let targets: BTreeMap<&str, Target<'_>> = hosts
         .iter()
         .map(|h| (h.host.as_str(), Target::Host(h)))
@@ -129,10 +143,10 @@ fn print_gateway(
 ) -> Result<Outcome> {
     let candidates: Vec<Backend> = match backend {
         Some(b) => vec![b],
-        None => WRITTEN.to_vec(),
+        None => BACKENDS.iter().collect(),
     };
     for b in candidates {
-        if let Some(files) = b.render_gateway(gw)? {
+        if let Some(files) = b.render_gw(gw)? {
             print_files(&files, out)?;
             return Ok(Outcome::Success);
         }
@@ -141,7 +155,7 @@ fn print_gateway(
         "gateway {:?} runs {}; no {} backend writes gateway rules for it",
         gw.gateway,
         gw.os,
-        backend.map(Backend::name).unwrap_or("available")
+        backend.map_or("available", |b| b.name)
     )
 }
 
@@ -161,11 +175,13 @@ fn print_files(files: &[(&'static str, String)], out: &mut dyn std::io::Write) -
 }
 
 /// The backends `compile --out-dir` writes with.
-fn backends_for(only: Option<Backend>) -> Result<Vec<Backend>> {
+fn backends_for(ir: bool, only: Option<Backend>) -> Result<Vec<Backend>> {
+    if ir {
+        bail!("the IR is only printed (--host NAME --ir)");
+    }
     Ok(match only {
-        Some(Backend::Ir) => bail!("the ir backend only prints (--host NAME --backend ir)"),
         Some(b) => vec![b],
-        None => WRITTEN.to_vec(),
+        None => abrfw_backends::defaults().collect(),
     })
 }
 
@@ -181,8 +197,8 @@ impl Target<'_> {
         let mut files = Vec::new();
         match self {
             Target::Host(host) => {
-                for backend in backends.iter().filter(|b| b.serves(host.os)) {
-                    for (name, text) in backend.render(host)? {
+                for backend in backends {
+                    for (name, text) in backend.render_host(host)? {
                         files.push(RenderedFile {
                             dir: host.host.clone(),
                             name: name.to_owned(),
@@ -193,7 +209,7 @@ impl Target<'_> {
             }
             Target::Gateway(gw) => {
                 for backend in backends {
-                    for (name, text) in backend.render_gateway(gw)?.unwrap_or_default() {
+                    for (name, text) in backend.render_gw(gw)?.unwrap_or_default() {
                         files.push(RenderedFile {
                             dir: gw.gateway.clone(),
                             name: name.to_owned(),

@@ -487,7 +487,7 @@ fn unified(old: &[HostRules], new: &[HostRules], backend: Backend, p: Paint) -> 
     }
     let render = |h: Option<&HostRules>| -> Result<Vec<(&'static str, String)>> {
         match h {
-            Some(h) if backend.serves(h.os) => backend.render(h),
+            Some(h) => backend.render_host(h),
             _ => Ok(Vec::new()),
         }
     };
@@ -515,7 +515,7 @@ fn unified_gateways(
     }
     let render = |g: Option<&GatewayRules>| -> Result<Vec<(&'static str, String)>> {
         match g {
-            Some(g) => Ok(backend.render_gateway(g)?.unwrap_or_default()),
+            Some(g) => Ok(backend.render_gw(g)?.unwrap_or_default()),
             None => Ok(Vec::new()),
         }
     };

@@ -21,14 +21,15 @@ pub fn run(out: &mut dyn std::io::Write) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// The OS a gateway may run (its rules are nftables/iptables or pf).
-const GATEWAY_OS: [Os; 4] = [Os::Linux, Os::Freebsd, Os::Openbsd, Os::Macos];
-
 /// The schema, built from the core's tables.
 pub fn schema() -> Value {
     let releases: Vec<&str> = Catalog::builtin().releases().iter().map(|r| r.id).collect();
     let os: Vec<&str> = Os::ALL.iter().map(|o| o.as_str()).collect();
-    let gateway_os: Vec<&str> = GATEWAY_OS.iter().map(|o| o.as_str()).collect();
+    // Core's list of gateway OSes (the backend table's tests check each has a gateway backend),
+    // in topology order.
+    let mut gateway_os = abrfw_core::GATEWAY_OS;
+    gateway_os.sort_unstable();
+    let gateway_os: Vec<&str> = gateway_os.iter().map(|o| o.as_str()).collect();
     let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
     let phases: Vec<&str> = Phase::ALL.iter().map(|p| p.as_str()).collect();
     let policies = [Policy::Drop.as_str(), Policy::Fragment.as_str()];

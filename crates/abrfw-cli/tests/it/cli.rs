@@ -177,6 +177,24 @@ fn written_tree_has_one_directory_per_linux_host() {
 }
 
 #[test]
+fn compile_help_names_every_file_of_the_backend_table() {
+    let help = stdout_ok(&["compile", "--help"]);
+    for b in &abrfw_backends::BACKENDS {
+        assert!(
+            help.contains(b.name),
+            "{} missing from compile --help",
+            b.name
+        );
+        for file in b.files {
+            assert!(
+                help.contains(file),
+                "{file} missing from compile --help:\n{help}"
+            );
+        }
+    }
+}
+
+#[test]
 fn completions_and_man_page_come_from_the_argument_definitions() {
     let bash = stdout_ok(&["completions", "bash"]);
     assert!(bash.contains("compile") && bash.contains("--out-dir"));

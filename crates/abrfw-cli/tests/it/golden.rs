@@ -1,4 +1,5 @@
 //! Golden files: `fixtures/expected/<topology>/<host>/<file>` mirror `abrfw compile --out-dir`.
+//! `fixtures/check/<topology>.txt` is `abrfw check`'s summary. One test per topology.
 //! Regenerate with `ABRFW_BLESS=1 cargo test`; CI never blesses. A reference that no run
 //! produced fails the test.
 
@@ -7,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use pretty_assertions::assert_eq;
 
-use crate::support::{abrfw, fixture, topologies};
+use crate::support::{abrfw, blessing, check_or_bless, fixture, topologies};
 
 /// Every file under `dir`, keyed by path relative to it.
 pub fn tree(dir: &Path) -> BTreeMap<PathBuf, String> {
@@ -55,50 +56,104 @@ pub fn compile_to_tree_with(topology: &Path, extra: &[&str]) -> BTreeMap<PathBuf
     tree(out.path())
 }
 
-/// Backends no fixture site chooses by default: their references are
-/// `fixtures/expected/<backend>/<topology>/`, compiled with `--backend <backend>`.
-pub const CHOSEN_BACKENDS: [&str; 2] = ["firewalld", "ufw"];
-
-#[test]
-fn generated_files_match_the_references() {
-    let mut runs: Vec<(String, PathBuf, Vec<&str>)> = topologies()
-        .into_iter()
-        .map(|(name, path)| (name, path, Vec::new()))
-        .collect();
-    for backend in CHOSEN_BACKENDS {
-        for (name, path) in topologies() {
-            runs.push((format!("{backend}/{name}"), path, vec!["--backend", backend]));
-        }
+/// Compiles `fixtures/topologies/<name>.toml` and compares the tree with
+/// `fixtures/expected/<name>/`, and `abrfw check`'s summary with `fixtures/check/<name>.txt`.
+fn golden(name: &str) {
+    let path = fixture("topologies").join(format!("{name}.toml"));
+    let actual = compile_to_tree(&path);
+    let expected_dir = fixture("expected").join(name);
+    let check = abrfw(&["check", path.to_str().unwrap()]);
+    assert!(check.status.success(), "check {name}");
+    check_or_bless(
+        &fixture("check").join(format!("{name}.txt")),
+        &String::from_utf8_lossy(&check.stdout),
+    );
+    if blessing() {
+        let _ = std::fs::remove_dir_all(&expected_dir);
     }
-    let bless = std::env::var_os("ABRFW_BLESS").is_some_and(|v| v == "1");
-    for (name, path, extra) in runs {
-        let actual = compile_to_tree_with(&path, &extra);
-        let expected_dir = fixture("expected").join(&name);
-        if bless {
-            let _ = std::fs::remove_dir_all(&expected_dir);
-            for (rel, text) in &actual {
-                let target = expected_dir.join(rel);
-                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-                std::fs::write(target, text).unwrap();
-            }
-            continue;
-        }
-        let expected = tree(&expected_dir);
+    let expected = tree(&expected_dir);
+    if !blessing() {
         let actual_names: Vec<&PathBuf> = actual.keys().collect();
         let expected_names: Vec<&PathBuf> = expected.keys().collect();
         assert_eq!(
             expected_names, actual_names,
             "files of topology {name} (references without a producer fail too); bless with ABRFW_BLESS=1"
         );
-        for (rel, text) in &actual {
+    }
+    for (rel, text) in &actual {
+        check_or_bless(&expected_dir.join(rel), text);
+    }
+}
+
+/// One `#[test]` per fixture topology, so every mismatch is named; a test below checks that the
+/// list is the whole of fixtures/topologies/.
+macro_rules! golden_tests {
+    ($($test:ident => $name:literal),* $(,)?) => {
+        const GOLDEN: &[&str] = &[$($name),*];
+        $(
+            #[test]
+            fn $test() {
+                golden($name);
+            }
+        )*
+    };
+}
+
+golden_tests! {
+    golden_example => "example",
+    golden_install_only => "install-only",
+    golden_nodns_nomgmt => "nodns-nomgmt",
+    golden_pf => "pf",
+    golden_pf_fragment => "pf-fragment",
+    golden_windows_policy => "windows-policy",
+    golden_zones => "zones",
+}
+
+#[test]
+fn every_fixture_topology_has_a_golden_test() {
+    let names: Vec<String> = topologies().into_iter().map(|(n, _)| n).collect();
+    let listed: Vec<String> = GOLDEN.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(
+        names, listed,
+        "add the fixture to golden_tests! in tests/it/golden.rs"
+    );
+}
+
+/// Backends `compile --out-dir` writes only when chosen: their references are
+/// `fixtures/expected/<backend>/<topology>/`, compiled with `--backend <backend>`.
+pub const CHOSEN_BACKENDS: [&str; 2] = ["firewalld", "ufw"];
+
+/// Every fixture topology compiled with `--backend <backend>` against
+/// `fixtures/expected/<backend>/<topology>/`.
+fn golden_chosen(backend: &str) {
+    for (name, path) in topologies() {
+        let actual = compile_to_tree_with(&path, &["--backend", backend]);
+        let expected_dir = fixture("expected").join(backend).join(&name);
+        if blessing() {
+            let _ = std::fs::remove_dir_all(&expected_dir);
+        } else {
+            let expected = tree(&expected_dir);
+            let actual_names: Vec<&PathBuf> = actual.keys().collect();
+            let expected_names: Vec<&PathBuf> = expected.keys().collect();
             assert_eq!(
-                &expected[rel],
-                text,
-                "{name}/{} differs from its reference; if the change is intended, rerun with ABRFW_BLESS=1",
-                rel.display()
+                expected_names, actual_names,
+                "{backend} files of topology {name}; bless with ABRFW_BLESS=1"
             );
         }
+        for (rel, text) in &actual {
+            check_or_bless(&expected_dir.join(rel), text);
+        }
     }
+}
+
+#[test]
+fn golden_firewalld_every_topology() {
+    golden_chosen("firewalld");
+}
+
+#[test]
+fn golden_ufw_every_topology() {
+    golden_chosen("ufw");
 }
 
 #[test]

@@ -81,7 +81,49 @@ pub fn system_tests_possible(needs: &[&str], need_root: bool) -> bool {
         panic!("system test cannot run: {why} (ABRFW_REQUIRE_SYSTEM_TESTS=1)");
     }
     eprintln!("SKIPPED: {why}; set ABRFW_REQUIRE_SYSTEM_TESTS=1 to make this an error");
+    record_skip(&why);
     false
+}
+
+/// Where skipped system tests are recorded, one line each, so that `.ci/run` can count them in
+/// its summary line and fail on any (the harness swallows a passing test's stderr).
+pub fn skips_file() -> PathBuf {
+    root().join("target/abrfw-skipped-tests.txt")
+}
+
+fn record_skip(why: &str) {
+    use std::io::Write as _;
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(skips_file())
+    {
+        let _ = writeln!(f, "{test}: {why}");
+    }
+}
+
+/// Whether this run rewrites golden files (`ABRFW_BLESS=1`); CI never sets it.
+pub fn blessing() -> bool {
+    std::env::var_os("ABRFW_BLESS").is_some_and(|v| v == "1")
+}
+
+/// The one golden-file check: with `ABRFW_BLESS=1` writes `actual` to `path`, otherwise
+/// asserts that `path` holds exactly `actual`, naming the file and how to re-bless.
+pub fn check_or_bless(path: &Path, actual: &str) {
+    if blessing() {
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create dir");
+        std::fs::write(path, actual).expect("write reference");
+        return;
+    }
+    let expected = std::fs::read_to_string(path)
+        .unwrap_or_else(|_| panic!("missing {}; bless with ABRFW_BLESS=1", path.display()));
+    pretty_assertions::assert_eq!(
+        expected,
+        actual,
+        "{} differs; if the change is intended, rerun with ABRFW_BLESS=1",
+        path.display()
+    );
 }
 
 fn is_root() -> bool {

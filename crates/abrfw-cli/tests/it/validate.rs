@@ -19,6 +19,39 @@ pub struct Checked {
     pub ps1: usize,
     pub netsh: usize,
     pub json: usize,
+    pub firewalld: usize,
+    pub ufw: usize,
+}
+
+/// The meaning check of a ufw.sh (ufw itself runs it in tests/it/netns.rs): every `ufw` command
+/// line adds one abrfw rule built from addresses, ports and a comment token, nothing else.
+pub fn check_ufw_sh(shown: &str, text: &str) {
+    for line in text.lines() {
+        let Some(rule) = line.strip_prefix("\tufw allow ") else {
+            continue;
+        };
+        let (rule, comment) = rule
+            .split_once(" comment 'abrfw ")
+            .unwrap_or_else(|| panic!("{shown}: a rule without an abrfw comment: {line}"));
+        assert!(
+            rule.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || " :./".contains(c)),
+            "{shown}: unexpected characters in {line}"
+        );
+        let comment = comment
+            .strip_suffix("' >/dev/null")
+            .unwrap_or_else(|| panic!("{shown}: {line}"));
+        let (generation, flow) = comment.split_once(' ').expect("generation and flow");
+        assert!(
+            generation.len() == 12 && generation.chars().all(|c| c.is_ascii_hexdigit()),
+            "{shown}: {line}"
+        );
+        assert!(
+            flow.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ":._-".contains(c)),
+            "{shown}: {line}"
+        );
+    }
 }
 
 /// Validates a rules.json document against the published schema (docs/rules.schema.json).
@@ -49,6 +82,7 @@ pub fn system_validators() -> bool {
             "iptables-restore",
             "ip6tables-restore",
             "ipset",
+            "firewall-offline-cmd",
             "unshare",
         ],
         false,
@@ -65,8 +99,20 @@ pub fn tree(label: &str, files: &BTreeMap<PathBuf, String>, system: bool) -> Che
     for (rel, text) in files {
         let name = rel.file_name().unwrap().to_string_lossy().into_owned();
         let shown = format!("{label}/{}", rel.display());
-        match name.as_str() {
-            "nftables.nft" => {
+        if name == abrfw_core::topology::MANIFEST_FILE_NAME {
+            serde_json::from_str::<serde_json::Value>(text)
+                .unwrap_or_else(|e| panic!("{shown}: the manifest is not JSON: {e}"));
+            continue;
+        }
+        // The backend that wrote the file, from the backend table.
+        let Some(backend) = abrfw_backends::BACKENDS
+            .iter()
+            .find(|b| b.files.contains(&name.as_str()))
+        else {
+            panic!("{shown}: no backend writes {name}");
+        };
+        match (backend.name, name.as_str()) {
+            (abrfw_nftables::NAME, _) => {
                 checked.nft += 1;
                 let file = write(dir.path(), rel, text);
                 let _ = writeln!(script, "echo '== {shown}' >&2");
@@ -99,25 +145,25 @@ pub fn tree(label: &str, files: &BTreeMap<PathBuf, String>, system: bool) -> Che
                     let _ = writeln!(script, "nft -c -f {}", wrapper.display());
                 }
             }
-            "iptables.rules" | "ip6tables.rules" => {
+            (abrfw_iptables::NAME, abrfw_iptables::IPSET_FILE_NAME) => {}
+            (abrfw_iptables::NAME, _) => {
                 checked.iptables += 1;
                 let file = write(dir.path(), rel, text);
-                let sets = rel.with_file_name("ipset.rules");
-                let tool = if name == "iptables.rules" {
+                let sets = rel.with_file_name(abrfw_iptables::IPSET_FILE_NAME);
+                let tool = if name == abrfw_iptables::IPTABLES_FILE_NAME {
                     "iptables-restore"
                 } else {
                     "ip6tables-restore"
                 };
                 let _ = writeln!(script, "echo '== {shown}' >&2");
-                if let Some(sets) = files.get(&sets) {
-                    let sets = write(dir.path(), &rel.with_file_name("ipset.rules"), sets);
+                if files.contains_key(&sets) {
+                    let sets = write(dir.path(), &sets, sets_text(files, &sets));
                     let _ = writeln!(script, "ipset restore -! < {}", sets.display());
                 }
                 let _ = writeln!(script, "{tool} --test < {}", file.display());
                 let _ = writeln!(script, "ipset destroy");
             }
-            "ipset.rules" => {}
-            "pf.conf" => {
+            (abrfw_pf::NAME, _) => {
                 checked.pf += 1;
                 // A fragment for a host that takes part in no flow holds no rule, which pfctl
                 // loads as an empty anchor; anything else must parse without a warning.
@@ -134,23 +180,41 @@ pub fn tree(label: &str, files: &BTreeMap<PathBuf, String>, system: bool) -> Che
                     crate::pf::assert_clean_anchor(&shown, text);
                 }
             }
-            "firewall.ps1" => {
+            (abrfw_windows::powershell::NAME, _) => {
                 checked.ps1 += 1;
                 crate::windows::check_firewall_ps1(&shown, text);
             }
-            "netsh.cmd" => {
+            (abrfw_windows::netsh::NAME, _) => {
                 checked.netsh += 1;
                 crate::windows::check_netsh_cmd(&shown, text);
             }
-            "rules.json" => {
+            (abrfw_json::NAME, _) => {
                 checked.json += 1;
                 check_rules_json(&shown, text);
             }
-            "abrfw.json" => {
-                serde_json::from_str::<serde_json::Value>(text)
-                    .unwrap_or_else(|e| panic!("{shown}: the manifest is not JSON: {e}"));
+            (abrfw_firewalld::NAME, _) => {
+                checked.firewalld += 1;
+                let file = write(dir.path(), rel, text);
+                // The script itself runs firewall-offline-cmd --check-config on a scratch
+                // configuration directory and fails on any complaint; then both policies
+                // must load.
+                let _ = writeln!(script, "echo '== {shown}' >&2");
+                let _ = writeln!(
+                    script,
+                    "d=$(mktemp -d); cp /etc/firewalld/firewalld.conf $d/; ABRFW_FIREWALLD_DIR=$d sh {f} >/dev/null; \
+                     firewall-offline-cmd --system-config $d --info-policy=abrfw-in >/dev/null; \
+                     firewall-offline-cmd --system-config $d --info-policy=abrfw-out >/dev/null; rm -rf $d",
+                    f = file.display()
+                );
             }
-            other => panic!("{shown}: no validator for {other}"),
+            (abrfw_ufw::NAME, _) => {
+                checked.ufw += 1;
+                check_ufw_sh(&shown, text);
+                let file = write(dir.path(), rel, text);
+                let _ = writeln!(script, "echo '== {shown}' >&2");
+                let _ = writeln!(script, "sh -n {}", file.display());
+            }
+            (other, _) => panic!("{shown}: no validator for the {other} backend"),
         }
     }
     if system && !script.is_empty() {
@@ -165,6 +229,33 @@ pub fn tree(label: &str, files: &BTreeMap<PathBuf, String>, system: bool) -> Che
         );
     }
     checked
+}
+
+fn sets_text<'a>(files: &'a BTreeMap<PathBuf, String>, rel: &Path) -> &'a str {
+    files.get(rel).map_or("", String::as_str)
+}
+
+/// The backends [`tree`] has a validator for; a test checks it is the whole table.
+pub const VALIDATED: [&str; 8] = [
+    abrfw_firewalld::NAME,
+    abrfw_ufw::NAME,
+    abrfw_nftables::NAME,
+    abrfw_iptables::NAME,
+    abrfw_windows::netsh::NAME,
+    abrfw_windows::powershell::NAME,
+    abrfw_pf::NAME,
+    abrfw_json::NAME,
+];
+
+#[test]
+fn every_backend_of_the_table_has_a_validator() {
+    for b in &abrfw_backends::BACKENDS {
+        assert!(
+            VALIDATED.contains(&b.name),
+            "tests/it/validate.rs has no validator for {}",
+            b.name
+        );
+    }
 }
 
 fn write(dir: &Path, rel: &Path, text: &str) -> PathBuf {

@@ -1,4 +1,4 @@
-//! The site description: parse the TOML ([`raw`]) and resolve it into a validated [`Topology`].
+//! The site description: parse the TOML (its private `raw` module) and resolve it into a validated [`Topology`].
 
 mod limits;
 mod lockout;
@@ -472,10 +472,9 @@ impl Resolver<'_> {
     fn gateway(&mut self, raw: &RawGateway, zones: &BTreeSet<&str>) -> Gateway {
         self.name("gateway", &raw.name);
         self.directory_name("gateway", &raw.name);
-        const GATEWAY_OS: [Os; 4] = [Os::Openbsd, Os::Freebsd, Os::Macos, Os::Linux];
-        let os = Os::from_name(raw.os.get_ref()).filter(|os| GATEWAY_OS.contains(os));
+        let os = Os::from_name(raw.os.get_ref()).filter(|os| crate::os::GATEWAY_OS.contains(os));
         if os.is_none() {
-            let names: Vec<&str> = GATEWAY_OS.iter().map(|o| o.as_str()).collect();
+            let names: Vec<&str> = crate::os::GATEWAY_OS.iter().map(|o| o.as_str()).collect();
             self.report(unknown(
                 "gateway os",
                 raw.os.get_ref(),

@@ -1,0 +1,278 @@
+//! The backend table: every backend abrfw has, once. The CLI (`compile`, `check`, `inventory`,
+//! the `--backend` values, `diff --format unified`), the fuzz target, the benchmark and the
+//! test validators read [`BACKENDS`]; nothing else names a backend or the files it writes.
+//!
+//! Every backend crate implements one contract (see [`abrfw_core::render`]):
+//!
+//! ```text
+//! pub const NAME: &str;
+//! pub fn render(host: &HostRules, opts: &Options) -> Result<Files, Error>;
+//! pub fn render_gateway(gw: &GatewayRules, opts: &Options) -> Result<Option<Files>, Error>;
+//! ```
+//!
+//! A new backend is a crate and a row here (checklist: `docs/backends/adding.md`).
+#![deny(missing_docs)]
+
+use abrfw_core::{Files, GatewayRules, HostRules, Os};
+use anyhow::Result;
+
+/// One backend: what it is called, what it writes, whom it serves, and how it renders.
+#[derive(Debug)]
+pub struct Backend {
+    /// The `--backend` value and the name `check` and `inventory` print.
+    pub name: &'static str,
+    /// One line for `--help`: what the files are for.
+    pub help: &'static str,
+    /// Every file name the backend may write under `DIR/<host>/`, in load order. A render returns
+    /// a subsequence of it (iptables writes `ipset.rules` only when some peer list is long).
+    pub files: &'static [&'static str],
+    /// The OSes whose hosts it renders.
+    pub os: &'static [Os],
+    /// Whether `compile --out-dir` writes it when `--backend` names none. firewalld and ufw are
+    /// not: a Linux host runs one firewall manager, so those are written with `--backend`.
+    pub default: bool,
+    /// Whether it renders a `[[gateway]]`'s forward rules (its `render_gateway` returns `Some`
+    /// for a gateway whose OS it serves).
+    pub gateway: bool,
+    /// The longest name (host, gateway, zone) the backend carries whole in its comments or
+    /// labels, in bytes; a test checks that core's name limit fits.
+    pub max_name_bytes: usize,
+    /// The crate's `render` with default options.
+    pub render: fn(&HostRules) -> Result<Files>,
+    /// The crate's `render_gateway` with default options.
+    pub render_gateway: fn(&GatewayRules) -> Result<Option<Files>>,
+}
+
+impl Backend {
+    /// Whether the backend produces rules for a host running `os`.
+    pub fn serves(&self, os: Os) -> bool {
+        self.os.contains(&os)
+    }
+
+    /// Whether the backend writes forward rules for a gateway running `os`.
+    pub fn serves_gateway(&self, os: Os) -> bool {
+        self.gateway && self.serves(os)
+    }
+
+    /// The OS names it serves, for messages.
+    pub fn served(&self) -> Vec<&'static str> {
+        Os::ALL
+            .into_iter()
+            .filter(|&os| self.serves(os))
+            .map(Os::as_str)
+            .collect()
+    }
+
+    /// Renders one host, or nothing when the backend does not serve its OS.
+    pub fn render_host(&self, host: &HostRules) -> Result<Files> {
+        if !self.serves(host.os) {
+            return Ok(Files::new());
+        }
+        (self.render)(host)
+    }
+
+    /// Renders a gateway's forward rules, or `None` when the backend has no gateway mode or
+    /// does not serve the gateway's OS.
+    pub fn render_gw(&self, gw: &GatewayRules) -> Result<Option<Files>> {
+        if !self.serves_gateway(gw.os) {
+            return Ok(None);
+        }
+        (self.render_gateway)(gw)
+    }
+}
+
+const LINUX: &[Os] = &[Os::Linux, Os::Appliance];
+const WINDOWS: &[Os] = &[Os::Windows, Os::WindowsLegacy];
+/// firewalld and ufw run on Linux hosts; the appliance manages its own firewall.
+const LINUX_HOST: &[Os] = &[Os::Linux];
+const BSD: &[Os] = &[Os::Freebsd, Os::Openbsd, Os::Macos];
+
+/// Every backend, in the order `compile --out-dir` writes and `check` lists them.
+pub static BACKENDS: [Backend; 8] = [
+    Backend {
+        name: abrfw_nftables::NAME,
+        help: "nftables.nft: a script for `nft -f`, host or gateway rules (Linux, appliance)",
+        files: &[abrfw_nftables::FILE_NAME],
+        default: true,
+        os: LINUX,
+        gateway: true,
+        max_name_bytes: abrfw_nftables::MAX_COMMENT_BYTES,
+        render: |h| Ok(abrfw_nftables::render(h, &Default::default())?),
+        render_gateway: |g| Ok(abrfw_nftables::render_gateway(g, &Default::default())?),
+    },
+    Backend {
+        name: abrfw_iptables::NAME,
+        help: "iptables.rules and ip6tables.rules for iptables-restore / ip6tables-restore, plus \
+               ipset.rules when a peer list is long; host or gateway rules (Linux, appliance)",
+        files: &[
+            abrfw_iptables::IPSET_FILE_NAME,
+            abrfw_iptables::IPTABLES_FILE_NAME,
+            abrfw_iptables::IP6TABLES_FILE_NAME,
+        ],
+        default: true,
+        os: LINUX,
+        gateway: true,
+        max_name_bytes: abrfw_iptables::MAX_COMMENT_BYTES,
+        render: |h| Ok(abrfw_iptables::render(h, &Default::default())?),
+        render_gateway: |g| Ok(abrfw_iptables::render_gateway(g, &Default::default())?),
+    },
+    Backend {
+        name: abrfw_windows::netsh::NAME,
+        help: "netsh.cmd: `netsh advfirewall firewall` commands, or `netsh firewall` port \
+               openings on windows-legacy (Windows, windows-legacy)",
+        files: &[abrfw_windows::netsh::FILE_NAME],
+        default: true,
+        os: WINDOWS,
+        gateway: false,
+        max_name_bytes: abrfw_windows::netsh::MAX_LINE,
+        render: |h| Ok(abrfw_windows::netsh::render(h, &Default::default())?),
+        render_gateway: |g| {
+            Ok(abrfw_windows::netsh::render_gateway(
+                g,
+                &Default::default(),
+            )?)
+        },
+    },
+    Backend {
+        name: abrfw_windows::powershell::NAME,
+        help: "firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs \
+               netsh.cmd (Windows, windows-legacy)",
+        files: &[abrfw_windows::powershell::FILE_NAME],
+        default: true,
+        os: WINDOWS,
+        gateway: false,
+        max_name_bytes: abrfw_windows::netsh::MAX_LINE,
+        render: |h| Ok(abrfw_windows::powershell::render(h, &Default::default())?),
+        render_gateway: |g| {
+            Ok(abrfw_windows::powershell::render_gateway(
+                g,
+                &Default::default(),
+            )?)
+        },
+    },
+    Backend {
+        name: abrfw_pf::NAME,
+        help: "pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, \
+               OpenBSD, macOS)",
+        files: &[abrfw_pf::FILE_NAME],
+        default: true,
+        os: BSD,
+        gateway: true,
+        max_name_bytes: abrfw_pf::MAX_LABEL_BYTES,
+        render: |h| Ok(abrfw_pf::render(h, &Default::default())?),
+        render_gateway: |g| Ok(abrfw_pf::render_gateway(g, &Default::default())?),
+    },
+    Backend {
+        name: abrfw_json::NAME,
+        help: "rules.json: the host's rules as versioned data (any host with an OS; no gateway \
+               mode); schema in docs/rules.schema.json",
+        files: &[abrfw_json::FILE_NAME],
+        default: true,
+        os: &Os::ALL,
+        gateway: false,
+        max_name_bytes: usize::MAX,
+        render: |h| Ok(abrfw_json::render(h, &Default::default())?),
+        render_gateway: |g| Ok(abrfw_json::render_gateway(g, &Default::default())?),
+    },
+    Backend {
+        name: abrfw_firewalld::NAME,
+        help: "firewalld.sh: installs policies abrfw-in/abrfw-out and their ipsets into \
+               /etc/firewalld, checks and reloads (Linux, firewalld 0.9 or later; host rules only)",
+        files: &[abrfw_firewalld::FILE_NAME],
+        default: false,
+        os: LINUX_HOST,
+        gateway: false,
+        max_name_bytes: usize::MAX,
+        render: |h| Ok(abrfw_firewalld::render(h, &Default::default())?),
+        render_gateway: |g| Ok(abrfw_firewalld::render_gateway(g, &Default::default())?),
+    },
+    Backend {
+        name: abrfw_ufw::NAME,
+        help: "ufw.sh: ufw commands whose rules carry an abrfw comment, replacing only earlier \
+               abrfw rules (Linux; host rules only)",
+        files: &[abrfw_ufw::FILE_NAME],
+        default: false,
+        os: LINUX_HOST,
+        gateway: false,
+        max_name_bytes: usize::MAX,
+        render: |h| Ok(abrfw_ufw::render(h, &Default::default())?),
+        render_gateway: |g| Ok(abrfw_ufw::render_gateway(g, &Default::default())?),
+    },
+];
+
+/// The backend called `name`.
+pub fn find(name: &str) -> Option<&'static Backend> {
+    BACKENDS.iter().find(|b| b.name == name)
+}
+
+/// The backends written by default for a host running `os`, in table order.
+pub fn for_host(os: Os) -> impl Iterator<Item = &'static Backend> {
+    BACKENDS.iter().filter(move |b| b.default && b.serves(os))
+}
+
+/// The backends `compile --out-dir` writes when `--backend` names none, in table order.
+pub fn defaults() -> impl Iterator<Item = &'static Backend> {
+    BACKENDS.iter().filter(|b| b.default)
+}
+
+/// The backends that write forward rules for a gateway running `os`, in table order.
+pub fn for_gateway(os: Os) -> impl Iterator<Item = &'static Backend> {
+    BACKENDS.iter().filter(move |b| b.serves_gateway(os))
+}
+
+/// Every file name any backend writes, in table order.
+pub fn all_files() -> impl Iterator<Item = &'static str> {
+    BACKENDS.iter().flat_map(|b| b.files.iter().copied())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_files_are_unique() {
+        let mut names: Vec<&str> = BACKENDS.iter().map(|b| b.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), BACKENDS.len());
+        let mut files: Vec<&str> = all_files().collect();
+        let n = files.len();
+        files.sort_unstable();
+        files.dedup();
+        assert_eq!(files.len(), n, "two backends write the same file name");
+    }
+
+    #[test]
+    fn every_gateway_os_has_a_gateway_backend() {
+        for os in abrfw_core::GATEWAY_OS {
+            assert!(
+                for_gateway(os).next().is_some(),
+                "no gateway backend for {os}"
+            );
+        }
+        // And a gateway backend serves only OSes a gateway may run, or hosts' OSes.
+        for b in BACKENDS.iter().filter(|b| b.gateway) {
+            assert!(b.os.iter().any(|os| abrfw_core::GATEWAY_OS.contains(os)));
+        }
+    }
+
+    #[test]
+    fn core_name_limit_fits_every_backend() {
+        for b in &BACKENDS {
+            assert!(
+                abrfw_core::topology::MAX_NAME_LEN <= b.max_name_bytes,
+                "{}: names up to {} bytes do not fit its {}",
+                b.name,
+                abrfw_core::topology::MAX_NAME_LEN,
+                b.max_name_bytes
+            );
+        }
+    }
+
+    #[test]
+    fn every_backend_serves_some_os() {
+        for b in &BACKENDS {
+            assert!(!b.os.is_empty(), "{}", b.name);
+        }
+    }
+}
