@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{address_text, describe_hosts};
-use abrfw_core::{Files, Direction, Family, GatewayRules, HostRules, Peers, Policy, PortRange};
+use abrfw_core::{Direction, Family, Files, GatewayRules, HostRules, Peers, Policy, PortRange};
 use askama::Template;
 
 /// Backend name, as `--backend` spells it.
@@ -82,10 +82,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
                 Direction::Outbound => (&mut outbound, "destination"),
             };
             rich.push(RuleView {
-                comment: escape::comment_text(&format!(
-                    "{}: {}{sport}",
-                    rule.flow, rule.purpose
-                )),
+                comment: escape::comment_text(&format!("{}: {}{sport}", rule.flow, rule.purpose)),
                 family: family_name(family),
                 side,
                 attr: peer.0,
@@ -145,10 +142,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
 /// Gateways get no firewalld rules: forwarding policies go between zones, and the zones a
 /// gateway's interfaces belong to are the site's, not abrfw's to define (use nftables or
 /// iptables on a Linux gateway).
-pub fn render_gateway(
-    _gw: &GatewayRules,
-    _opts: &Options,
-) -> Result<Option<Files>, Error> {
+pub fn render_gateway(_gw: &GatewayRules, _opts: &Options) -> Result<Option<Files>, Error> {
     Ok(None)
 }
 
@@ -241,25 +235,28 @@ impl Ipsets {
             _ => {
                 let next = self.names.len() + 1;
                 let views = &mut self.views;
-                let name = self.names.entry((family, nets)).or_insert_with_key(|(_, nets)| {
-                    let name = format!(
-                        "abrfw-p{next:03}-{}",
-                        match family {
-                            Family::V4 => "v4",
-                            Family::V6 => "v6",
-                        }
-                    );
-                    views.push(IpsetView {
-                        name: name.clone(),
-                        family: match family {
-                            Family::V4 => "inet",
-                            Family::V6 => "inet6",
-                        },
-                        description: description(),
-                        entries: nets.iter().copied().map(address_text).collect(),
+                let name = self
+                    .names
+                    .entry((family, nets))
+                    .or_insert_with_key(|(_, nets)| {
+                        let name = format!(
+                            "abrfw-p{next:03}-{}",
+                            match family {
+                                Family::V4 => "v4",
+                                Family::V6 => "v6",
+                            }
+                        );
+                        views.push(IpsetView {
+                            name: name.clone(),
+                            family: match family {
+                                Family::V4 => "inet",
+                                Family::V6 => "inet6",
+                            },
+                            description: description(),
+                            entries: nets.iter().copied().map(address_text).collect(),
+                        });
+                        name
                     });
-                    name
-                });
                 Some(("ipset", name.clone()))
             }
         }

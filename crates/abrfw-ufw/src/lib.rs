@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use abrfw_core::ir::address_text;
-use abrfw_core::{Files, Direction, Family, GatewayRules, HostRules, Policy, PortRange};
+use abrfw_core::{Direction, Family, Files, GatewayRules, HostRules, Policy, PortRange};
 use askama::Template;
 use sha2::{Digest, Sha256};
 
@@ -111,10 +111,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
 
 /// Gateways get no ufw rules: abrfw writes forwarding rules for Linux gateways with the
 /// nftables and iptables backends.
-pub fn render_gateway(
-    _gw: &GatewayRules,
-    _opts: &Options,
-) -> Result<Option<Files>, Error> {
+pub fn render_gateway(_gw: &GatewayRules, _opts: &Options) -> Result<Option<Files>, Error> {
     Ok(None)
 }
 
