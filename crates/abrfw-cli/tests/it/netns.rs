@@ -561,7 +561,11 @@ fn run(loader: Loader) {
     });
 
     // firewalld cannot be asked to block wrong source ports: fewer negative probes.
-    let min_fail = if loader == Loader::Firewalld { 130 } else { 150 };
+    let min_fail = if loader == Loader::Firewalld {
+        130
+    } else {
+        150
+    };
     let label = format!("{loader:?}");
     let mut daemons = Daemons::default();
     probe_before_and_after(&nodes, &listeners, &must_pass, &must_fail, &label, || {
