@@ -55,7 +55,7 @@ mod tests {
 
     #[test]
     fn tokens_cannot_leave_their_quotes() {
-        assert_eq!(token("allow:a'b $(c)\n"), "allow:a_b__c__");
+        assert_eq!(token("allow:a'b $(c)\n"), "allow:a_b___c__");
         assert_eq!(token("agent-ms"), "agent-ms");
     }
 }
