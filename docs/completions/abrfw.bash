@@ -164,7 +164,7 @@ _abrfw() {
                     return 0
                     ;;
                 --backend)
-                    COMPREPLY=($(compgen -W "nftables iptables netsh powershell pf json ir" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "nftables iptables netsh powershell pf json firewalld ufw ir" -- "${cur}"))
                     return 0
                     ;;
                 --lock-wait)
@@ -216,7 +216,7 @@ _abrfw() {
                     return 0
                     ;;
                 --backend)
-                    COMPREPLY=($(compgen -W "nftables iptables netsh powershell pf json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "nftables iptables netsh powershell pf json firewalld ufw" -- "${cur}"))
                     return 0
                     ;;
                 --color)

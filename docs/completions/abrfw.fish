@@ -49,6 +49,8 @@ netsh\t'netsh.cmd: `netsh advfirewall firewall` commands, or `netsh firewall` po
 powershell\t'firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs netsh.cmd (Windows, windows-legacy)'
 pf\t'pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD, macOS)'
 json\t'rules.json: the host\'s rules as versioned data (any host with an OS; no gateway mode); schema in docs/rules.schema.json'
+firewalld\t'firewalld.sh: installs policies abrfw-in/abrfw-out and their ipsets into /etc/firewalld, checks and reloads (Linux, firewalld 0.9 or later; host rules only)'
+ufw\t'ufw.sh: ufw commands whose rules carry an abrfw comment, replacing only earlier abrfw rules (Linux; host rules only)'
 ir\t'The compiled IR of the host as JSON (any host with an OS; printed with --host only; same as --ir)'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l lock-wait -d 'Seconds to wait for another abrfw run writing into --out-dir to finish (DIR/.abrfw.lock) before giving up with exit 2' -r
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l example -d 'Use the built-in example site instead of a file'
@@ -86,7 +88,9 @@ iptables\t'iptables.rules and ip6tables.rules for iptables-restore / ip6tables-r
 netsh\t'netsh.cmd: `netsh advfirewall firewall` commands, or `netsh firewall` port openings on windows-legacy (Windows, windows-legacy)'
 powershell\t'firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs netsh.cmd (Windows, windows-legacy)'
 pf\t'pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, OpenBSD, macOS)'
-json\t'rules.json: the host\'s rules as versioned data (any host with an OS; no gateway mode); schema in docs/rules.schema.json'"
+json\t'rules.json: the host\'s rules as versioned data (any host with an OS; no gateway mode); schema in docs/rules.schema.json'
+firewalld\t'firewalld.sh: installs policies abrfw-in/abrfw-out and their ipsets into /etc/firewalld, checks and reloads (Linux, firewalld 0.9 or later; host rules only)'
+ufw\t'ufw.sh: ufw commands whose rules carry an abrfw comment, replacing only earlier abrfw rules (Linux; host rules only)'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand diff" -l color -d 'When to colour text and unified output (auto: on a terminal, unless NO_COLOR is set)' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t'Always colour'
 never\t'Never colour'"

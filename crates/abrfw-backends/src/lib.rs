@@ -28,6 +28,9 @@ pub struct Backend {
     pub files: &'static [&'static str],
     /// The OSes whose hosts it renders.
     pub os: &'static [Os],
+    /// Whether `compile --out-dir` writes it when `--backend` names none. firewalld and ufw are
+    /// not: a Linux host runs one firewall manager, so those are written with `--backend`.
+    pub default: bool,
     /// Whether it renders a `[[gateway]]`'s forward rules (its `render_gateway` returns `Some`
     /// for a gateway whose OS it serves).
     pub gateway: bool,
@@ -80,14 +83,17 @@ impl Backend {
 
 const LINUX: &[Os] = &[Os::Linux, Os::Appliance];
 const WINDOWS: &[Os] = &[Os::Windows, Os::WindowsLegacy];
+/// firewalld and ufw run on Linux hosts; the appliance manages its own firewall.
+const LINUX_HOST: &[Os] = &[Os::Linux];
 const BSD: &[Os] = &[Os::Freebsd, Os::Openbsd, Os::Macos];
 
 /// Every backend, in the order `compile --out-dir` writes and `check` lists them.
-pub static BACKENDS: [Backend; 6] = [
+pub static BACKENDS: [Backend; 8] = [
     Backend {
         name: abrfw_nftables::NAME,
         help: "nftables.nft: a script for `nft -f`, host or gateway rules (Linux, appliance)",
         files: &[abrfw_nftables::FILE_NAME],
+        default: true,
         os: LINUX,
         gateway: true,
         max_name_bytes: abrfw_nftables::MAX_COMMENT_BYTES,
@@ -103,6 +109,7 @@ pub static BACKENDS: [Backend; 6] = [
             abrfw_iptables::IPTABLES_FILE_NAME,
             abrfw_iptables::IP6TABLES_FILE_NAME,
         ],
+        default: true,
         os: LINUX,
         gateway: true,
         max_name_bytes: abrfw_iptables::MAX_COMMENT_BYTES,
@@ -114,6 +121,7 @@ pub static BACKENDS: [Backend; 6] = [
         help: "netsh.cmd: `netsh advfirewall firewall` commands, or `netsh firewall` port \
                openings on windows-legacy (Windows, windows-legacy)",
         files: &[abrfw_windows::netsh::FILE_NAME],
+        default: true,
         os: WINDOWS,
         gateway: false,
         max_name_bytes: abrfw_windows::netsh::MAX_LINE,
@@ -130,6 +138,7 @@ pub static BACKENDS: [Backend; 6] = [
         help: "firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs \
                netsh.cmd (Windows, windows-legacy)",
         files: &[abrfw_windows::powershell::FILE_NAME],
+        default: true,
         os: WINDOWS,
         gateway: false,
         max_name_bytes: abrfw_windows::netsh::MAX_LINE,
@@ -146,6 +155,7 @@ pub static BACKENDS: [Backend; 6] = [
         help: "pf.conf: an anchor for `pfctl -a abrfw -f`, host or gateway rules (FreeBSD, \
                OpenBSD, macOS)",
         files: &[abrfw_pf::FILE_NAME],
+        default: true,
         os: BSD,
         gateway: true,
         max_name_bytes: abrfw_pf::MAX_LABEL_BYTES,
@@ -157,11 +167,36 @@ pub static BACKENDS: [Backend; 6] = [
         help: "rules.json: the host's rules as versioned data (any host with an OS; no gateway \
                mode); schema in docs/rules.schema.json",
         files: &[abrfw_json::FILE_NAME],
+        default: true,
         os: &Os::ALL,
         gateway: false,
         max_name_bytes: usize::MAX,
         render: |h| Ok(abrfw_json::render(h, &Default::default())?),
         render_gateway: |g| Ok(abrfw_json::render_gateway(g, &Default::default())?),
+    },
+    Backend {
+        name: abrfw_firewalld::NAME,
+        help: "firewalld.sh: installs policies abrfw-in/abrfw-out and their ipsets into \
+               /etc/firewalld, checks and reloads (Linux, firewalld 0.9 or later; host rules only)",
+        files: &[abrfw_firewalld::FILE_NAME],
+        default: false,
+        os: LINUX_HOST,
+        gateway: false,
+        max_name_bytes: usize::MAX,
+        render: |h| Ok(abrfw_firewalld::render(h, &Default::default())?),
+        render_gateway: |g| Ok(abrfw_firewalld::render_gateway(g, &Default::default())?),
+    },
+    Backend {
+        name: abrfw_ufw::NAME,
+        help: "ufw.sh: ufw commands whose rules carry an abrfw comment, replacing only earlier \
+               abrfw rules (Linux; host rules only)",
+        files: &[abrfw_ufw::FILE_NAME],
+        default: false,
+        os: LINUX_HOST,
+        gateway: false,
+        max_name_bytes: usize::MAX,
+        render: |h| Ok(abrfw_ufw::render(h, &Default::default())?),
+        render_gateway: |g| Ok(abrfw_ufw::render_gateway(g, &Default::default())?),
     },
 ];
 
@@ -170,9 +205,14 @@ pub fn find(name: &str) -> Option<&'static Backend> {
     BACKENDS.iter().find(|b| b.name == name)
 }
 
-/// The backends that serve a host running `os`, in table order.
+/// The backends written by default for a host running `os`, in table order.
 pub fn for_host(os: Os) -> impl Iterator<Item = &'static Backend> {
-    BACKENDS.iter().filter(move |b| b.serves(os))
+    BACKENDS.iter().filter(move |b| b.default && b.serves(os))
+}
+
+/// The backends `compile --out-dir` writes when `--backend` names none, in table order.
+pub fn defaults() -> impl Iterator<Item = &'static Backend> {
+    BACKENDS.iter().filter(|b| b.default)
 }
 
 /// The backends that write forward rules for a gateway running `os`, in table order.

@@ -191,7 +191,7 @@ fn backends_for(ir: bool, only: Option<Backend>) -> Result<Vec<Backend>> {
     }
     Ok(match only {
         Some(b) => vec![b],
-        None => BACKENDS.iter().collect(),
+        None => abrfw_backends::defaults().collect(),
     })
 }
 

@@ -37,13 +37,20 @@ pub fn tree(dir: &Path) -> BTreeMap<PathBuf, String> {
 
 /// Compiles a fixture into a fresh temporary directory and returns what was written.
 pub fn compile_to_tree(topology: &Path) -> BTreeMap<PathBuf, String> {
+    compile_to_tree_with(topology, &[])
+}
+
+/// Like [`compile_to_tree`], with more arguments (`--backend ufw`).
+pub fn compile_to_tree_with(topology: &Path, extra: &[&str]) -> BTreeMap<PathBuf, String> {
     let out = tempfile::tempdir().expect("tempdir");
-    let run = abrfw(&[
+    let mut args = vec![
         "compile",
         topology.to_str().unwrap(),
         "--out-dir",
         out.path().to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let run = abrfw(&args);
     assert!(
         run.status.success(),
         "compile {}: {}",
@@ -116,11 +123,58 @@ fn every_fixture_topology_has_a_golden_test() {
     );
 }
 
+/// Backends `compile --out-dir` writes only when chosen: their references are
+/// `fixtures/expected/<backend>/<topology>/`, compiled with `--backend <backend>`.
+pub const CHOSEN_BACKENDS: [&str; 2] = ["firewalld", "ufw"];
+
+/// Every fixture topology compiled with `--backend <backend>` against
+/// `fixtures/expected/<backend>/<topology>/`.
+fn golden_chosen(backend: &str) {
+    for (name, path) in topologies() {
+        let actual = compile_to_tree_with(&path, &["--backend", backend]);
+        let expected_dir = fixture("expected").join(backend).join(&name);
+        if blessing() {
+            let _ = std::fs::remove_dir_all(&expected_dir);
+        } else {
+            let expected = tree(&expected_dir);
+            let actual_names: Vec<&PathBuf> = actual.keys().collect();
+            let expected_names: Vec<&PathBuf> = expected.keys().collect();
+            assert_eq!(
+                expected_names, actual_names,
+                "{backend} files of topology {name}; bless with ABRFW_BLESS=1"
+            );
+        }
+        for (rel, text) in &actual {
+            check_or_bless(&expected_dir.join(rel), text);
+        }
+    }
+}
+
+#[test]
+fn golden_firewalld_every_topology() {
+    golden_chosen("firewalld");
+}
+
+#[test]
+fn golden_ufw_every_topology() {
+    golden_chosen("ufw");
+}
+
 #[test]
 fn every_reference_belongs_to_a_fixture_topology() {
     let names: Vec<String> = topologies().into_iter().map(|(n, _)| n).collect();
     for entry in std::fs::read_dir(fixture("expected")).expect("fixtures/expected") {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if CHOSEN_BACKENDS.contains(&name.as_str()) {
+            for entry in std::fs::read_dir(fixture("expected").join(&name)).unwrap() {
+                let topology = entry.unwrap().file_name().to_string_lossy().into_owned();
+                assert!(
+                    names.contains(&topology),
+                    "fixtures/expected/{name}/{topology} has no fixtures/topologies/{topology}.toml"
+                );
+            }
+            continue;
+        }
         assert!(
             names.contains(&name),
             "fixtures/expected/{name} has no fixtures/topologies/{name}.toml"

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use pretty_assertions::assert_eq;
 
-use crate::golden::compile_to_tree;
+use crate::golden::{compile_to_tree, compile_to_tree_with};
 use crate::support::{abrfw, fixture, root};
 use crate::validate;
 
@@ -97,6 +97,16 @@ fn accepted_hostile_text_is_rendered_inert_in_every_backend() {
                 && checked.netsh > 0,
             "{label}: not every backend was exercised: {checked:?}"
         );
+        // The backends a host chooses: firewalld.sh through firewall-offline-cmd, ufw.sh
+        // through sh -n and the command pattern.
+        for backend in crate::golden::CHOSEN_BACKENDS {
+            let chosen = compile_to_tree_with(&case, &["--backend", backend]);
+            let checked = validate::tree(&format!("{label}/{backend}"), &chosen, system);
+            assert!(
+                checked.firewalld + checked.ufw > 0,
+                "{label}: no {backend} file: {checked:?}"
+            );
+        }
         // Against the same site with harmless descriptions: the same files, the same number of
         // lines, and only lines of `[[allow]]` rules differ.
         let dir = tempfile::tempdir().unwrap();

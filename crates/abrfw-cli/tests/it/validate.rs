@@ -19,6 +19,39 @@ pub struct Checked {
     pub ps1: usize,
     pub netsh: usize,
     pub json: usize,
+    pub firewalld: usize,
+    pub ufw: usize,
+}
+
+/// The meaning check of a ufw.sh (ufw itself runs it in tests/it/netns.rs): every `ufw` command
+/// line adds one abrfw rule built from addresses, ports and a comment token, nothing else.
+pub fn check_ufw_sh(shown: &str, text: &str) {
+    for line in text.lines() {
+        let Some(rule) = line.strip_prefix("\tufw allow ") else {
+            continue;
+        };
+        let (rule, comment) = rule
+            .split_once(" comment 'abrfw ")
+            .unwrap_or_else(|| panic!("{shown}: a rule without an abrfw comment: {line}"));
+        assert!(
+            rule.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || " :./".contains(c)),
+            "{shown}: unexpected characters in {line}"
+        );
+        let comment = comment
+            .strip_suffix("' >/dev/null")
+            .unwrap_or_else(|| panic!("{shown}: {line}"));
+        let (generation, flow) = comment.split_once(' ').expect("generation and flow");
+        assert!(
+            generation.len() == 12 && generation.chars().all(|c| c.is_ascii_hexdigit()),
+            "{shown}: {line}"
+        );
+        assert!(
+            flow.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ":._-".contains(c)),
+            "{shown}: {line}"
+        );
+    }
 }
 
 /// Validates a rules.json document against the published schema (docs/rules.schema.json).
@@ -49,6 +82,7 @@ pub fn system_validators() -> bool {
             "iptables-restore",
             "ip6tables-restore",
             "ipset",
+            "firewall-offline-cmd",
             "unshare",
         ],
         false,
@@ -158,6 +192,28 @@ pub fn tree(label: &str, files: &BTreeMap<PathBuf, String>, system: bool) -> Che
                 checked.json += 1;
                 check_rules_json(&shown, text);
             }
+            (abrfw_firewalld::NAME, _) => {
+                checked.firewalld += 1;
+                let file = write(dir.path(), rel, text);
+                // The script itself runs firewall-offline-cmd --check-config on a scratch
+                // configuration directory and fails on any complaint; then both policies
+                // must load.
+                let _ = writeln!(script, "echo '== {shown}' >&2");
+                let _ = writeln!(
+                    script,
+                    "d=$(mktemp -d); cp /etc/firewalld/firewalld.conf $d/; ABRFW_FIREWALLD_DIR=$d sh {f} >/dev/null; \
+                     firewall-offline-cmd --system-config $d --info-policy=abrfw-in >/dev/null; \
+                     firewall-offline-cmd --system-config $d --info-policy=abrfw-out >/dev/null; rm -rf $d",
+                    f = file.display()
+                );
+            }
+            (abrfw_ufw::NAME, _) => {
+                checked.ufw += 1;
+                check_ufw_sh(&shown, text);
+                let file = write(dir.path(), rel, text);
+                let _ = writeln!(script, "echo '== {shown}' >&2");
+                let _ = writeln!(script, "sh -n {}", file.display());
+            }
             (other, _) => panic!("{shown}: no validator for the {other} backend"),
         }
     }
@@ -180,7 +236,9 @@ fn sets_text<'a>(files: &'a BTreeMap<PathBuf, String>, rel: &Path) -> &'a str {
 }
 
 /// The backends [`tree`] has a validator for; a test checks it is the whole table.
-pub const VALIDATED: [&str; 6] = [
+pub const VALIDATED: [&str; 8] = [
+    abrfw_firewalld::NAME,
+    abrfw_ufw::NAME,
     abrfw_nftables::NAME,
     abrfw_iptables::NAME,
     abrfw_windows::netsh::NAME,
