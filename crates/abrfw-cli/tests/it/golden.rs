@@ -104,6 +104,7 @@ macro_rules! golden_tests {
 }
 
 golden_tests! {
+    golden_backend_choice => "backend-choice",
     golden_example => "example",
     golden_install_only => "install-only",
     golden_nodns_nomgmt => "nodns-nomgmt",
