@@ -6,8 +6,8 @@ use ipnet::IpNet;
 
 use crate::catalog::{Catalog, Flow, Port, Release, SourcePort};
 use crate::ir::{
-    Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, PortRange, Protocol, Rule,
-    Rules, Zone,
+    Direction, Family, FlowId, ForwardRule, GatewayRules, HostRules, Peers, PortRange, Protocol,
+    ReleaseId, Rule, Rules, Zone,
 };
 use crate::os::Os;
 use crate::par;
@@ -216,12 +216,18 @@ fn flow_rules(plans: &[Plan], hosts: &[Host], me: usize) -> Vec<Rule> {
 }
 
 /// The IR of one host around its rules.
-fn host_rules(host: &Host, os: Os, topology: &Topology, release: &str, rules: Rules) -> HostRules {
+fn host_rules(
+    host: &Host,
+    os: Os,
+    topology: &Topology,
+    release: &'static str,
+    rules: Rules,
+) -> HostRules {
     HostRules {
         host: host.name.clone(),
         os,
-        roles: host.roles.iter().map(|r| r.as_str().to_owned()).collect(),
-        release: release.to_owned(),
+        roles: host.roles.clone(),
+        release: ReleaseId(release),
         policy: topology.options.policy,
         addresses: Peers::from_nets(host.addresses.iter().copied()),
         rules,
@@ -247,7 +253,7 @@ fn compile_allow(allow: &Allow, hosts: &[Host], out: &mut BTreeMap<usize, Vec<Si
     let (from_nets, from_names, sport) = side(allow.from);
     let (to_nets, to_names, _) = side(allow.to);
     let rule = |direction, peers: Vec<IpNet>, peer_hosts| SiteRule {
-        flow: format!("allow:{}", allow.name),
+        flow: FlowId::allow(&allow.name),
         direction,
         protocol: allow.protocol,
         sport,
@@ -391,7 +397,7 @@ pub fn compile_gateways(
         .map(|a| {
             let flow = a.flow;
             Crossing {
-                flow: flow.id.to_owned(),
+                flow: FlowId::catalog(flow.id),
                 purpose: flow.purpose,
                 protocol: flow.protocol,
                 initiators: group(&a.initiators, |i| {
@@ -406,7 +412,7 @@ pub fn compile_gateways(
     for allow in &topology.allows {
         if let (AllowEnd::Host(f), AllowEnd::Host(t)) = (allow.from, allow.to) {
             crossings.push(Crossing {
-                flow: format!("allow:{}", allow.name),
+                flow: FlowId::allow(&allow.name),
                 purpose: &allow.description,
                 protocol: allow.protocol,
                 initiators: BTreeMap::from([(
@@ -492,7 +498,7 @@ pub fn compile_gateways(
         result.push(GatewayRules {
             gateway: gw.name.clone(),
             os: gw.os,
-            release: release.id.to_owned(),
+            release: ReleaseId(release.id),
             policy: topology.options.policy,
             zones: gw
                 .zones
@@ -511,7 +517,7 @@ pub fn compile_gateways(
 
 /// A connection a gateway may forward: a catalog flow or an `[[allow]]` between two hosts.
 struct Crossing<'t> {
-    flow: String,
+    flow: FlowId,
     purpose: &'t str,
     protocol: Protocol,
     initiators: BTreeMap<(&'t str, Option<PortRange>), Vec<usize>>,
@@ -530,7 +536,7 @@ fn group<K: Ord>(members: &[usize], key: impl Fn(usize) -> K) -> BTreeMap<K, Vec
 /// A site `[[allow]]` rule before family filtering.
 #[derive(Clone)]
 struct SiteRule {
-    flow: String,
+    flow: FlowId,
     direction: Direction,
     protocol: Protocol,
     sport: Option<PortRange>,
@@ -604,7 +610,7 @@ impl<'p> Builder<'p> {
         }
         self.rules.push(Rule {
             direction,
-            flow: flow.id.to_owned(),
+            flow: FlowId::catalog(flow.id),
             protocol: flow.protocol,
             destination_port: dport,
             source_ports: sport,

@@ -143,7 +143,7 @@ pub fn render_files(host: &HostRules, opts: &Options) -> Result<RuleFiles, Error
         host.release,
         host.host,
         host.os,
-        host.roles.join(", ")
+        host.roles_text()
     );
     finish(
         Kind::Host,
@@ -528,8 +528,8 @@ mod tests {
         HostRules {
             host: "h1".into(),
             os: Os::Linux,
-            roles: vec!["agent".into()],
-            release: "abr-11.5".into(),
+            roles: vec![abrfw_core::Role::Agent],
+            release: abrfw_core::ReleaseId("abr-11.5"),
             policy,
             addresses: Peers::from_nets(["192.0.2.1/32".parse().unwrap()]),
             rules: rules.into(),
@@ -539,7 +539,7 @@ mod tests {
     fn rule(direction: Direction, peers: &[&str], purpose: &str) -> Rule {
         Rule {
             direction,
-            flow: "ms-agent".into(),
+            flow: abrfw_core::FlowId::catalog("ms-agent"),
             protocol: Protocol::Tcp,
             destination_port: PortRange::single(9876),
             source_ports: PortRange::new(49152, 65535),

@@ -78,7 +78,7 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
             host.release,
             host.host,
             host.os,
-            host.roles.join(", ")
+            host.roles_text()
         ),
         sets: sets.views,
         chains: vec![

@@ -104,7 +104,7 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
             host.release,
             host.host,
             host.os,
-            host.roles.join(", ")
+            host.roles_text()
         ),
         policy: host.policy.as_str(),
         gateway: false,

@@ -96,7 +96,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
             host.release,
             host.host,
             host.os,
-            host.roles.join(", ")
+            host.roles_text()
         ),
         policy: host.policy.as_str(),
         drop,

@@ -37,7 +37,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
             "  {}: {} ({}), {} rule(s), backends: {}",
             host.host,
             host.os,
-            host.roles.join(", "),
+            host.roles_text(),
             host.rules.len(),
             backends
         )?;

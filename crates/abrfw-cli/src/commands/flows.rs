@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use abrfw_core::catalog::{Confidence, Port, SourcePort};
-use abrfw_core::{Flow, Os, Release, Role};
+use abrfw_core::{Flow, Group, Os, Release, Role};
 use anyhow::{Result, bail};
 use serde_json::json;
 
@@ -159,32 +159,12 @@ fn markdown(release: &Release) -> String {
          endpoint or the direction is inferred; **low**, an inference to confirm before relying \
          on it (see docs/releases.md).\n",
     );
-    let groups = [
-        (
-            "remote-install",
-            "Remote installation of agents (phase `install`)",
-        ),
-        (
-            "components",
-            "Communication between components (phase `operate`)",
-        ),
-        (
-            "no-dns",
-            "Network Discovery and File and Printer Sharing, non-DNS sites (`dns = false`, phase `install`)",
-        ),
-    ];
-    // The known groups first, then any other group a user catalog names, in catalog order.
-    let mut sections: Vec<(&str, String)> =
-        groups.iter().map(|(g, t)| (*g, (*t).to_owned())).collect();
-    for f in release.flows {
-        if !sections.iter().any(|(g, _)| *g == f.group) {
-            sections.push((f.group, format!("Group `{}`", f.group)));
-        }
-    }
-    for (group, title) in sections {
+    // In the catalog's group order (core's `Group`), each under its title.
+    for group in Group::ALL {
         if !release.flows.iter().any(|f| f.group == group) {
             continue;
         }
+        let title = group.title();
         let _ = writeln!(md, "\n## {title}\n");
         md.push_str("| id | initiator | responder | port | source ports | purpose | encryption | condition | source | confidence |\n");
         md.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");

@@ -7,14 +7,15 @@
 //! storage is renamed "Acronis Cloud Backup Storage".
 
 use super::Confidence::{High, Medium};
-use super::{Condition, Flow, Port, Release, abr_11_5};
+use super::{Condition, EncryptionNote, Flow, Port, Release, abr_11_5};
 use crate::role::Component::*;
 use crate::role::Role;
 
-const E9876: &str =
-    "encrypted by default (TLS, negotiable through the Acronis administrative template)";
-const HTTPS: &str = "encrypted by HTTPS";
-const CLOUD: &str = "traffic is encrypted";
+const E9876: EncryptionNote = EncryptionNote::encrypted(
+    "encrypted by default (TLS, negotiable through the Acronis administrative template)",
+);
+const HTTPS: EncryptionNote = EncryptionNote::encrypted("encrypted by HTTPS");
+const CLOUD: EncryptionNote = EncryptionNote::encrypted("traffic is encrypted");
 
 /// Template for the rows of part 2 (S3): an operate-phase flow of the 11.5 catalog.
 const OPERATE: Flow = match find(&abr_11_5::FLOWS, "console-ms") {
@@ -79,7 +80,7 @@ const ADDED: [Flow; 7] = [
         responder: Ms,
         port: Port::Fixed(8080),
         purpose: "Accessing the management server Web page; downloading installation packages",
-        encryption: "not encrypted",
+        encryption: EncryptionNote::unencrypted("not encrypted"),
         source: "S3",
         confidence: High,
         ..OPERATE
@@ -134,7 +135,9 @@ const ADDED: [Flow; 7] = [
         responder: Esxi,
         port: Port::Fixed(902),
         purpose: "Accessing VMware vSphere (disk data transfer)",
-        encryption: "vendor-defined (the legend gives no note for 902)",
+        encryption: EncryptionNote::unspecified(
+            "vendor-defined (the legend gives no note for 902)",
+        ),
         source: "S3, S21 (A7)",
         confidence: Medium,
         ..OPERATE

@@ -5,7 +5,10 @@
 //! environment. Source ids (S1, S4, ...) are those of flows.md §0; ambiguities (A1...) are §4.
 
 use super::Confidence::{High, Medium};
-use super::{Condition, DEFAULT_ACRONIS_PORT, Flow, Phase, Port, Presence, Release, SourcePort};
+use super::{
+    Condition, DEFAULT_ACRONIS_PORT, EncryptionNote, Flow, Group, Phase, Port, Presence, Release,
+    SourcePort,
+};
 use crate::ir::Protocol::{Tcp, Udp};
 use crate::role::Component::*;
 use crate::role::Role;
@@ -13,20 +16,27 @@ use crate::role::Role;
 const _: () = assert!(DEFAULT_ACRONIS_PORT == 9876);
 
 /// The vendor's legend for TCP 9876 (S1, S5; A17).
-const E9876: &str =
-    "encrypted by default (TLS, negotiable through the Acronis administrative template)";
-const SMB: &str = "depends on the File and Printer Sharing options in Windows";
-const P25001: &str = "channel not encrypted; user names and passwords are sent encrypted";
-const SSH: &str = "encrypted by SSH";
-const HTTPS: &str = "encrypted by HTTPS";
-const PLAIN: &str = "not encrypted";
-const DISCOVERY: &str = "not encrypted (Windows discovery and sharing protocols)";
-const E902: &str = "vendor-defined (the legend gives no note for 902)";
+const E9876: EncryptionNote = EncryptionNote::encrypted(
+    "encrypted by default (TLS, negotiable through the Acronis administrative template)",
+);
+const SMB: EncryptionNote = EncryptionNote::depends_on_settings(
+    "depends on the File and Printer Sharing options in Windows",
+);
+const P25001: EncryptionNote = EncryptionNote::unencrypted(
+    "channel not encrypted; user names and passwords are sent encrypted",
+);
+const SSH: EncryptionNote = EncryptionNote::encrypted("encrypted by SSH");
+const HTTPS: EncryptionNote = EncryptionNote::encrypted("encrypted by HTTPS");
+const PLAIN: EncryptionNote = EncryptionNote::unencrypted("not encrypted");
+const DISCOVERY: EncryptionNote =
+    EncryptionNote::unencrypted("not encrypted (Windows discovery and sharing protocols)");
+const E902: EncryptionNote =
+    EncryptionNote::unspecified("vendor-defined (the legend gives no note for 902)");
 
 /// Template for the remote-installation rows: install phase, ephemeral source ports, TCP.
 const INSTALL: Flow = Flow {
     id: "",
-    group: "remote-install",
+    group: Group::RemoteInstall,
     initiator: Ms,
     responder: TargetWin,
     protocol: Tcp,
@@ -42,7 +52,7 @@ const INSTALL: Flow = Flow {
 
 /// Template for the rows of part 2, "Communication between components".
 const OPERATE: Flow = Flow {
-    group: "components",
+    group: Group::Components,
     phase: Phase::Operate,
     condition: Condition::ALWAYS,
     ..INSTALL
@@ -52,7 +62,7 @@ const OPERATE: Flow = Flow {
 /// machine that runs the installation, from the machines it installs to, any source port (NetBIOS
 /// and SSDP send from their own well-known ports).
 const NO_DNS: Flow = Flow {
-    group: "no-dns",
+    group: Group::NoDns,
     initiator: NewAgent,
     source_port: SourcePort::Any,
     encryption: DISCOVERY,

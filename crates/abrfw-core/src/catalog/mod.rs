@@ -221,13 +221,141 @@ impl fmt::Display for Encryption {
     }
 }
 
+impl Encryption {
+    /// Every class, worst first.
+    pub const ALL: [Encryption; 4] = [
+        Encryption::Unencrypted,
+        Encryption::DependsOnSettings,
+        Encryption::Unspecified,
+        Encryption::Encrypted,
+    ];
+
+    /// The class spelled `name` (`encrypted`, `depends-on-settings`, ...).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+}
+
+/// A flow's encryption: its class, stated in the catalog, and the vendor's note in words.
+/// Serializes as the note (the catalog's JSON and reports print the note).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncryptionNote {
+    /// How the channel is protected.
+    pub class: Encryption,
+    /// The vendor's note (`encrypted by HTTPS`, `not stated`).
+    pub note: &'static str,
+}
+
+impl EncryptionNote {
+    /// An encrypted channel (TLS, SSH, HTTPS).
+    pub const fn encrypted(note: &'static str) -> Self {
+        Self {
+            class: Encryption::Encrypted,
+            note,
+        }
+    }
+
+    /// A channel that is not encrypted.
+    pub const fn unencrypted(note: &'static str) -> Self {
+        Self {
+            class: Encryption::Unencrypted,
+            note,
+        }
+    }
+
+    /// A channel whose protection depends on Windows' File and Printer Sharing settings.
+    pub const fn depends_on_settings(note: &'static str) -> Self {
+        Self {
+            class: Encryption::DependsOnSettings,
+            note,
+        }
+    }
+
+    /// A channel the sources say nothing definite about.
+    pub const fn unspecified(note: &'static str) -> Self {
+        Self {
+            class: Encryption::Unspecified,
+            note,
+        }
+    }
+}
+
+impl Serialize for EncryptionNote {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.note)
+    }
+}
+
+impl fmt::Display for EncryptionNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.note)
+    }
+}
+
+/// The group a flow belongs to: the sections of `docs/flows.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Group {
+    /// Remote installation of agents (phase install).
+    RemoteInstall,
+    /// Communication between installed components (phase operate).
+    Components,
+    /// Network Discovery and File and Printer Sharing on sites without DNS.
+    NoDns,
+    /// A flow of a user's catalog that names no group.
+    Custom,
+}
+
+impl Group {
+    /// Every group, in the order `docs/flows.md` lists them.
+    pub const ALL: [Group; 4] = [
+        Group::RemoteInstall,
+        Group::Components,
+        Group::NoDns,
+        Group::Custom,
+    ];
+
+    /// The catalog spelling: `remote-install`, `components`, `no-dns`, `custom`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Group::RemoteInstall => "remote-install",
+            Group::Components => "components",
+            Group::NoDns => "no-dns",
+            Group::Custom => "custom",
+        }
+    }
+
+    /// The group spelled `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == name)
+    }
+
+    /// A heading for the group's flows.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Group::RemoteInstall => "Remote installation of agents (phase `install`)",
+            Group::Components => "Communication between components (phase `operate`)",
+            Group::NoDns => {
+                "Network Discovery and File and Printer Sharing, non-DNS sites (`dns = false`, phase `install`)"
+            }
+            Group::Custom => "Group `custom`",
+        }
+    }
+}
+
+impl fmt::Display for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One documented connection: who opens it, to whom, on which port, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Flow {
     /// Stable id, used in rule comments and names (`agent-ms`).
     pub id: &'static str,
-    /// The group the flow belongs to (`remote-install`, `components`, `no-dns`).
-    pub group: &'static str,
+    /// The group the flow belongs to.
+    pub group: Group,
     /// The component that opens the connection.
     pub initiator: Component,
     /// The component that accepts it.
@@ -240,8 +368,8 @@ pub struct Flow {
     pub source_port: SourcePort,
     /// What the connection is for, in the vendor's words where it has them.
     pub purpose: &'static str,
-    /// The vendor's encryption note.
-    pub encryption: &'static str,
+    /// The channel's encryption: its class and the vendor's note.
+    pub encryption: EncryptionNote,
     /// Install or operate.
     pub phase: Phase,
     /// Site conditions.
@@ -267,26 +395,6 @@ pub struct Release {
     pub roles: &'static [Role],
     /// Every flow, in catalog order.
     pub flows: &'static [Flow],
-}
-
-impl Flow {
-    /// The class of the flow's encryption note.
-    ///
-    /// Read from the note's words, so that every release and a user's catalog file are classed
-    /// alike: "not encrypted" anywhere wins, then "depends on", then "encrypted"; anything else
-    /// ("vendor-defined", "not stated") is unspecified.
-    pub fn encryption_class(&self) -> Encryption {
-        let note = self.encryption.to_ascii_lowercase();
-        if note.contains("not encrypted") {
-            Encryption::Unencrypted
-        } else if note.contains("depends on") {
-            Encryption::DependsOnSettings
-        } else if note.contains("encrypted") {
-            Encryption::Encrypted
-        } else {
-            Encryption::Unspecified
-        }
-    }
 }
 
 impl Release {
@@ -411,7 +519,11 @@ mod tests {
                 "{later} belongs to the later revision"
             );
         }
-        let no_dns = release.flows.iter().filter(|f| f.group == "no-dns").count();
+        let no_dns = release
+            .flows
+            .iter()
+            .filter(|f| f.group == Group::NoDns)
+            .count();
         assert_eq!(
             no_dns, 20,
             "10 ports on the management server, 10 on the console"
@@ -510,18 +622,17 @@ mod tests {
     #[test]
     fn every_encryption_note_has_a_class() {
         let release = Catalog::builtin().default_release();
-        let class = |id: &str| release.flow(id).unwrap().encryption_class();
+        let class = |id: &str| release.flow(id).unwrap().encryption.class;
         assert_eq!(class("ms-agent"), Encryption::Encrypted);
         assert_eq!(class("ri-ms-win-params"), Encryption::Unencrypted);
         assert_eq!(class("update-check"), Encryption::Unencrypted);
         assert_eq!(class("ri-ms-win-files"), Encryption::DependsOnSettings);
         assert_eq!(class("ri-nodns-ms-smb"), Encryption::Unencrypted);
-        // Only the 902 row has no note in the legend; any other unclassified note is a new
-        // string that encryption_class() must learn.
+        // Only the 902 row has no note in the legend.
         let unspecified: Vec<&str> = release
             .flows
             .iter()
-            .filter(|f| f.encryption_class() == Encryption::Unspecified)
+            .filter(|f| f.encryption.class == Encryption::Unspecified)
             .map(|f| f.id)
             .collect();
         assert_eq!(unspecified, vec!["va-esxi-902"]);
@@ -531,7 +642,7 @@ mod tests {
             release
                 .flows
                 .iter()
-                .filter(|f| f.encryption_class() == Encryption::Unspecified)
+                .filter(|f| f.encryption.class == Encryption::Unspecified)
                 .map(|f| f.id)
                 .collect()
         };
@@ -541,7 +652,7 @@ mod tests {
         );
         let twelve = Catalog::builtin().release("ab-12.5").unwrap();
         for id in unspecified("ab-12.5") {
-            let note = twelve.flow(id).unwrap().encryption;
+            let note = twelve.flow(id).unwrap().encryption.note;
             assert!(
                 note == "not stated" || note.starts_with("vendor-defined"),
                 "{id}: {note}"
