@@ -46,6 +46,16 @@ impl PortRange {
         self.first == self.last
     }
 
+    /// The range as a target writes it: `9876`, or first and last joined by `separator`
+    /// (`-` for nftables, netsh and firewalld, `:` for iptables, pf and ufw).
+    pub fn joined(&self, separator: char) -> String {
+        if self.is_single() {
+            self.first.to_string()
+        } else {
+            format!("{}{separator}{}", self.first, self.last)
+        }
+    }
+
     /// True when `port` lies inside the range.
     pub const fn contains(&self, port: u16) -> bool {
         self.first <= port && port <= self.last

@@ -47,6 +47,6 @@ pub use ir::{
 };
 pub use links::{Link, links};
 pub use os::{GATEWAY_OS, Os};
-pub use render::Files;
+pub use render::{Files, Numbering};
 pub use role::{Component, Role};
 pub use topology::Topology;

@@ -139,10 +139,7 @@ struct RuleView {
     flow: String,
 }
 
+/// `9876` or `first:last`.
 fn port_range(p: PortRange) -> String {
-    if p.is_single() {
-        p.first.to_string()
-    } else {
-        format!("{}:{}", p.first, p.last)
-    }
+    p.joined(':')
 }

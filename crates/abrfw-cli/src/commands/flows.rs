@@ -78,29 +78,7 @@ fn table(release: &Release) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut text = String::new();
-    let mut line = |cells: &[&str]| {
-        let mut l = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                l.push_str(cell);
-            } else {
-                let _ = write!(l, "{cell:<width$}  ", width = widths[i]);
-            }
-        }
-        text.push_str(l.trim_end());
-        text.push('\n');
-    };
-    line(&header);
-    for row in &rows {
-        line(&row.each_ref().map(String::as_str));
-    }
+    let mut text = super::table(header, &rows);
     let _ = writeln!(
         text,
         "\n{}: {} flows. * 9876 is the Acronis port, configurable per site and per host.",
