@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use pretty_assertions::assert_eq;
 
-use crate::support::{abrfw, blessing, check_or_bless, fixture, topologies};
+use crate::support::{abrfw, check_or_bless, check_tree_or_bless, fixture, topologies};
 
 /// Every file under `dir`, keyed by path relative to it.
 pub fn tree(dir: &Path) -> BTreeMap<PathBuf, String> {
@@ -72,21 +72,7 @@ fn golden(name: &str) {
         &fixture("check").join(format!("{name}.txt")),
         &String::from_utf8_lossy(&check.stdout),
     );
-    if blessing() {
-        let _ = std::fs::remove_dir_all(&expected_dir);
-    }
-    let expected = tree(&expected_dir);
-    if !blessing() {
-        let actual_names: Vec<&PathBuf> = actual.keys().collect();
-        let expected_names: Vec<&PathBuf> = expected.keys().collect();
-        assert_eq!(
-            expected_names, actual_names,
-            "files of topology {name} (references without a producer fail too); bless with ABRFW_BLESS=1"
-        );
-    }
-    for (rel, text) in &actual {
-        check_or_bless(&expected_dir.join(rel), text);
-    }
+    check_tree_or_bless(&expected_dir, &actual);
 }
 
 /// One `#[test]` per fixture topology, so every mismatch is named; a test below checks that the
@@ -134,20 +120,7 @@ fn golden_chosen(backend: &str) {
     for (name, path) in topologies() {
         let actual = compile_to_tree_with(&path, &["--backend", backend]);
         let expected_dir = fixture("expected").join(backend).join(&name);
-        if blessing() {
-            let _ = std::fs::remove_dir_all(&expected_dir);
-        } else {
-            let expected = tree(&expected_dir);
-            let actual_names: Vec<&PathBuf> = actual.keys().collect();
-            let expected_names: Vec<&PathBuf> = expected.keys().collect();
-            assert_eq!(
-                expected_names, actual_names,
-                "{backend} files of topology {name}; bless with ABRFW_BLESS=1"
-            );
-        }
-        for (rel, text) in &actual {
-            check_or_bless(&expected_dir.join(rel), text);
-        }
+        check_tree_or_bless(&expected_dir, &actual);
     }
 }
 
