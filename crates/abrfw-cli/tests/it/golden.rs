@@ -110,9 +110,16 @@ fn every_fixture_topology_has_a_golden_test() {
     );
 }
 
-/// Backends `compile --out-dir` writes only when chosen: their references are
-/// `fixtures/expected/<backend>/<topology>/`, compiled with `--backend <backend>`.
-pub const CHOSEN_BACKENDS: [&str; 2] = ["firewalld", "ufw"];
+/// Backends `compile --out-dir` writes only when a site chooses them (the table's rows with
+/// `default: false`): their references are `fixtures/expected/<backend>/<topology>/`, compiled
+/// with `--backend <backend>`.
+pub fn chosen_backends() -> Vec<&'static str> {
+    abrfw_backends::BACKENDS
+        .iter()
+        .filter(|b| !b.default)
+        .map(|b| b.name)
+        .collect()
+}
 
 /// Every fixture topology compiled with `--backend <backend>` against
 /// `fixtures/expected/<backend>/<topology>/`.
@@ -125,13 +132,15 @@ fn golden_chosen(backend: &str) {
 }
 
 #[test]
-fn golden_firewalld_every_topology() {
-    golden_chosen("firewalld");
-}
-
-#[test]
-fn golden_ufw_every_topology() {
-    golden_chosen("ufw");
+fn golden_every_chosen_backend_every_topology() {
+    let chosen = chosen_backends();
+    assert!(
+        !chosen.is_empty(),
+        "firewalld and ufw are rows with default: false"
+    );
+    for backend in chosen {
+        golden_chosen(backend);
+    }
 }
 
 #[test]
@@ -139,7 +148,7 @@ fn every_reference_belongs_to_a_fixture_topology() {
     let names: Vec<String> = topologies().into_iter().map(|(n, _)| n).collect();
     for entry in std::fs::read_dir(fixture("expected")).expect("fixtures/expected") {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if CHOSEN_BACKENDS.contains(&name.as_str()) {
+        if chosen_backends().contains(&name.as_str()) {
             for entry in std::fs::read_dir(fixture("expected").join(&name)).unwrap() {
                 let topology = entry.unwrap().file_name().to_string_lossy().into_owned();
                 assert!(

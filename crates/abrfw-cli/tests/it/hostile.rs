@@ -92,7 +92,7 @@ fn accepted_hostile_text_is_rendered_inert_in_every_backend() {
         );
         // The backends a host chooses: firewalld.sh through firewall-offline-cmd, ufw.sh
         // through sh -n and the command pattern.
-        for backend in crate::golden::CHOSEN_BACKENDS {
+        for backend in crate::golden::chosen_backends() {
             let chosen = compile_to_tree_with(&case, &["--backend", backend]);
             let checked = validate::tree(&format!("{label}/{backend}"), &chosen, system);
             assert!(
