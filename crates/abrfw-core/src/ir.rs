@@ -483,6 +483,18 @@ impl HostRules {
         names.join(", ")
     }
 
+    /// The words every backend puts at the top of the host's files (inside its own comment
+    /// syntax): `abr-11.5 firewall rules for host ams (windows; roles: management-server)`.
+    pub fn header(&self) -> String {
+        format!(
+            "{} firewall rules for host {} ({}; roles: {})",
+            self.release,
+            self.host,
+            self.os,
+            self.roles_text()
+        )
+    }
+
     /// The rules of one direction, in order.
     pub fn rules_in(&self, direction: Direction) -> impl Iterator<Item = &Rule> {
         self.rules.iter().filter(move |r| r.direction == direction)
@@ -543,6 +555,21 @@ pub struct GatewayRules {
     pub zones: Vec<Zone>,
     /// Forward rules, sorted.
     pub rules: Vec<ForwardRule>,
+}
+
+impl GatewayRules {
+    /// The words every backend puts at the top of the gateway's files (inside its own comment
+    /// syntax): `abr-11.5 forwarding rules for gateway fw1 (linux; zones: office (eth1), servers)`.
+    pub fn header(&self) -> String {
+        let zones: Vec<String> = self.zones.iter().map(ToString::to_string).collect();
+        format!(
+            "{} forwarding rules for gateway {} ({}; zones: {})",
+            self.release,
+            self.gateway,
+            self.os,
+            zones.join(", ")
+        )
+    }
 }
 
 /// The connection-level facts every rule shape shares, borrowed from a [`Rule`] or a

@@ -97,13 +97,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
     let target = if drop { "DROP" } else { "CONTINUE" };
     let icmp: Vec<&str> = if drop { ICMPV6.to_vec() } else { Vec::new() };
     let view = View {
-        header: format!(
-            "{} firewall rules for host {} ({}; roles: {})",
-            host.release,
-            host.host,
-            host.os,
-            host.roles_text()
-        ),
+        header: host.header(),
         policy: host.policy.as_str(),
         ipsets: ipsets.numbered.into_views(),
         policies: vec![

@@ -137,13 +137,7 @@ pub fn render_files(host: &HostRules, opts: &Options) -> Result<RuleFiles, Error
             }
         }
     }
-    let header = format!(
-        "{} firewall rules for host {} ({}; roles: {})",
-        host.release,
-        host.host,
-        host.os,
-        host.roles_text()
-    );
+    let header = host.header();
     finish(
         Kind::Host,
         host.policy,
@@ -181,14 +175,7 @@ pub fn render_gateway_files(gw: &GatewayRules, opts: &Options) -> Result<RuleFil
             }
         }
     }
-    let zones: Vec<String> = gw.zones.iter().map(ToString::to_string).collect();
-    let header = format!(
-        "{} forwarding rules for gateway {} ({}; zones: {})",
-        gw.release,
-        gw.gateway,
-        gw.os,
-        zones.join(", ")
-    );
+    let header = gw.header();
     finish(Kind::Gateway, gw.policy, header, &[CHAIN_FWD], tables, sets)
 }
 

@@ -72,13 +72,7 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
         }
     }
     let view = View {
-        header: format!(
-            "{} firewall rules for host {} ({}; roles: {})",
-            host.release,
-            host.host,
-            host.os,
-            host.roles_text()
-        ),
+        header: host.header(),
         sets: sets.numbered.into_views(),
         chains: vec![
             ChainView {
@@ -127,15 +121,8 @@ fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Err
             ));
         }
     }
-    let zones: Vec<String> = gw.zones.iter().map(ToString::to_string).collect();
     let view = View {
-        header: format!(
-            "{} forwarding rules for gateway {} ({}; zones: {})",
-            gw.release,
-            gw.gateway,
-            gw.os,
-            zones.join(", ")
-        ),
+        header: gw.header(),
         sets: sets.numbered.into_views(),
         chains: vec![ChainView {
             name: "abrfw_fwd",

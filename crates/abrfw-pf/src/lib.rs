@@ -99,13 +99,7 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
         Policy::Fragment => Vec::new(),
     };
     let view = View {
-        header: format!(
-            "{} firewall rules for host {} ({}; roles: {})",
-            host.release,
-            host.host,
-            host.os,
-            host.roles_text()
-        ),
+        header: host.header(),
         policy: host.policy.as_str(),
         gateway: false,
         tables: tables.into_views(),
@@ -171,15 +165,8 @@ fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Err
         }
         Policy::Fragment => (Vec::new(), ""),
     };
-    let zones: Vec<String> = gw.zones.iter().map(ToString::to_string).collect();
     let view = View {
-        header: format!(
-            "{} forwarding rules for gateway {} ({}; zones: {})",
-            gw.release,
-            gw.gateway,
-            gw.os,
-            zones.join(", ")
-        ),
+        header: gw.header(),
         policy: gw.policy.as_str(),
         gateway: true,
         tables: tables.into_views(),

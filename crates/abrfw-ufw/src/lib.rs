@@ -91,13 +91,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
         let _ = write!(generation, "{byte:02x}");
     }
     let view = View {
-        header: format!(
-            "{} firewall rules for host {} ({}; roles: {})",
-            host.release,
-            host.host,
-            host.os,
-            host.roles_text()
-        ),
+        header: host.header(),
         policy: host.policy.as_str(),
         drop,
         ipv6,
