@@ -115,7 +115,7 @@ fn the_compiled_example_holds_exactly_the_documented_flows() {
 
 /// How a Linux host's rules are loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Loader {
+pub(crate) enum Loader {
     Nftables,
     Iptables,
     /// firewalld.sh into a scratch /etc/firewalld, then firewalld (nftables backend) with a
@@ -656,8 +656,9 @@ fn probe_before_and_after(
 
 /// Loads the files abrfw wrote for one host or gateway into its namespace, the way the backend
 /// pages tell an administrator to: `nft -f`, or `ipset restore` (when there are sets) then
-/// `iptables-restore` and `ip6tables-restore`.
-fn load_rules(ns: &str, dir: &Path, loader: Loader) {
+/// `iptables-restore` and `ip6tables-restore`; a file without its own INPUT chain (a gateway's,
+/// or a fragment) goes in with `--noflush` and the idempotent `-C || -I` hook its header names.
+pub(crate) fn load_rules(ns: &str, dir: &Path, loader: Loader) {
     let file = |name: &str| dir.join(name).display().to_string();
     match loader {
         Loader::Nftables => in_ns(ns, &["nft", "-f", &file("nftables.nft")]),
@@ -675,22 +676,29 @@ fn load_rules(ns: &str, dir: &Path, loader: Loader) {
                     ],
                 );
             }
-            in_ns(
-                ns,
-                &[
-                    "sh",
-                    "-c",
-                    &format!("iptables-restore < {}", file("iptables.rules")),
-                ],
-            );
-            in_ns(
-                ns,
-                &[
-                    "sh",
-                    "-c",
-                    &format!("ip6tables-restore < {}", file("ip6tables.rules")),
-                ],
-            );
+            for (tool, cmd, name) in [
+                ("iptables-restore", "iptables", "iptables.rules"),
+                ("ip6tables-restore", "ip6tables", "ip6tables.rules"),
+            ] {
+                let text = std::fs::read_to_string(dir.join(name)).unwrap();
+                if text.contains("\n:INPUT ") {
+                    in_ns(ns, &["sh", "-c", &format!("{tool} < {}", file(name))]);
+                    continue;
+                }
+                in_ns(
+                    ns,
+                    &["sh", "-c", &format!("{tool} --noflush < {}", file(name))],
+                );
+                let hooks: Vec<&str> = text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("#   "))
+                    .filter(|l| l.starts_with(&format!("{cmd} -C ")))
+                    .collect();
+                assert!(!hooks.is_empty(), "{name}: no hook command in the header");
+                for hook in hooks {
+                    in_ns(ns, &["sh", "-c", hook]);
+                }
+            }
         }
     }
 }
