@@ -342,6 +342,66 @@ mod tests {
         assert!(w.contains(&"[[allow]] \"v6\" compiles to no rule: its ends share no address family (IPv4 on one side, IPv6 on the other)".to_owned()), "{w:?}");
     }
 
+    /// A gateway between servers and office; the admin network is a [[zone]] the gateway may
+    /// or may not join.
+    fn gateway_site(zones: &str, from: &str) -> String {
+        format!(
+            "[[zone]]\nname = \"admin\"\nnetworks = [\"10.99.0.0/24\"]\n\
+             [[host]]\nname = \"lx\"\nos = \"linux\"\naddresses = [\"192.0.2.20\"]\nroles = [\"agent\"]\nzone = \"servers\"\n\
+             [[host]]\nname = \"pc\"\naddresses = [\"198.51.100.2\"]\nroles = [\"agent\"]\nzone = \"office\"\n\
+             [[gateway]]\nname = \"gw\"\nos = \"linux\"\nzones = {zones}\n\
+             [[allow]]\nname = \"ssh\"\nfrom = \"{from}\"\nto = \"lx\"\nport = 22\n"
+        )
+    }
+
+    #[test]
+    fn an_address_in_no_zone_towards_a_host_behind_a_gateway_warns() {
+        let w = warned(&gateway_site(
+            r#"["servers", "office", "admin"]"#,
+            "10.98.0.0/24",
+        ));
+        assert!(
+            w.iter()
+                .any(|m| m
+                    .starts_with("[[allow]] \"ssh\": 10.98.0.0/24 lies in no [[zone]]'s networks")),
+            "{w:?}"
+        );
+        // Inside the admin zone, routed by the gateway: no warning at all.
+        let w = warned(&gateway_site(
+            r#"["servers", "office", "admin"]"#,
+            "10.99.0.7",
+        ));
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn an_admin_allow_from_a_zone_the_gateway_does_not_route_warns_at_the_allow() {
+        let text = gateway_site(r#"["servers", "office"]"#, "10.99.0.0/24");
+        let topo = parse("t.toml", &text, &Catalog::builtin()).unwrap();
+        let d = topo
+            .warnings
+            .iter()
+            .find(|d| {
+                d.message
+                    .starts_with("[[allow]] \"ssh\" may not reach host \"lx\"")
+            })
+            .unwrap_or_else(|| panic!("{:?}", topo.warnings));
+        let at = d.span.clone().unwrap().start;
+        assert!(
+            text[at..].starts_with("\"ssh\""),
+            "located at the allow's name"
+        );
+        // The host guard agrees: the only admin allow does not reach it.
+        assert!(
+            topo.warnings
+                .iter()
+                .any(|d| d.message.starts_with("host \"lx\" may lock out"))
+        );
+        // Under fragment the gateway drops nothing of its own: no warning.
+        let w = warned(&format!("[options]\npolicy = \"fragment\"\n{text}"));
+        assert!(w.is_empty(), "{w:?}");
+    }
+
     #[test]
     fn fragment_never_warns() {
         assert!(warned(&format!("[options]\npolicy = \"fragment\"\n{HOSTS}")).is_empty());

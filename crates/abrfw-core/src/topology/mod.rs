@@ -1052,6 +1052,50 @@ mod tests {
     }
 
     #[test]
+    fn zones_and_gateway_interfaces_are_checked() {
+        let catalog = Catalog::builtin();
+        let host = "[[host]]\nname = \"a\"\naddresses = [\"10.0.0.1\"]\nroles = [\"agent\"]\nzone = \"srv\"\n";
+        let errors = |text: &str| -> Vec<String> {
+            match parse("t.toml", text, &catalog) {
+                Ok(_) => Vec::new(),
+                Err(e) => e.diagnostics.iter().map(|d| d.message.clone()).collect(),
+            }
+        };
+        let text = format!(
+            "{host}[[zone]]\nname = \"admin\"\nnetworks = [\"10.99.0.0/16\", \"10.98.0.1/24\"]\n\
+             [[zone]]\nname = \"lab\"\nnetworks = [\"10.99.3.0/24\"]\n"
+        );
+        assert_eq!(
+            errors(&text),
+            [
+                "invalid network \"10.98.0.1/24\"",
+                "network 10.99.3.0/24 of zone \"lab\" overlaps network 10.99.0.0/16 of zone \"admin\""
+            ]
+        );
+        // A [[zone]] without hosts is a zone a gateway may route; interfaces name all or none.
+        let text = format!(
+            "{host}[[zone]]\nname = \"admin\"\nnetworks = [\"10.99.0.0/24\"]\n\
+             [[gateway]]\nname = \"gw\"\nos = \"linux\"\nzones = [\"srv\", \"admin\"]\ninterfaces = {{ srv = \"eth0\" }}\n"
+        );
+        assert_eq!(
+            errors(&text),
+            ["gateway \"gw\" names interfaces for some zones but not for \"admin\""]
+        );
+        let topo = parse(
+            "t.toml",
+            &text.replace("srv = \"eth0\"", "srv = \"eth0\", admin = \"eth2\""),
+            &catalog,
+        )
+        .unwrap();
+        assert_eq!(topo.gateways[0].interfaces(), Some(vec!["eth2", "eth0"]));
+        assert_eq!(
+            topo.zone_of_network("10.99.0.128/25".parse().unwrap()),
+            Some("admin")
+        );
+        assert_eq!(topo.zone_of_network("10.99.0.0/23".parse().unwrap()), None);
+    }
+
+    #[test]
     fn directory_names_are_checked() {
         for good in [
             "console",
