@@ -380,8 +380,9 @@ pub(crate) fn flow_dport(flow: &Flow, responder: &Host) -> PortRange {
 ///
 /// A gateway passes every applicable flow whose initiator and responder sit in two different
 /// zones among its own, from the initiators' addresses and source ports to the responders'
-/// addresses and port; `[[allow]]` rules count when both of their ends are hosts (an address has
-/// no zone).
+/// addresses and port. An `[[allow]]` crosses the gateways between the zones of its two ends: a
+/// host's zone, or the `[[zone]]` whose networks hold an address (an address in no zone crosses
+/// no gateway).
 pub fn compile_gateways(
     catalog: &Catalog,
     topology: &Topology,
@@ -392,7 +393,7 @@ pub fn compile_gateways(
     check_budget(&flows, topology)?;
     // Every connection that may cross a gateway, its ends grouped by zone and port; the same
     // for every gateway.
-    let mut crossings: Vec<Crossing<'_>> = flows
+    let crossings: Vec<Crossing<'_>> = flows
         .iter()
         .map(|a| {
             let flow = a.flow;
@@ -409,20 +410,43 @@ pub fn compile_gateways(
             }
         })
         .collect();
-    for allow in &topology.allows {
-        if let (AllowEnd::Host(f), AllowEnd::Host(t)) = (allow.from, allow.to) {
-            crossings.push(Crossing {
-                flow: FlowId::allow(&allow.name),
-                purpose: &allow.description,
-                protocol: allow.protocol,
-                initiators: BTreeMap::from([(
-                    (hosts[f].zone.as_str(), hosts[f].source_ports),
-                    vec![f],
-                )]),
-                responders: BTreeMap::from([((hosts[t].zone.as_str(), allow.ports), vec![t])]),
-            });
-        }
-    }
+    // The [[allow]] rules whose two ends both sit in a zone, with their addresses.
+    let allows: Vec<AllowCrossing<'_>> = topology
+        .allows
+        .iter()
+        .filter(|a| a.from != a.to)
+        .filter_map(|allow| {
+            let end = |e: AllowEnd| -> Option<(&str, Peers, Vec<String>)> {
+                match e {
+                    AllowEnd::Host(i) => Some((
+                        hosts[i].zone.as_str(),
+                        Peers::from_nets(hosts[i].addresses.iter().copied()),
+                        vec![hosts[i].name.clone()],
+                    )),
+                    AllowEnd::Network(n) => Some((
+                        topology.zone_of_network(n)?,
+                        Peers::from_nets([n]),
+                        Vec::new(),
+                    )),
+                }
+            };
+            let (from, sources, source_hosts) = end(allow.from)?;
+            let (to, destinations, destination_hosts) = end(allow.to)?;
+            Some(AllowCrossing {
+                allow,
+                from,
+                to,
+                source_ports: match allow.from {
+                    AllowEnd::Host(f) => hosts[f].source_ports,
+                    AllowEnd::Network(_) => None,
+                },
+                sources,
+                destinations,
+                source_hosts,
+                destination_hosts,
+            })
+        })
+        .collect();
     // Addresses and sorted names per distinct host list, computed once: the same agents
     // initiate many flows.
     let mut groups: BTreeMap<&[usize], (Peers, Vec<String>)> = BTreeMap::new();
@@ -464,19 +488,9 @@ pub fn compile_gateways(
                     else {
                         continue;
                     };
-                    let mut sources = src.clone();
-                    let mut destinations = dst.clone();
-                    if sources.v4.is_empty() || destinations.v4.is_empty() {
-                        sources.v4.clear();
-                        destinations.v4.clear();
-                    }
-                    if sources.v6.is_empty() || destinations.v6.is_empty() {
-                        sources.v6.clear();
-                        destinations.v6.clear();
-                    }
-                    if sources.is_empty() {
+                    let Some((sources, destinations)) = shared_families(src, dst) else {
                         continue;
-                    }
+                    };
                     rules.push(ForwardRule {
                         flow: c.flow.clone(),
                         from_zone,
@@ -492,6 +506,30 @@ pub fn compile_gateways(
                     });
                 }
             }
+        }
+        for a in &allows {
+            let (Some(from_zone), Some(to_zone)) = (zone_of(a.from), zone_of(a.to)) else {
+                continue;
+            };
+            if a.from == a.to {
+                continue;
+            }
+            let Some((sources, destinations)) = shared_families(&a.sources, &a.destinations) else {
+                continue;
+            };
+            rules.push(ForwardRule {
+                flow: FlowId::allow(&a.allow.name),
+                from_zone,
+                to_zone,
+                protocol: a.allow.protocol,
+                destination_port: a.allow.ports,
+                source_ports: a.source_ports,
+                sources,
+                destinations,
+                source_hosts: a.source_hosts.clone(),
+                destination_hosts: a.destination_hosts.clone(),
+                purpose: a.allow.description.clone(),
+            });
         }
         rules.sort();
         rules.dedup();
@@ -515,7 +553,34 @@ pub fn compile_gateways(
     Ok(result)
 }
 
-/// A connection a gateway may forward: a catalog flow or an `[[allow]]` between two hosts.
+/// The two address lists cut to the families both have; `None` when they share none.
+fn shared_families(src: &Peers, dst: &Peers) -> Option<(Peers, Peers)> {
+    let mut sources = src.clone();
+    let mut destinations = dst.clone();
+    if sources.v4.is_empty() || destinations.v4.is_empty() {
+        sources.v4.clear();
+        destinations.v4.clear();
+    }
+    if sources.v6.is_empty() || destinations.v6.is_empty() {
+        sources.v6.clear();
+        destinations.v6.clear();
+    }
+    (!sources.is_empty()).then_some((sources, destinations))
+}
+
+/// An `[[allow]]` whose ends both sit in a zone, resolved for the gateways.
+struct AllowCrossing<'t> {
+    allow: &'t Allow,
+    from: &'t str,
+    to: &'t str,
+    source_ports: Option<PortRange>,
+    sources: Peers,
+    destinations: Peers,
+    source_hosts: Vec<String>,
+    destination_hosts: Vec<String>,
+}
+
+/// A catalog flow a gateway may forward.
 struct Crossing<'t> {
     flow: FlowId,
     purpose: &'t str,

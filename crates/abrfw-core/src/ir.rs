@@ -570,6 +570,33 @@ impl GatewayRules {
             zones.join(", ")
         )
     }
+
+    /// The interfaces of its zones, in zone order, when the topology names them (it names all or
+    /// none). With them the gateway's forward rules and its drop apply only to traffic that
+    /// enters on one of these interfaces and leaves on another; other forwarded traffic is left
+    /// to the gateway's own rules. Without them (`None`) abrfw filters all forwarded traffic.
+    pub fn zone_interfaces(&self) -> Option<Vec<&str>> {
+        let list: Option<Vec<&str>> = self.zones.iter().map(|z| z.interface.as_deref()).collect();
+        list.filter(|l| !l.is_empty())
+    }
+
+    /// Every ordered pair of two different zone interfaces: the traffic a scoped gateway
+    /// filters (empty without [`GatewayRules::zone_interfaces`]).
+    pub fn interface_pairs(&self) -> Vec<(&str, &str)> {
+        let list = self.zone_interfaces().unwrap_or_default();
+        let mut pairs = Vec::new();
+        for a in &list {
+            for b in &list {
+                if a != b {
+                    pairs.push((*a, *b));
+                }
+            }
+        }
+        // Two zones on one interface give the same pairs twice.
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+    }
 }
 
 /// The connection-level facts every rule shape shares, borrowed from a [`Rule`] or a

@@ -2,11 +2,16 @@
 //! `iptables-restore` file and an `ip6tables-restore` file, plus an `ipset restore` file when a
 //! peer list is too long for one rule per address.
 //!
-//! `policy = "drop"` gives a complete `*filter` table: a host drops by default in INPUT and
-//! OUTPUT, a gateway in FORWARD; loopback, established/related traffic and (IPv6) the ICMPv6
-//! types IPv6 needs pass before abrfw's own chains `ABRFW-IN` / `ABRFW-OUT` (`ABRFW-FWD`) are
-//! consulted. `policy = "fragment"` gives only those chains, to load with `--noflush` beside the
-//! site's own rules. The semantics are the nftables backend's, rule for rule.
+//! `policy = "drop"` gives a host a complete `*filter` table that drops by default in INPUT and
+//! OUTPUT; loopback, established/related traffic and (IPv6) the ICMPv6 types IPv6 needs pass
+//! before abrfw's own chains `ABRFW-IN` / `ABRFW-OUT` are consulted. A gateway never gets a
+//! whole table: its file holds only abrfw's chains (`ABRFW-GW`, `ABRFW-ZONES`, `ABRFW-FWD`), to
+//! load with `--noflush` and hook into FORWARD with one idempotent `-C || -I` command, so the
+//! gateway's own INPUT, OUTPUT and FORWARD rules and policies stay as they are. `ABRFW-GW`
+//! sends all forwarded traffic, or with zone interfaces only that between them, to
+//! `ABRFW-ZONES`, which accepts established traffic and abrfw's flows and drops the rest.
+//! `policy = "fragment"` gives only the rule chains, to load with `--noflush` beside the site's
+//! own rules. The semantics are the nftables backend's, rule for rule.
 #![deny(missing_docs)]
 
 mod escape;
@@ -37,6 +42,11 @@ pub const CHAIN_IN: &str = "ABRFW-IN";
 pub const CHAIN_OUT: &str = "ABRFW-OUT";
 /// abrfw's chain for a gateway's forward rules.
 pub const CHAIN_FWD: &str = "ABRFW-FWD";
+/// The chain FORWARD jumps to on a drop-policy gateway: it sends the traffic abrfw filters (all
+/// forwarded traffic, or only that between the zones' interfaces) to [`CHAIN_ZONES`].
+pub const CHAIN_GW: &str = "ABRFW-GW";
+/// A drop-policy gateway's filter: established and related traffic, then [`CHAIN_FWD`], then drop.
+pub const CHAIN_ZONES: &str = "ABRFW-ZONES";
 
 /// ICMPv6 types a drop-policy IPv6 host accepts in both directions, as the nftables backend does:
 /// errors (RFC 4890 §4.3.1), neighbour discovery (RFC 4861) and MLD (RFC 2710, RFC 3810). By
@@ -176,14 +186,27 @@ pub fn render_gateway_files(gw: &GatewayRules, opts: &Options) -> Result<RuleFil
         }
     }
     let header = gw.header();
-    finish(Kind::Gateway, gw.policy, header, &[CHAIN_FWD], tables, sets)
+    let scope = gw
+        .interface_pairs()
+        .into_iter()
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect();
+    finish(
+        Kind::Gateway(scope),
+        gw.policy,
+        header,
+        &[CHAIN_FWD],
+        tables,
+        sets,
+    )
 }
 
-/// A host (INPUT/OUTPUT) or a gateway (FORWARD).
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// A host (INPUT/OUTPUT) or a gateway (FORWARD), with the `(in, out)` interface pairs it
+/// filters (empty: all forwarded traffic).
+#[derive(Clone, PartialEq, Eq)]
 enum Kind {
     Host,
-    Gateway,
+    Gateway(Vec<(String, String)>),
 }
 
 /// Which address of a packet a peer list matches.
@@ -233,9 +256,10 @@ fn finish(
                 rules: rules.iter().filter(|r| r.chain == name).cloned().collect(),
             })
             .collect();
-        let hooks: Vec<(&str, &str)> = match kind {
-            Kind::Host => vec![("INPUT", CHAIN_IN), ("OUTPUT", CHAIN_OUT)],
-            Kind::Gateway => vec![("FORWARD", CHAIN_FWD)],
+        let hooks: Vec<(&str, &str)> = match (&kind, policy) {
+            (Kind::Host, _) => vec![("INPUT", CHAIN_IN), ("OUTPUT", CHAIN_OUT)],
+            (Kind::Gateway(_), Policy::Fragment) => vec![("FORWARD", CHAIN_FWD)],
+            (Kind::Gateway(_), Policy::Drop) => vec![("FORWARD", CHAIN_GW)],
         };
         let view = TableView {
             header: header.clone(),
@@ -255,6 +279,12 @@ fn finish(
                     .collect::<Vec<_>>()
                     .join(", "),
             },
+            hook_chain: CHAIN_GW,
+            zones_chain: CHAIN_ZONES,
+            scope: match &kind {
+                Kind::Gateway(scope) => scope.clone(),
+                Kind::Host => Vec::new(),
+            },
             jumps: hooks
                 .into_iter()
                 .map(|(base, own)| {
@@ -262,9 +292,9 @@ fn finish(
                 })
                 .collect(),
         };
-        let mut text = match (policy, kind) {
+        let mut text = match (policy, &kind) {
             (Policy::Drop, Kind::Host) => HostTemplate { v: &view }.render()?,
-            (Policy::Drop, Kind::Gateway) => GatewayTemplate { v: &view }.render()?,
+            (Policy::Drop, Kind::Gateway(_)) => GatewayTemplate { v: &view }.render()?,
             (Policy::Fragment, _) => FragmentTemplate { v: &view }.render()?,
         };
         text.push('\n');
@@ -329,8 +359,15 @@ struct TableView {
     icmpv6: Vec<u8>,
     /// The same as `number name, ...`, for a comment.
     icmpv6_names: String,
-    /// Shell commands that hook abrfw's chains into the built-in ones once (fragment only).
+    /// Shell commands that hook abrfw's chains into the built-in ones once (fragments and
+    /// gateways).
     jumps: Vec<String>,
+    /// A gateway's hook chain, [`CHAIN_GW`].
+    hook_chain: &'static str,
+    /// A gateway's filter chain, [`CHAIN_ZONES`].
+    zones_chain: &'static str,
+    /// A gateway's `(in, out)` zone interface pairs; empty: all forwarded traffic.
+    scope: Vec<(String, String)>,
 }
 
 struct ChainView {

@@ -3,7 +3,12 @@
 //!
 //! `policy = "drop"` gives a complete `table inet abrfw` that replaces itself atomically
 //! (`table` + `delete table` + definition, the idiom nft 1.0.6 supports) and drops by default:
-//! in input and output for a host, in forward for a gateway. `policy = "fragment"` gives only
+//! in input and output for a host, in forward for a gateway. A gateway whose zones name their
+//! interfaces filters only traffic between those interfaces (an `iifname . oifname` match jumps
+//! to `abrfw_zones`, which drops what abrfw does not allow; the base chain accepts the rest, so
+//! other forwarded traffic is left to the gateway's own tables); a gateway without interfaces
+//! filters all forwarded traffic. A gateway's own input and output are never touched. `policy =
+//! "fragment"` gives only
 //! named sets and the `abrfw_in`/`abrfw_out` (or `abrfw_fwd`) chains, to `include` inside the
 //! site's own `table inet` and jump to.
 #![deny(missing_docs)]
@@ -130,7 +135,15 @@ fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Err
         }],
     };
     finish(match gw.policy {
-        Policy::Drop => GatewayTemplate { v: &view }.render()?,
+        Policy::Drop => GatewayTemplate {
+            v: &view,
+            scope: gw
+                .interface_pairs()
+                .into_iter()
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect(),
+        }
+        .render()?,
         Policy::Fragment => FragmentTemplate {
             v: &view,
             gateway: true,
@@ -154,6 +167,8 @@ struct HostTemplate<'a> {
 #[template(path = "nftables-gateway.nft")]
 struct GatewayTemplate<'a> {
     v: &'a View,
+    /// `(in, out)` interface pairs the gateway filters; empty: all forwarded traffic.
+    scope: Vec<(String, String)>,
 }
 
 #[derive(Template)]

@@ -108,6 +108,11 @@ pub fn schema() -> Value {
                 "type": "array",
                 "items": { "$ref": "#/$defs/gateway" },
             },
+            "zone": {
+                "description": "Zones with the networks that lie in them.",
+                "type": "array",
+                "items": { "$ref": "#/$defs/zone" },
+            },
         },
         "$defs": {
             "name": {
@@ -205,13 +210,26 @@ pub fn schema() -> Value {
                         "items": { "enum": gateway_backends },
                     },
                     "interfaces": {
-                        "description": "Zone name -> interface name.",
+                        "description": "Zone name -> interface name: all of the gateway's zones or none. With them the gateway filters only traffic between these interfaces.",
                         "type": "object",
                         "propertyNames": { "$ref": "#/$defs/name" },
                         "additionalProperties": {
                             "type": "string",
                             "pattern": interface_pattern,
                         },
+                    },
+                },
+            },
+            "zone": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["name"],
+                "properties": {
+                    "name": { "$ref": "#/$defs/name" },
+                    "networks": {
+                        "description": "Addresses and networks in the zone: an [[allow]] end inside one belongs to the zone and crosses its gateways. No two zones may overlap.",
+                        "type": "array",
+                        "items": { "$ref": "#/$defs/address" },
                     },
                 },
             },

@@ -92,6 +92,7 @@ macro_rules! golden_tests {
 golden_tests! {
     golden_backend_choice => "backend-choice",
     golden_example => "example",
+    golden_gateway_zones => "gateway-zones",
     golden_install_only => "install-only",
     golden_nodns_nomgmt => "nodns-nomgmt",
     golden_pf => "pf",

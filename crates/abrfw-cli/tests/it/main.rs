@@ -7,6 +7,7 @@ mod cli;
 mod diff;
 mod errors;
 mod explain;
+mod gateway;
 mod generated;
 mod golden;
 mod hostile;

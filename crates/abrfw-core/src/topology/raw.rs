@@ -17,6 +17,16 @@ pub struct RawTopology {
     pub allows: Vec<RawAllow>,
     #[serde(default, rename = "gateway")]
     pub gateways: Vec<RawGateway>,
+    #[serde(default, rename = "zone")]
+    pub zones: Vec<RawZone>,
+}
+
+/// One `[[zone]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawZone {
+    pub name: Spanned<String>,
+    pub networks: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[options]`.
