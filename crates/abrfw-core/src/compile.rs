@@ -749,22 +749,149 @@ acronis_port = 9999
             out,
             vec![("ri-con-win-files", 445), ("ri-con-win-params", 25001)]
         );
+        // Network Discovery and File and Printer Sharing are Windows features: a Linux console
+        // gets none of the group, and the Windows target no outbound discovery rules.
+        assert!(!con.rules.iter().any(|r| r.flow.starts_with("ri-nodns-")));
+        let xp = hosts.iter().find(|h| h.host == "xp").unwrap();
+        assert!(
+            xp.rules.iter().all(|r| r.direction == Direction::Inbound
+                && r.source_ports == PortRange::new(32768, 61000))
+        );
+    }
+
+    #[test]
+    fn no_dns_discovery_is_windows_to_windows_and_tcp_uses_the_ephemeral_range() {
+        let hosts = compile_text(
+            r#"
+[options]
+dns = false
+phases = ["install"]
+
+[[host]]
+name = "cons"
+os = "windows"
+addresses = ["10.0.0.11"]
+roles = ["management-console"]
+
+[[host]]
+name = "xp"
+os = "windows-legacy"
+addresses = ["10.0.0.31"]
+roles = ["agent"]
+
+[[host]]
+name = "lx"
+os = "linux"
+addresses = ["10.0.0.40"]
+roles = ["agent"]
+"#,
+        );
+        let con = hosts.iter().find(|h| h.host == "cons").unwrap();
         let nodns: Vec<_> = con
             .rules_in(Direction::Inbound)
             .filter(|r| r.flow.starts_with("ri-nodns-con-"))
             .collect();
         assert_eq!(nodns.len(), 10);
-        assert!(nodns.iter().all(|r| r.source_ports.is_none()));
+        for r in &nodns {
+            assert_eq!(r.peer_hosts, ["xp"], "{}: Windows targets only", r.flow);
+            let well_known = [137, 138, 1900].contains(&r.destination_port.first);
+            if well_known {
+                assert_eq!(r.protocol, Protocol::Udp, "{}", r.flow);
+                assert!(
+                    r.source_ports.is_none(),
+                    "{} sends from its own port",
+                    r.flow
+                );
+            } else {
+                assert_eq!(
+                    r.source_ports,
+                    PortRange::new(1025, 5000),
+                    "{}: the initiator's ephemeral range",
+                    r.flow
+                );
+            }
+        }
+        let lx = hosts.iter().find(|h| h.host == "lx").unwrap();
+        assert!(!lx.rules.iter().any(|r| r.flow.starts_with("ri-nodns-")));
         let xp = hosts.iter().find(|h| h.host == "xp").unwrap();
-        // The push arrives from the Linux console's range; discovery replies use any port.
-        assert!(
-            xp.rules_in(Direction::Inbound)
-                .all(|r| r.source_ports == PortRange::new(32768, 61000))
+        let smb = xp
+            .rules_in(Direction::Outbound)
+            .find(|r| r.flow == "ri-nodns-con-smb")
+            .unwrap();
+        assert_eq!(smb.source_ports, PortRange::new(1025, 5000));
+    }
+
+    #[test]
+    fn every_windows_agent_of_the_later_revision_is_a_push_target() {
+        let hosts = compile_text(
+            r#"
+release = "aba-11.7"
+
+[[host]]
+name = "ams"
+os = "windows"
+addresses = ["10.0.0.10"]
+roles = ["management-server", "license-server"]
+
+[[host]]
+name = "hv"
+os = "windows"
+addresses = ["10.0.0.20"]
+roles = ["agent-hyperv"]
+
+[[host]]
+name = "vmw"
+os = "windows"
+addresses = ["10.0.0.21"]
+roles = ["agent-vmware-windows"]
+"#,
         );
-        assert!(
-            xp.rules_in(Direction::Outbound)
-                .all(|r| r.flow.starts_with("ri-nodns-con-") && r.source_ports.is_none())
+        for name in ["hv", "vmw"] {
+            let h = hosts.iter().find(|h| h.host == name).unwrap();
+            let flows: Vec<&str> = h.rules.iter().map(|r| r.flow.as_str()).collect();
+            for f in [
+                "ri-ms-win-files",
+                "ri-ms-win-params",
+                "ri-register",
+                "ri-license-ms",
+            ] {
+                assert!(flows.contains(&f), "{name} lacks {f}: {flows:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_storage_node_reaches_its_managed_vault_and_agents_do_not() {
+        let hosts = compile_text(
+            r#"
+[[host]]
+name = "sn"
+os = "windows"
+addresses = ["10.0.0.20"]
+roles = ["storage-node"]
+
+[[host]]
+name = "lx"
+os = "linux"
+addresses = ["10.0.0.40"]
+roles = ["agent"]
+
+[[host]]
+name = "nas"
+os = "linux"
+addresses = ["10.0.0.45"]
+roles = ["managed-vault-smb", "managed-vault-nfs"]
+"#,
         );
+        let nas = hosts.iter().find(|h| h.host == "nas").unwrap();
+        assert_eq!(
+            flows_of(nas),
+            vec![
+                (Direction::Inbound, "sn-vault-nfs", 2049),
+                (Direction::Inbound, "sn-vault-smb", 445),
+            ]
+        );
+        assert!(nas.rules.iter().all(|r| r.peer_hosts == ["sn"]));
     }
 
     #[test]

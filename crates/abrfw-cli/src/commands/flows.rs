@@ -170,6 +170,10 @@ fn markdown(release: &Release) -> String {
     md.push_str("| component | topology roles that make a host play it |\n| --- | --- |\n");
     let components = [
         ("console", "`management-console`"),
+        (
+            "console_win",
+            "`management-console` on os `windows` / `windows-legacy`",
+        ),
         ("ms", "`management-server`"),
         ("ls", "`license-server`"),
         ("sn", "`storage-node`"),
@@ -181,7 +185,7 @@ fn markdown(release: &Release) -> String {
         ("agent_vmware_win", "`agent-vmware-windows`"),
         (
             "target_win",
-            "`agent` or `agent-exchange` on os `windows` / `windows-legacy`",
+            "`agent`, `agent-exchange`, `agent-hyperv` or `agent-vmware-windows` on os `windows` / `windows-legacy`",
         ),
         ("target_linux", "`agent` on os `linux`"),
         (
@@ -196,6 +200,10 @@ fn markdown(release: &Release) -> String {
         (
             "vault_smb / vault_sftp / vault_nfs",
             "`vault-smb` / `vault-sftp` / `vault-nfs`",
+        ),
+        (
+            "managed_vault_smb / managed_vault_nfs",
+            "`managed-vault-smb` / `managed-vault-nfs`",
         ),
         ("catalog", "`catalog-server`"),
     ];

@@ -2,7 +2,7 @@
 //!
 //! flows.md §2.1: every abr-11.5 flow (page 1 of the 11.7 edition, S2, is the 11.5 remote
 //! installation unchanged), plus the rows of §1 marked `later` from page 2 of the later revision
-//! (S3): console -> agent 9876, browser -> management server 8080, cloud storage 44445 and 55556,
+//! (S3): browser -> management server 8080, cloud storage 44445 and 55556,
 //! Agent for VMware (Windows) to vSphere, and Agent for Hyper-V as one more agent. The online
 //! storage is renamed "Acronis Cloud Backup Storage".
 
@@ -23,9 +23,23 @@ const OPERATE: Flow = match find(&abr_11_5::FLOWS, "console-ms") {
     None => panic!("abr-11.5 has console-ms"),
 };
 
-/// Rows of abr-11.5 that the later revision words differently, replacing the 11.5 row of the
+/// Rows of abr-11.5 that the later revision words differently (console -> agent 9876 is drawn
+/// here, S3, where 11.5 has it from S9 only), replacing the 11.5 row of the
 /// same id.
-const CHANGED: [Flow; 3] = [
+const CHANGED: [Flow; 4] = [
+    // 11.5 has the direct connection from S9 only; the later revision draws the arrow (S3).
+    Flow {
+        id: "console-agent",
+        initiator: Console,
+        responder: Agent,
+        port: Port::Acronis,
+        purpose: "Managing agents (direct connection to a machine)",
+        encryption: E9876,
+        condition: Condition::ALWAYS,
+        source: "S3, S9",
+        confidence: Medium,
+        ..OPERATE
+    },
     Flow {
         id: "agent-cloud-443",
         initiator: Agent,
@@ -61,19 +75,7 @@ const CHANGED: [Flow; 3] = [
 ];
 
 /// Rows of flows.md §1 marked `later` (S3).
-const ADDED: [Flow; 7] = [
-    Flow {
-        id: "console-agent",
-        initiator: Console,
-        responder: Agent,
-        port: Port::Acronis,
-        purpose: "Managing agents (direct connection to a machine)",
-        encryption: E9876,
-        condition: Condition::ALWAYS,
-        source: "S3, S9",
-        confidence: Medium,
-        ..OPERATE
-    },
+const ADDED: [Flow; 6] = [
     Flow {
         id: "browser-ms-8080",
         initiator: Browser,
@@ -196,8 +198,8 @@ const fn all_flows() -> [Flow; N] {
 
 const FLOWS: [Flow; N] = all_flows();
 
-const ROLES: [Role; 17] = {
-    let mut out = [Role::AgentHyperv; 17];
+const ROLES: [Role; 19] = {
+    let mut out = [Role::AgentHyperv; 19];
     let mut i = 0;
     while i < abr_11_5::ROLES.len() {
         out[i] = abr_11_5::ROLES[i];

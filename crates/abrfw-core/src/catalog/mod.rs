@@ -508,7 +508,6 @@ mod tests {
             assert!(ids.contains(id), "{id} missing");
         }
         for later in [
-            "console-agent",
             "browser-ms-8080",
             "agent-cloud-44445",
             "agent-cloud-55556",
@@ -528,6 +527,54 @@ mod tests {
             no_dns, 20,
             "10 ports on the management server, 10 on the console"
         );
+        // S9: the console manages a machine directly in 11.5 as well.
+        let direct = release.flow("console-agent").unwrap();
+        assert_eq!(
+            (direct.initiator, direct.responder, direct.port),
+            (Component::Console, Component::Agent, Port::Acronis)
+        );
+        assert!(direct.source.starts_with("S9"), "{}", direct.source);
+        assert_eq!(direct.confidence, Confidence::Medium);
+    }
+
+    #[test]
+    fn no_dns_rows_use_the_ephemeral_range_except_the_three_well_known_senders() {
+        let release = Catalog::builtin().default_release();
+        for f in release.flows.iter().filter(|f| f.group == Group::NoDns) {
+            let own_port = matches!(f.port, Port::Fixed(137 | 138 | 1900));
+            if own_port {
+                assert_eq!(f.protocol, Protocol::Udp, "{}", f.id);
+                assert_eq!(f.source_port, SourcePort::Any, "{}", f.id);
+            } else {
+                assert_eq!(f.source_port, SourcePort::Ephemeral, "{}", f.id);
+            }
+            assert_eq!(f.initiator, Component::TargetWin, "{}", f.id);
+            assert!(
+                matches!(f.responder, Component::Ms | Component::ConsoleWin),
+                "{}",
+                f.id
+            );
+        }
+    }
+
+    #[test]
+    fn the_managed_vault_is_in_both_11_x_releases_and_not_in_12_5() {
+        let catalog = Catalog::builtin();
+        for id in ["abr-11.5", "aba-11.7"] {
+            let release = catalog.release(id).unwrap();
+            for (flow, port, role) in [
+                ("sn-vault-smb", 445, Role::ManagedVaultSmb),
+                ("sn-vault-nfs", 2049, Role::ManagedVaultNfs),
+            ] {
+                let f = release.flow(flow).unwrap();
+                assert_eq!(f.initiator, Component::Sn);
+                assert_eq!(f.port, Port::Fixed(port));
+                assert!(f.source.contains("S3"), "{}", f.source);
+                assert!(release.has_role(role));
+            }
+        }
+        let twelve = catalog.release("ab-12.5").unwrap();
+        assert!(twelve.flow("sn-vault-smb").is_none());
     }
 
     #[test]
@@ -539,7 +586,6 @@ mod tests {
             assert!(later.flow(f.id).is_some(), "{} kept", f.id);
         }
         for id in [
-            "console-agent",
             "browser-ms-8080",
             "agent-cloud-44445",
             "agent-cloud-55556",
@@ -549,7 +595,9 @@ mod tests {
         ] {
             assert!(later.flow(id).is_some(), "{id} added");
         }
-        assert_eq!(later.flows.len(), old.flows.len() + 7);
+        assert_eq!(later.flows.len(), old.flows.len() + 6);
+        let direct = later.flow("console-agent").unwrap();
+        assert_eq!(direct.source, "S3, S9", "drawn in the later revision");
         assert!(
             later
                 .flow("agent-cloud-443")
