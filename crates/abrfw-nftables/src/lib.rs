@@ -242,12 +242,11 @@ impl Sets {
 /// One accept rule: addresses, interfaces, ports, new connections only (replies pass as
 /// established).
 struct RuleView {
-    iif: String,
-    oif: String,
-    saddr: String,
-    daddr: String,
+    /// The ready match clauses before the port, each followed by a space (`iifname "eth1" ip
+    /// saddr @abrfw_peers001_v4 tcp sport 49152-65535 `): interface names go through
+    /// [`escape::nft_string`] here, the rest is set names and numbers. Printed `|safe`.
+    matches: String,
     proto: &'static str,
-    sport: String,
     dport: String,
     comment: String,
 }
@@ -265,20 +264,22 @@ impl RuleView {
             Family::V4 => "ip",
             Family::V6 => "ip6",
         };
+        let proto = match parts.protocol {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        };
+        let clauses = [
+            iif.map(|i| format!("iifname \"{}\"", escape::nft_string(&i))),
+            oif.map(|o| format!("oifname \"{}\"", escape::nft_string(&o))),
+            saddr.map(|s| format!("{match_kw} saddr @{s}")),
+            daddr.map(|d| format!("{match_kw} daddr @{d}")),
+            parts
+                .source_ports
+                .map(|p| format!("{proto} sport {}", port_range(p))),
+        ];
         RuleView {
-            iif: iif.unwrap_or_default(),
-            oif: oif.unwrap_or_default(),
-            saddr: saddr
-                .map(|s| format!("{match_kw} saddr @{s}"))
-                .unwrap_or_default(),
-            daddr: daddr
-                .map(|s| format!("{match_kw} daddr @{s}"))
-                .unwrap_or_default(),
-            proto: match parts.protocol {
-                Protocol::Tcp => "tcp",
-                Protocol::Udp => "udp",
-            },
-            sport: parts.source_ports.map(port_range).unwrap_or_default(),
+            matches: clauses.into_iter().flatten().map(|c| c + " ").collect(),
+            proto,
             dport: port_range(parts.destination_port),
             comment: comment(parts.flow, parts.purpose),
         }
