@@ -47,6 +47,7 @@ fn expected_acronis() -> BTreeSet<(&'static str, &'static str, u16)> {
         ("office-win", "ams", 9876), // agent-ms, agent-ls-check
         ("console", "ams", 9876),    // console-ms, console-ls-manage
         ("ams", "office-win", 9876), // ms-agent
+        ("console", "lx", 9876),     // console-agent (direct console connection, S9)
     ])
 }
 
@@ -348,7 +349,7 @@ fn run(loader: Loader) {
         fail(from, to, 9877, "undocumented port");
     }
     fail(
-        "console",
+        "office-win",
         "lx",
         9876,
         "office to servers, no documented flow",
