@@ -43,8 +43,8 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
         'abrfw;compile' {
             [CompletionResult]::new('--release', '--release', [CompletionResultType]::ParameterName, 'Compile under this release instead of the topology''s `release` (see `abrfw releases`)')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release')
-            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Directory to write DIR/<host>/<file> into (created if missing)')
-            [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Directory to write DIR/<host>/<file> into (created if missing)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Directory to write DIR/<host>/<file> into (created if missing). A host or gateway with nftables, iptables or pf files also gets DIR/<host>/apply.sh, which loads them with a timed rollback (docs/rollout.md)')
+            [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Directory to write DIR/<host>/<file> into (created if missing). A host or gateway with nftables, iptables or pf files also gets DIR/<host>/apply.sh, which loads them with a timed rollback (docs/rollout.md)')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Print the rule set of this one host to stdout instead of writing files')
             [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'Only this backend, for every host it serves (default: the backends the topology chooses for each host, `backends` or `[options] linux_backends`, else every default backend of the host''s OS; with --host, the first of them)')
             [CompletionResult]::new('--lock-wait', '--lock-wait', [CompletionResultType]::ParameterName, 'Seconds to wait for another abrfw run writing into --out-dir to finish (DIR/.abrfw.lock) before giving up with exit 2')

@@ -41,7 +41,7 @@ complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "inventory" -d 'Print an
 complete -c abrfw -n "__fish_abrfw_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l release -d 'Compile under this release instead of the topology\'s `release` (see `abrfw releases`)' -r
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
-complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -s o -l out-dir -d 'Directory to write DIR/<host>/<file> into (created if missing)' -r -F
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -s o -l out-dir -d 'Directory to write DIR/<host>/<file> into (created if missing). A host or gateway with nftables, iptables or pf files also gets DIR/<host>/apply.sh, which loads them with a timed rollback (docs/rollout.md)' -r -F
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l host -d 'Print the rule set of this one host to stdout instead of writing files' -r
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l backend -d 'Only this backend, for every host it serves (default: the backends the topology chooses for each host, `backends` or `[options] linux_backends`, else every default backend of the host\'s OS; with --host, the first of them)' -r -f -a "nftables\t'nftables.nft: a script for `nft -f`, host or gateway rules (Linux, appliance)'
 iptables\t'iptables.rules and ip6tables.rules for iptables-restore / ip6tables-restore, plus ipset.rules when a peer list is long; host or gateway rules (Linux, appliance)'

@@ -204,6 +204,57 @@ pub static BACKENDS: [Backend; 8] = [
     },
 ];
 
+/// A file abrfw writes into `DIR/<host>/` beside the backends' files, made from their names
+/// (not from the rules): `apply.sh`, which loads whichever of them it can with a timed rollback.
+#[derive(Debug)]
+pub struct Extra {
+    /// The file name under `DIR/<host>/`.
+    pub file: &'static str,
+    /// One line for `--help`.
+    pub help: &'static str,
+    /// Renders it for one directory; `None` when it has nothing to do there.
+    pub render: fn(&ExtraFor<'_>) -> Result<Option<String>>,
+}
+
+/// What an [`Extra`] knows of the directory it is written into.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtraFor<'a> {
+    /// The host's or gateway's name (its directory).
+    pub name: &'a str,
+    /// Whether it is a `[[gateway]]`.
+    pub gateway: bool,
+    /// Whether its rules are a fragment (`policy = "fragment"`), which the site's own firewall
+    /// configuration includes rather than loads.
+    pub fragment: bool,
+    /// The backend files written into the directory.
+    pub files: &'a [&'a str],
+}
+
+/// Every extra file, in the order they are written after the backends' files.
+pub static EXTRAS: [Extra; 1] = [Extra {
+    file: abrfw_rollout::FILE_NAME,
+    help: "apply.sh: loads the host's nftables, iptables or pf files with a timed rollback \
+           (confirm, rollback, persist; docs/rollout.md), for every host and gateway that has them \
+           and whose policy is not \"fragment\"",
+    render: |d| {
+        if d.fragment {
+            return Ok(None);
+        }
+        Ok(abrfw_rollout::render(d.name, d.gateway, d.files)?)
+    },
+}];
+
+/// The extra files for one directory.
+pub fn render_extras(dir: &ExtraFor<'_>) -> Result<Files> {
+    let mut out = Files::new();
+    for e in &EXTRAS {
+        if let Some(text) = (e.render)(dir)? {
+            out.push((e.file, text));
+        }
+    }
+    Ok(out)
+}
+
 /// The backend called `name`.
 pub fn find(name: &str) -> Option<&'static Backend> {
     BACKENDS.iter().find(|b| b.name == name)
@@ -224,9 +275,12 @@ pub fn for_gateway(os: Os) -> impl Iterator<Item = &'static Backend> {
     BACKENDS.iter().filter(move |b| b.serves_gateway(os))
 }
 
-/// Every file name any backend writes, in table order.
+/// Every file name any backend writes, in table order, then the extra files.
 pub fn all_files() -> impl Iterator<Item = &'static str> {
-    BACKENDS.iter().flat_map(|b| b.files.iter().copied())
+    BACKENDS
+        .iter()
+        .flat_map(|b| b.files.iter().copied())
+        .chain(EXTRAS.iter().map(|e| e.file))
 }
 
 #[cfg(test)]

@@ -196,7 +196,9 @@ pub struct SiteArgs {
 pub struct CompileArgs {
     #[command(flatten)]
     pub site: SiteArgs,
-    /// Directory to write DIR/<host>/<file> into (created if missing).
+    /// Directory to write DIR/<host>/<file> into (created if missing). A host or gateway with
+    /// nftables, iptables or pf files also gets DIR/<host>/apply.sh, which loads them with a
+    /// timed rollback (docs/rollout.md).
     #[arg(long, short, value_name = "DIR", required_unless_present = "host")]
     pub out_dir: Option<PathBuf>,
     /// Print the rule set of this one host to stdout instead of writing files.

@@ -241,6 +241,7 @@ impl Target<'_> {
                         });
                     }
                 }
+                extras(&host.host, false, host.policy, &mut files)?;
             }
             Target::Gateway(gw) => {
                 for backend in backends.gateway(gw) {
@@ -252,8 +253,33 @@ impl Target<'_> {
                         });
                     }
                 }
+                extras(&gw.gateway, true, gw.policy, &mut files)?;
             }
         }
         Ok(files)
     }
+}
+
+/// Appends the extra files of the backend table (apply.sh) made from the files rendered so far.
+fn extras(
+    dir: &str,
+    gateway: bool,
+    policy: abrfw_core::Policy,
+    files: &mut Vec<RenderedFile>,
+) -> Result<()> {
+    let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    let of = abrfw_backends::ExtraFor {
+        name: dir,
+        gateway,
+        fragment: policy == abrfw_core::Policy::Fragment,
+        files: &names,
+    };
+    for (name, text) in abrfw_backends::render_extras(&of)? {
+        files.push(RenderedFile {
+            dir: dir.to_owned(),
+            name: name.to_owned(),
+            text,
+        });
+    }
+    Ok(())
 }

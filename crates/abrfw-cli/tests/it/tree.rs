@@ -91,7 +91,7 @@ fn a_one_host_edit_rewrites_exactly_that_hosts_files() {
     });
     let msg = ok(compile(&site, &out, &[]));
     assert!(
-        msg.contains("(0 added, 3 changed, 31 unchanged, 0 removed)"),
+        msg.contains("(0 added, 3 changed, 35 unchanged, 0 removed)"),
         "{msg}"
     );
     let touched: Vec<String> = mtimes(&out)
@@ -111,7 +111,7 @@ fn a_one_host_edit_rewrites_exactly_that_hosts_files() {
     // Running again changes nothing, not even the manifest.
     age(&out);
     let msg = ok(compile(&site, &out, &[]));
-    assert!(msg.starts_with("wrote 0 of 34 file(s)"), "{msg}");
+    assert!(msg.starts_with("wrote 0 of 38 file(s)"), "{msg}");
     assert!(mtimes(&out).values().all(|t| *t == past));
 }
 
@@ -125,7 +125,8 @@ fn check_lists_what_would_change_and_exits_0_when_current() {
     assert_eq!(run.status.code(), Some(1));
     assert!(!out.exists(), "--check wrote something");
     let listing = String::from_utf8(run.stdout).unwrap();
-    assert_eq!(listing.lines().count(), 35, "{listing}");
+    // 34 rule files, 4 apply.sh and the manifest.
+    assert_eq!(listing.lines().count(), 39, "{listing}");
     assert!(
         listing.lines().all(|l| l.starts_with("added: ")),
         "{listing}"

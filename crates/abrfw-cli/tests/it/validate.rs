@@ -21,6 +21,7 @@ pub struct Checked {
     pub json: usize,
     pub firewalld: usize,
     pub ufw: usize,
+    pub apply_sh: usize,
 }
 
 /// The meaning check of a ufw.sh (ufw itself runs it in tests/it/netns.rs): every `ufw` command
@@ -102,6 +103,20 @@ pub fn tree(label: &str, files: &BTreeMap<PathBuf, String>, system: bool) -> Che
         if name == abrfw_core::topology::MANIFEST_FILE_NAME {
             serde_json::from_str::<serde_json::Value>(text)
                 .unwrap_or_else(|e| panic!("{shown}: the manifest is not JSON: {e}"));
+            continue;
+        }
+        // apply.sh, an extra file of the backend table: POSIX sh (dash parses it), and
+        // shellcheck's verdict where .ci/run installed it. tests/it/rollout.rs runs it.
+        if abrfw_backends::EXTRAS.iter().any(|e| e.file == name) {
+            checked.apply_sh += 1;
+            let file = write(dir.path(), rel, text);
+            let _ = writeln!(script, "echo '== {shown}' >&2");
+            let _ = writeln!(script, "sh -n {}", file.display());
+            let _ = writeln!(
+                script,
+                "if command -v shellcheck >/dev/null; then shellcheck -s sh -S warning {}; fi",
+                file.display()
+            );
             continue;
         }
         // The backend that wrote the file, from the backend table.
