@@ -8,5 +8,6 @@ pub mod explain;
 pub mod flows;
 pub mod graph;
 pub mod inventory;
+pub mod query;
 pub mod releases;
 pub mod schema;

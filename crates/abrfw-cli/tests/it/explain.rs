@@ -13,7 +13,7 @@ use crate::golden::tree;
 use crate::support::{abrfw, fixture, stdout_ok, system_tests_possible, topologies};
 
 /// Compares (or with ABRFW_BLESS=1 rewrites) every file under `dir` with what the cases produced.
-fn check_golden(dir: &Path, produced: &BTreeMap<PathBuf, String>) {
+pub fn check_golden(dir: &Path, produced: &BTreeMap<PathBuf, String>) {
     if std::env::var_os("ABRFW_BLESS").is_some_and(|v| v == "1") {
         let _ = std::fs::remove_dir_all(dir);
         for (rel, text) in produced {

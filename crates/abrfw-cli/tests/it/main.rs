@@ -18,6 +18,7 @@ mod nft;
 mod ns;
 mod pf;
 mod props;
+mod query;
 mod scale;
 mod support;
 mod tree;
