@@ -223,6 +223,7 @@ fn host_rules(host: &Host, os: Os, topology: &Topology, release: &str, rules: Ru
         roles: host.roles.iter().map(|r| r.as_str().to_owned()).collect(),
         release: release.to_owned(),
         policy: topology.options.policy,
+        log: host.log,
         addresses: Peers::from_nets(host.addresses.iter().copied()),
         rules,
     }
@@ -494,6 +495,7 @@ pub fn compile_gateways(
             os: gw.os,
             release: release.id.to_owned(),
             policy: topology.options.policy,
+            log: topology.options.log,
             zones: gw
                 .zones
                 .iter()

@@ -44,8 +44,8 @@ pub use diagnostic::{Diagnostic, TopologyError, Warnings};
 pub use explain::{Explanation, GatewayExplanation, explain, explain_gateway};
 pub use ipnet;
 pub use ir::{
-    AddressRun, Connection, Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy,
-    PortRange, Protocol, Rule, Rules, Zone,
+    AddressRun, Connection, Direction, Family, ForwardRule, GatewayRules, HostRules, Log, Peers,
+    Policy, PortRange, Protocol, Rule, Rules, Zone,
 };
 pub use links::{Link, links};
 pub use os::{GATEWAY_OS, Os};

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use abrfw_core::ipnet::IpNet;
-use abrfw_core::ir::{Connection, address_text, describe_hosts};
-use abrfw_core::{Direction, Family, Files, GatewayRules, HostRules, Policy, PortRange};
+use abrfw_core::ir::{Connection, LOG_RATE_PER_MINUTE, address_text, describe_hosts};
+use abrfw_core::{Direction, Family, Files, GatewayRules, HostRules, Log, Policy, PortRange};
 use askama::Template;
 
 /// Backend name, as `--backend` spells it.
@@ -147,7 +147,7 @@ pub fn render_files(host: &HostRules, opts: &Options) -> Result<RuleFiles, Error
     );
     finish(
         Kind::Host,
-        host.policy,
+        (host.policy, host.log),
         header,
         &[CHAIN_IN, CHAIN_OUT],
         tables,
@@ -190,7 +190,14 @@ pub fn render_gateway_files(gw: &GatewayRules, opts: &Options) -> Result<RuleFil
         gw.os,
         zones.join(", ")
     );
-    finish(Kind::Gateway, gw.policy, header, &[CHAIN_FWD], tables, sets)
+    finish(
+        Kind::Gateway,
+        (gw.policy, gw.log),
+        header,
+        &[CHAIN_FWD],
+        tables,
+        sets,
+    )
 }
 
 /// A host (INPUT/OUTPUT) or a gateway (FORWARD).
@@ -226,7 +233,7 @@ impl Tables {
 /// Puts the views together and runs the templates.
 fn finish(
     kind: Kind,
-    policy: Policy,
+    (policy, log): (Policy, Log),
     header: String,
     chain_names: &[&'static str],
     mut tables: Tables,
@@ -252,6 +259,8 @@ fn finish(
             Kind::Gateway => vec![("FORWARD", CHAIN_FWD)],
         };
         let view = TableView {
+            log: log.drops(),
+            rate: LOG_RATE_PER_MINUTE,
             header: header.clone(),
             file,
             tool,
@@ -331,6 +340,10 @@ struct IpsetTemplate<'a> {
 
 /// Everything one `*filter` file prints, decided here.
 struct TableView {
+    /// Log what the default policy drops (`log = "drops"`); iptables counts per rule anyway.
+    log: bool,
+    /// Drop-log lines per minute.
+    rate: u32,
     header: String,
     /// Its own file name, for the load instructions.
     file: &'static str,
@@ -531,6 +544,7 @@ mod tests {
             roles: vec!["agent".into()],
             release: "abr-11.5".into(),
             policy,
+            log: abrfw_core::Log::Off,
             addresses: Peers::from_nets(["192.0.2.1/32".parse().unwrap()]),
             rules: rules.into(),
         }

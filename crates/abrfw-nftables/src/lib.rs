@@ -13,7 +13,7 @@ mod escape;
 use std::collections::BTreeMap;
 
 use abrfw_core::ipnet::IpNet;
-use abrfw_core::ir::{Connection, address_text, describe_hosts};
+use abrfw_core::ir::{Connection, LOG_RATE_PER_MINUTE, address_text, describe_hosts};
 use abrfw_core::{
     AddressRun, Direction, Family, Files, GatewayRules, HostRules, Peers, Policy, PortRange,
     Protocol,
@@ -80,6 +80,9 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
             host.os,
             host.roles.join(", ")
         ),
+        log: host.log.drops(),
+        rate: LOG_RATE_PER_MINUTE,
+        counter: host.log.drops(),
         sets: sets.views,
         chains: vec![
             ChainView {
@@ -137,6 +140,9 @@ fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Err
             gw.os,
             zones.join(", ")
         ),
+        log: gw.log.drops(),
+        rate: LOG_RATE_PER_MINUTE,
+        counter: gw.log.drops(),
         sets: sets.views,
         chains: vec![ChainView {
             name: "abrfw_fwd",
@@ -180,6 +186,12 @@ struct FragmentTemplate<'a> {
 /// Everything the templates print, decided here.
 struct View {
     header: String,
+    /// Log what the default policy drops (`log = "drops"`, complete rule sets only).
+    log: bool,
+    /// Drop-log lines per minute.
+    rate: u32,
+    /// A `counter` on every accept rule (`log = "drops"`).
+    counter: bool,
     sets: Vec<SetView>,
     chains: Vec<ChainView>,
 }

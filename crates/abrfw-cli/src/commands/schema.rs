@@ -69,6 +69,10 @@ pub fn schema() -> Value {
                         "description": "The Acronis port (default 9876).",
                         "$ref": "#/$defs/port_number",
                     },
+                    "log": {
+                        "description": "drops: every rule set logs what its default policy drops (rate-limited, prefix abrfw-drop-in/-out/-fwd) and counts packets per rule where the target can; off: no logging (default off).",
+                        "enum": ["drops", "off"],
+                    },
                 },
             },
             "host": {
@@ -135,6 +139,10 @@ pub fn schema() -> Value {
                     "zone": {
                         "description": "The network segment of the host (default \"default\").",
                         "$ref": "#/$defs/name",
+                    },
+                    "log": {
+                        "description": "This host's logging, overriding [options] log.",
+                        "enum": ["drops", "off"],
                     },
                 },
             },

@@ -106,6 +106,7 @@ macro_rules! golden_tests {
 golden_tests! {
     golden_example => "example",
     golden_install_only => "install-only",
+    golden_logging => "logging",
     golden_nodns_nomgmt => "nodns-nomgmt",
     golden_pf => "pf",
     golden_pf_fragment => "pf-fragment",

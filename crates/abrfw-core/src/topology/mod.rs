@@ -13,7 +13,7 @@ use ipnet::IpNet;
 
 use crate::catalog::{Catalog, DEFAULT_ACRONIS_PORT, Phase, Release};
 use crate::diagnostic::{Diagnostic, TopologyError};
-use crate::ir::{Policy, PortRange, Protocol};
+use crate::ir::{Log, Policy, PortRange, Protocol};
 use crate::os::Os;
 use crate::role::Role;
 use raw::{RawAllow, RawGateway, RawHost, RawPort, RawTopology};
@@ -74,6 +74,8 @@ pub struct Options {
     pub policy: Policy,
     /// Acronis port of hosts that do not set their own (default 9876).
     pub acronis_port: u16,
+    /// `log`: what every rule set logs unless its host says otherwise.
+    pub log: Log,
 }
 
 /// One `[[host]]`: a machine, or a network of machines sharing one rule set.
@@ -93,6 +95,8 @@ pub struct Host {
     pub source_ports: Option<PortRange>,
     /// The network segment the host sits in ([`DEFAULT_ZONE`] unless it names one).
     pub zone: String,
+    /// What its rule set logs (its own `log`, else `[options] log`).
+    pub log: Log,
 }
 
 /// One `[[allow]]` rule.
@@ -315,11 +319,25 @@ impl Resolver<'_> {
             .acronis_port
             .as_ref()
             .map_or(DEFAULT_ACRONIS_PORT, |p| self.port_number(p));
+        let log = raw.log.as_ref().map_or(Log::Off, |l| self.log(l));
         Options {
             phases,
             dns: raw.dns.unwrap_or(true),
             policy,
             acronis_port,
+            log,
+        }
+    }
+
+    /// `log = "drops"` or `"off"`.
+    fn log(&mut self, l: &toml::Spanned<String>) -> Log {
+        match l.get_ref().as_str() {
+            "drops" => Log::Drops,
+            "off" => Log::Off,
+            other => {
+                self.report(unknown("log", other, l.span(), &["drops", "off"]));
+                Log::Off
+            }
         }
     }
 
@@ -528,6 +546,7 @@ impl Resolver<'_> {
                 z.get_ref().clone()
             }
         };
+        let log = raw.log.as_ref().map_or(options.log, |l| self.log(l));
         Host {
             name: raw.name.get_ref().clone(),
             os,
@@ -536,6 +555,7 @@ impl Resolver<'_> {
             acronis_port,
             source_ports,
             zone,
+            log,
         }
     }
 

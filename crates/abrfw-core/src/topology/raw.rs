@@ -27,6 +27,7 @@ pub struct RawOptions {
     pub dns: Option<bool>,
     pub policy: Option<Spanned<String>>,
     pub acronis_port: Option<Spanned<RawPortNumber>>,
+    pub log: Option<Spanned<String>>,
 }
 
 /// One `[[host]]`.
@@ -40,6 +41,7 @@ pub struct RawHost {
     pub acronis_port: Option<Spanned<RawPortNumber>>,
     pub ephemeral_ports: Option<Spanned<RawPort>>,
     pub zone: Option<Spanned<String>>,
+    pub log: Option<Spanned<String>>,
 }
 
 /// One `[[gateway]]`.
