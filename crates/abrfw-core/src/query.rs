@@ -574,14 +574,14 @@ impl<'a> Site<'a> {
             .filter(|r| c.sport.fits(r.source_ports))
             .collect();
         if let Some(r) = fitting.first() {
-            let also = fitting[1..].iter().map(|r| r.flow.clone()).collect();
+            let also = fitting[1..].iter().map(|r| r.flow.to_string()).collect();
             return Verdict::Allow(self.decider(&r.flow, &r.purpose, r.source_ports, also));
         }
         let mut reasons: Vec<DropReason> = mine
             .iter()
             .filter_map(|r| {
                 r.source_ports.map(|allowed| DropReason::WrongSourcePort {
-                    flow: r.flow.clone(),
+                    flow: r.flow.to_string(),
                     purpose: r.purpose.clone(),
                     allowed,
                     given: c.sport,
@@ -610,7 +610,7 @@ impl<'a> Site<'a> {
             let mut flows: Vec<String> = rules
                 .rules_in(direction)
                 .filter(on_port)
-                .map(|r| r.flow.clone())
+                .map(|r| r.flow.to_string())
                 .collect();
             flows.dedup();
             return vec![DropReason::PeerUnknown {
@@ -627,7 +627,7 @@ impl<'a> Site<'a> {
             .filter(on_port)
             .filter(|r| has(&r.peers, peer.address))
             .map(|r| DropReason::ReverseDirection {
-                flow: r.flow.clone(),
+                flow: r.flow.to_string(),
             })
             .collect();
         reasons.dedup();
@@ -678,14 +678,14 @@ impl<'a> Site<'a> {
             .filter(|r| c.sport.fits(r.source_ports))
             .collect();
         if let Some(r) = fitting.first() {
-            let also = fitting[1..].iter().map(|r| r.flow.clone()).collect();
+            let also = fitting[1..].iter().map(|r| r.flow.to_string()).collect();
             return Verdict::Allow(self.decider(&r.flow, &r.purpose, r.source_ports, also));
         }
         let mut reasons: Vec<DropReason> = matching
             .iter()
             .filter_map(|r| {
                 r.source_ports.map(|allowed| DropReason::WrongSourcePort {
-                    flow: r.flow.clone(),
+                    flow: r.flow.to_string(),
                     purpose: r.purpose.clone(),
                     allowed,
                     given: c.sport,

@@ -10,8 +10,7 @@
 
 mod escape;
 
-use std::collections::BTreeMap;
-
+use abrfw_core::Numbering;
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{Connection, LOG_RATE_PER_MINUTE, address_text, describe_hosts};
 use abrfw_core::{
@@ -73,17 +72,11 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
         }
     }
     let view = View {
-        header: format!(
-            "{} firewall rules for host {} ({}; roles: {})",
-            host.release,
-            host.host,
-            host.os,
-            host.roles.join(", ")
-        ),
+        header: host.header(),
         log: host.log.drops(),
         rate: LOG_RATE_PER_MINUTE,
         counter: host.log.drops(),
-        sets: sets.views,
+        sets: sets.numbered.into_views(),
         chains: vec![
             ChainView {
                 name: "abrfw_in",
@@ -131,19 +124,12 @@ fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Err
             ));
         }
     }
-    let zones: Vec<String> = gw.zones.iter().map(ToString::to_string).collect();
     let view = View {
-        header: format!(
-            "{} forwarding rules for gateway {} ({}; zones: {})",
-            gw.release,
-            gw.gateway,
-            gw.os,
-            zones.join(", ")
-        ),
+        header: gw.header(),
         log: gw.log.drops(),
         rate: LOG_RATE_PER_MINUTE,
         counter: gw.log.drops(),
-        sets: sets.views,
+        sets: sets.numbered.into_views(),
         chains: vec![ChainView {
             name: "abrfw_fwd",
             rules: forward,
@@ -212,8 +198,7 @@ struct SetView {
 /// and shared by every rule with the same addresses.
 #[derive(Default)]
 struct Sets {
-    numbers: BTreeMap<(Family, Vec<IpNet>), String>,
-    views: Vec<SetView>,
+    numbered: Numbering<(Family, Vec<IpNet>), SetView>,
 }
 
 impl Sets {
@@ -228,32 +213,26 @@ impl Sets {
         if nets.is_empty() {
             return None;
         }
-        let next = self.numbers.len() + 1;
-        let views = &mut self.views;
-        let name = self.numbers.entry((family, nets)).or_insert_with(|| {
-            let name = set_name(next, family);
-            views.push(SetView {
-                name: name.clone(),
-                kind: match family {
-                    Family::V4 => "ipv4_addr",
-                    Family::V6 => "ipv6_addr",
-                },
-                hosts: comment(),
-                // One element per run of consecutive addresses: fewer elements load
-                // faster (a 100,000-agent gateway: about 40 % less `nft -f` time).
-                elements: peers
-                    .runs(family)
-                    .into_iter()
-                    .map(|run| match run {
-                        AddressRun::Net(net) => address_text(net),
-                        AddressRun::Range(first, last) => format!("{first}-{last}"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-            name
+        let view = self.numbered.get((family, nets), |number, _| SetView {
+            name: set_name(number, family),
+            kind: match family {
+                Family::V4 => "ipv4_addr",
+                Family::V6 => "ipv6_addr",
+            },
+            hosts: comment(),
+            // One element per run of consecutive addresses: fewer elements load
+            // faster (a 100,000-agent gateway: about 40 % less `nft -f` time).
+            elements: peers
+                .runs(family)
+                .into_iter()
+                .map(|run| match run {
+                    AddressRun::Net(net) => address_text(net),
+                    AddressRun::Range(first, last) => format!("{first}-{last}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
         });
-        Some(name.clone())
+        Some(view.name.clone())
     }
 }
 
@@ -311,12 +290,9 @@ fn set_name(number: usize, family: Family) -> String {
     format!("abrfw_peers{number:03}_{suffix}")
 }
 
+/// `9876` or `first-last`.
 fn port_range(p: PortRange) -> String {
-    if p.is_single() {
-        p.first.to_string()
-    } else {
-        format!("{}-{}", p.first, p.last)
-    }
+    p.joined('-')
 }
 
 /// `flow: purpose`, made safe for an nft quoted string and cut to 128 bytes.

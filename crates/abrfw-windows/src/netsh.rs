@@ -76,8 +76,8 @@ impl Header {
         Self {
             host: host.host.clone(),
             os: host.os.to_string(),
-            roles: host.roles.join(", "),
-            release: host.release.clone(),
+            roles: host.roles_text(),
+            release: host.release.to_string(),
             drop: host.policy == Policy::Drop,
             log: host.policy == Policy::Drop && host.log.drops(),
             prefix: NAME_PREFIX,

@@ -61,6 +61,33 @@ pub struct Gateway {
     pub os: Os,
     /// The zones it routes between, sorted, each with its interface when given.
     pub zones: Vec<(String, Option<String>)>,
+    /// `backends = [...]`: the backends its files are written with, as written (checked against
+    /// the backend table by the CLI, which knows it); `None` for the site's choice.
+    pub backends: Option<BackendList>,
+}
+
+/// A list of backend names as the topology spells them, each with where it is, so that the
+/// code that knows the backends (the CLI's backend table) can reject one with a located error.
+/// Core knows no backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendList {
+    /// The names, in file order, each with its span in the topology text.
+    pub names: Vec<(String, Range<usize>)>,
+    /// The span of the whole list.
+    pub span: Range<usize>,
+}
+
+impl BackendList {
+    fn from_raw(raw: &toml::Spanned<Vec<toml::Spanned<String>>>) -> Self {
+        BackendList {
+            names: raw
+                .get_ref()
+                .iter()
+                .map(|n| (n.get_ref().clone(), n.span()))
+                .collect(),
+            span: raw.span(),
+        }
+    }
 }
 
 /// `[options]`, with defaults filled in.
@@ -76,6 +103,9 @@ pub struct Options {
     pub acronis_port: u16,
     /// `log`: what every rule set logs unless its host says otherwise.
     pub log: Log,
+    /// `linux_backends = [...]`: the backends of Linux and appliance hosts and gateways that
+    /// name none themselves; `None` for the default rows of the backend table.
+    pub linux_backends: Option<BackendList>,
 }
 
 /// One `[[host]]`: a machine, or a network of machines sharing one rule set.
@@ -97,6 +127,9 @@ pub struct Host {
     pub zone: String,
     /// What its rule set logs (its own `log`, else `[options] log`).
     pub log: Log,
+    /// `backends = [...]`: the backends its files are written with, as written; `None` for
+    /// the site's choice.
+    pub backends: Option<BackendList>,
 }
 
 /// One `[[allow]]` rule.
@@ -325,6 +358,7 @@ impl Resolver<'_> {
             dns: raw.dns.unwrap_or(true),
             policy,
             acronis_port,
+            linux_backends: raw.linux_backends.as_ref().map(BackendList::from_raw),
             log,
         }
     }
@@ -556,6 +590,7 @@ impl Resolver<'_> {
             source_ports,
             zone,
             log,
+            backends: raw.backends.as_ref().map(BackendList::from_raw),
         }
     }
 
@@ -641,6 +676,7 @@ impl Resolver<'_> {
                     (z, iface)
                 })
                 .collect(),
+            backends: raw.backends.as_ref().map(BackendList::from_raw),
         }
     }
 
@@ -726,7 +762,7 @@ fn role_names() -> Vec<&'static str> {
 }
 
 /// "unknown role "agnet"" with a did-you-mean or the list of valid values.
-pub(crate) fn unknown(what: &str, value: &str, span: Range<usize>, known: &[&str]) -> Diagnostic {
+pub fn unknown(what: &str, value: &str, span: Range<usize>, known: &[&str]) -> Diagnostic {
     let help = match suggest(value, known) {
         Some(s) => format!("did you mean {s:?}?"),
         None => format!("valid values: {}", known.join(", ")),

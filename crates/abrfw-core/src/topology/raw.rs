@@ -28,6 +28,7 @@ pub struct RawOptions {
     pub policy: Option<Spanned<String>>,
     pub acronis_port: Option<Spanned<RawPortNumber>>,
     pub log: Option<Spanned<String>>,
+    pub linux_backends: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// One `[[host]]`.
@@ -42,6 +43,7 @@ pub struct RawHost {
     pub ephemeral_ports: Option<Spanned<RawPort>>,
     pub zone: Option<Spanned<String>>,
     pub log: Option<Spanned<String>>,
+    pub backends: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// One `[[gateway]]`.
@@ -53,6 +55,7 @@ pub struct RawGateway {
     pub zones: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub interfaces: std::collections::BTreeMap<Spanned<String>, Spanned<String>>,
+    pub backends: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// One `[[allow]]`.
