@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (e.g. `abrfw completions bash > /etc/bash_completion.d/abrfw`)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page (roff), e.g. `abrfw man > abrfw.1`')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain a host''s rules: which flow, roles, phase and options made each apply, and why a port or peer has no rule')
+            [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Would this connection pass? Follow it hop by hop: the initiator''s outbound rules, each gateway between the zones, the responder''s inbound rules; exit 0 when allowed end to end, 1 when a hop drops it, 2 on error')
             [CompletionResult]::new('graph', 'graph', [CompletionResultType]::ParameterValue, 'Draw the site''s connection diagram: arrows from initiator to responder, grouped by zone')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of the topology file (docs/topology.schema.json), for editors')
             [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Print an Ansible inventory of the site (JSON, which Ansible reads as YAML) for the playbook in contrib/ansible; see docs/config-management.md')
@@ -122,6 +123,22 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'abrfw;query' {
+            [CompletionResult]::new('--release', '--release', [CompletionResultType]::ParameterName, 'Compile under this release instead of the topology''s `release` (see `abrfw releases`)')
+            [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'The initiator: a host name or an address')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The responder: a host name or an address')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'The responder''s port')
+            [CompletionResult]::new('--protocol', '--protocol', [CompletionResultType]::ParameterName, 'Transport protocol')
+            [CompletionResult]::new('--sport', '--sport', [CompletionResultType]::ParameterName, 'The initiator''s source port (default: any port of its OS ephemeral range)')
+            [CompletionResult]::new('--family', '--family', [CompletionResultType]::ParameterName, 'Address family, 4 or 6 (default: IPv4 when both ends have it)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--example', '--example', [CompletionResultType]::ParameterName, 'Use the built-in example site instead of a file')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'abrfw;graph' {
             [CompletionResult]::new('--release', '--release', [CompletionResultType]::ParameterName, 'Compile under this release instead of the topology''s `release` (see `abrfw releases`)')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release')
@@ -158,6 +175,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (e.g. `abrfw completions bash > /etc/bash_completion.d/abrfw`)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page (roff), e.g. `abrfw man > abrfw.1`')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain a host''s rules: which flow, roles, phase and options made each apply, and why a port or peer has no rule')
+            [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Would this connection pass? Follow it hop by hop: the initiator''s outbound rules, each gateway between the zones, the responder''s inbound rules; exit 0 when allowed end to end, 1 when a hop drops it, 2 on error')
             [CompletionResult]::new('graph', 'graph', [CompletionResultType]::ParameterValue, 'Draw the site''s connection diagram: arrows from initiator to responder, grouped by zone')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of the topology file (docs/topology.schema.json), for editors')
             [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Print an Ansible inventory of the site (JSON, which Ansible reads as YAML) for the playbook in contrib/ansible; see docs/config-management.md')
@@ -189,6 +207,9 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             break
         }
         'abrfw;help;explain' {
+            break
+        }
+        'abrfw;help;query' {
             break
         }
         'abrfw;help;graph' {

@@ -49,6 +49,9 @@ _abrfw() {
             abrfw,man)
                 cmd="abrfw__subcmd__man"
                 ;;
+            abrfw,query)
+                cmd="abrfw__subcmd__query"
+                ;;
             abrfw,releases)
                 cmd="abrfw__subcmd__releases"
                 ;;
@@ -88,6 +91,9 @@ _abrfw() {
             abrfw__subcmd__help,man)
                 cmd="abrfw__subcmd__help__subcmd__man"
                 ;;
+            abrfw__subcmd__help,query)
+                cmd="abrfw__subcmd__help__subcmd__query"
+                ;;
             abrfw__subcmd__help,releases)
                 cmd="abrfw__subcmd__help__subcmd__releases"
                 ;;
@@ -101,7 +107,7 @@ _abrfw() {
 
     case "${cmd}" in
         abrfw)
-            opts="-h -V --help --version compile check flows releases diff example completions man explain graph schema inventory help"
+            opts="-h -V --help --version compile check flows releases diff example completions man explain query graph schema inventory help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -343,7 +349,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__help)
-            opts="compile check flows releases diff example completions man explain graph schema inventory help"
+            opts="compile check flows releases diff example completions man explain query graph schema inventory help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -510,6 +516,20 @@ _abrfw() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abrfw__subcmd__help__subcmd__query)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abrfw__subcmd__help__subcmd__releases)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -571,6 +591,56 @@ _abrfw() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abrfw__subcmd__query)
+            opts="-h --example --release --catalog --strict --from --to --port --protocol --sport --family --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --release)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
+                    COMPREPLY=($(compgen -W "tcp udp" -- "${cur}"))
+                    return 0
+                    ;;
+                --sport)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --family)
+                    COMPREPLY=($(compgen -W "4 6" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -79,6 +79,14 @@ cat > "$stage/new/policies/{{ p.name }}.xml" <<'ABRFW_XML_END'
     <accept/>
   </rule>
 {%- endfor %}
+{%- if !p.log_prefix.is_empty() %}
+  <!-- log = "drops": log what the DROP target drops, at most {{ v.rate }} a minute -->
+  <rule priority="32767">
+    <log prefix="{{ p.log_prefix }}" level="info">
+      <limit value="{{ v.rate }}/m"/>
+    </log>
+  </rule>
+{%- endif %}
 </policy>
 ABRFW_XML_END
 {%- endfor %}

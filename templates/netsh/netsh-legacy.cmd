@@ -26,6 +26,10 @@ netsh firewall add portopening protocol={{ o.protocol }} port={{ o.port }} name=
 {%- if v.h.drop %}
 netsh firewall set opmode mode=ENABLE exceptions=ENABLE profile=ALL || goto :error
 {%- endif %}
+{%- if v.h.log %}
+rem log = "drops": dropped packets go to pfirewall.log (4 MB).
+netsh firewall set logging filename=%%systemroot%%\pfirewall.log maxfilesize=4096 droppedpackets=ENABLE || goto :error
+{%- endif %}
 {%- for s in v.skipped %}
 echo abrfw: not opened: {{ s }}>&2
 {%- endfor %}

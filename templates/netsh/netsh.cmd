@@ -23,6 +23,12 @@ netsh advfirewall firewall add rule name="{{ r.name }}" dir={{ r.dir }} action=a
 netsh advfirewall set allprofiles state on || goto :add_failed
 netsh advfirewall set allprofiles firewallpolicy blockinbound,blockoutbound || goto :add_failed
 {%- endif %}
+{%- if v.h.log %}
+rem log = "drops": dropped packets go to pfirewall.log (4 MB, then the firewall starts a new file).
+netsh advfirewall set allprofiles logging filename %%systemroot%%\system32\LogFiles\Firewall\pfirewall.log || goto :add_failed
+netsh advfirewall set allprofiles logging maxfilesize 4096 || goto :add_failed
+netsh advfirewall set allprofiles logging droppedconnections enable || goto :add_failed
+{%- endif %}
 
 netsh advfirewall firewall delete rule name="{{ v.h.retired }}" >nul 2>&1
 echo abrfw: host {{ v.h.host }}: {{ v.rules.len() }} rules in place

@@ -40,6 +40,12 @@ try {
     $step = 'set the default policy'
     Set-NetFirewallProfile -All -Enabled 'True' -DefaultInboundAction 'Block' -DefaultOutboundAction 'Block'
 {%- endif %}
+{%- if v.log %}
+
+    # log = "drops": dropped packets go to pfirewall.log (4 MB, then the firewall starts a new file).
+    $step = 'turn on drop logging'
+    Set-NetFirewallProfile -All -LogBlocked 'True' -LogMaxSizeKilobytes '4096' -LogFileName '%systemroot%\system32\LogFiles\Firewall\pfirewall.log'
+{%- endif %}
 } catch {
     $failure = $_
     Write-Warning ('abrfw: could not ' + $step + ': ' + $failure.Exception.Message)

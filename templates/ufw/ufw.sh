@@ -56,6 +56,11 @@ fi
 if [ "$remove" = no ]; then
 	ufw default deny incoming >/dev/null
 	ufw default deny outgoing >/dev/null
+{%- if v.log %}
+	# log = "drops": ufw logs what its default policy blocks, rate-limited, as [UFW BLOCK]
+	# (ufw's own prefix: ufw cannot be given another one).
+	ufw logging low >/dev/null
+{%- endif %}
 	ufw --force enable >/dev/null
 fi
 {%- endif %}

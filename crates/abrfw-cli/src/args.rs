@@ -51,6 +51,11 @@ pub enum Command {
     /// port or peer has no rule.
     #[command(after_help = EXPLAIN_EXAMPLES)]
     Explain(ExplainArgs),
+    /// Would this connection pass? Follow it hop by hop: the initiator's outbound rules, each
+    /// gateway between the zones, the responder's inbound rules; exit 0 when allowed end to end,
+    /// 1 when a hop drops it, 2 on error.
+    #[command(after_help = QUERY_EXAMPLES)]
+    Query(QueryArgs),
     /// Draw the site's connection diagram: arrows from initiator to responder, grouped by zone.
     #[command(after_help = GRAPH_EXAMPLES)]
     Graph(GraphArgs),
@@ -89,6 +94,11 @@ const EXPLAIN_EXAMPLES: &str = "Examples:
   abrfw explain site.toml --host ams                   every rule of ams and why
   abrfw explain site.toml --host ams --port 445        why is 445 open (or closed) on ams?
   abrfw explain site.toml --host linux-agent --peer nas --format json";
+
+const QUERY_EXAMPLES: &str = "Examples:
+  abrfw query site.toml --from linux-agent --to ams --port 9876     may the agent register?
+  abrfw query site.toml --from 198.51.100.7 --to nas --port 22        an address outside the site
+  abrfw query site.toml --from win-agent --to ams --port 9876 --sport 40000 --format json";
 
 const GRAPH_EXAMPLES: &str = "Examples:
   abrfw graph site.toml > site.dot                     Graphviz DOT
@@ -130,6 +140,41 @@ pub enum ExplainFormat {
     Text,
     /// JSON (rules as the IR has them, reasons as tagged objects).
     Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// The initiator: a host name or an address.
+    #[arg(long, value_name = "HOST|ADDRESS")]
+    pub from: String,
+    /// The responder: a host name or an address.
+    #[arg(long, value_name = "HOST|ADDRESS")]
+    pub to: String,
+    /// The responder's port.
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+    /// Transport protocol.
+    #[arg(long, value_enum, default_value_t = QueryProtocol::Tcp)]
+    pub protocol: QueryProtocol,
+    /// The initiator's source port (default: any port of its OS ephemeral range).
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u16).range(1..))]
+    pub sport: Option<u16>,
+    /// Address family, 4 or 6 (default: IPv4 when both ends have it).
+    #[arg(long, value_name = "4|6", value_parser = ["4", "6"])]
+    pub family: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueryProtocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
 }
 
 #[derive(Debug, clap::Args)]

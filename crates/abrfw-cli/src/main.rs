@@ -23,6 +23,8 @@ pub enum Outcome {
     Success,
     /// Exit 1: `compile --check` or `diff` found files or rules that differ.
     Differences,
+    /// Exit 1: `query` found a hop that drops the connection.
+    Blocked,
 }
 
 fn main() -> ExitCode {
@@ -48,13 +50,14 @@ fn main() -> ExitCode {
             .map(|()| Outcome::Success)
             .map_err(Into::into),
         Command::Explain(a) => commands::explain::run(a, &mut stdout),
+        Command::Query(a) => commands::query::run(a, &mut stdout),
         Command::Graph(a) => commands::graph::run(a, &mut stdout),
         Command::Schema => commands::schema::run(&mut stdout),
     };
     let result = result.and_then(|o| stdout.flush().map(|()| o).map_err(Into::into));
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Differences) => ExitCode::from(1),
+        Ok(Outcome::Differences | Outcome::Blocked) => ExitCode::from(1),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let mut stderr = std::io::stderr().lock();

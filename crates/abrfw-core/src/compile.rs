@@ -229,6 +229,7 @@ fn host_rules(
         roles: host.roles.clone(),
         release: ReleaseId(release),
         policy: topology.options.policy,
+        log: host.log,
         addresses: Peers::from_nets(host.addresses.iter().copied()),
         rules,
     }
@@ -538,6 +539,7 @@ pub fn compile_gateways(
             os: gw.os,
             release: ReleaseId(release.id),
             policy: topology.options.policy,
+            log: topology.options.log,
             zones: gw
                 .zones
                 .iter()

@@ -414,6 +414,47 @@ impl Policy {
     }
 }
 
+/// What a rule set logs (`[options] log`, or a host's own `log`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Log {
+    /// Nothing (the default): the output is what it was before logging existed.
+    #[default]
+    Off,
+    /// What the default policy drops, rate-limited, prefixed `abrfw-drop-in`, `abrfw-drop-out`
+    /// or `abrfw-drop-fwd`; allow rules carry packet counters where the target has them.
+    Drops,
+}
+
+impl Log {
+    /// The topology spelling, `off` or `drops`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Log::Off => "off",
+            Log::Drops => "drops",
+        }
+    }
+
+    /// True for [`Log::Off`] (serialization leaves the field out, so the default IR JSON is
+    /// unchanged).
+    pub fn is_off(&self) -> bool {
+        *self == Log::Off
+    }
+
+    /// True when drops are logged.
+    pub const fn drops(self) -> bool {
+        matches!(self, Log::Drops)
+    }
+}
+
+/// The log prefix of a dropped packet, per direction: `abrfw-drop-in`, `abrfw-drop-out`,
+/// `abrfw-drop-fwd`. `abrfw logs` reads them back.
+pub const LOG_PREFIX: &str = "abrfw-drop";
+
+/// Packets per minute each drop-log rule writes at most (then a burst of 5): enough to see
+/// what is blocked, too little to fill a disk during a scan.
+pub const LOG_RATE_PER_MINUTE: u32 = 10;
+
 /// The compiled rule set of one host: the IR that every backend renders.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct HostRules {
@@ -427,6 +468,9 @@ pub struct HostRules {
     pub release: ReleaseId,
     /// Drop or fragment.
     pub policy: Policy,
+    /// Whether the rule set logs its drops.
+    #[serde(default, skip_serializing_if = "Log::is_off")]
+    pub log: Log,
     /// The host's own addresses.
     pub addresses: Peers,
     /// Allow rules, sorted.
@@ -551,6 +595,9 @@ pub struct GatewayRules {
     pub release: ReleaseId,
     /// Drop: a complete forward policy; fragment: only the allow rules.
     pub policy: Policy,
+    /// Whether the rule set logs its drops (`[options] log`).
+    #[serde(default, skip_serializing_if = "Log::is_off")]
+    pub log: Log,
     /// The zones it routes between, sorted by name.
     pub zones: Vec<Zone>,
     /// Forward rules, sorted.

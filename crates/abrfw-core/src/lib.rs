@@ -11,6 +11,7 @@
 //!    [`compile_gateways`] does the same for the `[[gateway]]` firewalls between zones:
 //!    `Vec<`[`GatewayRules`]`>`, forward rules for the flows that cross zones.
 //!    [`explain()`] answers why a host has a rule (or has none) from the same data, and
+//!    [`query::Site::query`] follows one connection hop by hop through those rule sets, and
 //!    [`links()`] lists the site's connections host to host for diagrams and audits.
 //! 4. Backends (`abrfw-nftables`, ...) render one [`HostRules`] into text; the CLI writes it.
 //!
@@ -29,6 +30,7 @@ pub mod ir;
 pub mod links;
 pub mod os;
 pub mod par;
+pub mod query;
 pub mod render;
 pub mod role;
 pub mod text;
@@ -43,7 +45,7 @@ pub use explain::{Explanation, GatewayExplanation, explain, explain_gateway};
 pub use ipnet;
 pub use ir::{
     AddressRun, Connection, Direction, Family, FlowId, FlowKind, ForwardRule, GatewayRules,
-    HostRules, Peers, Policy, PortRange, Protocol, ReleaseId, Rule, Rules, Zone,
+    HostRules, Log, Peers, Policy, PortRange, Protocol, ReleaseId, Rule, Rules, Zone,
 };
 pub use links::{Link, links};
 pub use os::{GATEWAY_OS, Os};

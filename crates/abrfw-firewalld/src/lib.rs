@@ -27,7 +27,7 @@ use std::collections::BTreeSet;
 
 use abrfw_core::Numbering;
 use abrfw_core::ipnet::IpNet;
-use abrfw_core::ir::{address_text, describe_hosts};
+use abrfw_core::ir::{LOG_RATE_PER_MINUTE, address_text, describe_hosts};
 use abrfw_core::{Direction, Family, Files, GatewayRules, HostRules, Peers, Policy, PortRange};
 use askama::Template;
 
@@ -94,11 +94,13 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
         }
     }
     let drop = host.policy == Policy::Drop;
+    let log = drop && host.log.drops();
     let target = if drop { "DROP" } else { "CONTINUE" };
     let icmp: Vec<&str> = if drop { ICMPV6.to_vec() } else { Vec::new() };
     let view = View {
         header: host.header(),
         policy: host.policy.as_str(),
+        rate: LOG_RATE_PER_MINUTE,
         ipsets: ipsets.numbered.into_views(),
         policies: vec![
             PolicyView {
@@ -113,6 +115,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
                 target,
                 icmp: icmp.clone(),
                 rules: inbound.rules,
+                log_prefix: if log { "abrfw-drop-in " } else { "" },
             },
             PolicyView {
                 name: "abrfw-out",
@@ -126,6 +129,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
                 target,
                 icmp,
                 rules: outbound.rules,
+                log_prefix: if log { "abrfw-drop-out " } else { "" },
             },
         ],
     };
@@ -151,6 +155,8 @@ struct ScriptTemplate<'a> {
 struct View {
     header: String,
     policy: &'static str,
+    /// Drop-log lines per minute.
+    rate: u32,
     ipsets: Vec<IpsetView>,
     policies: Vec<PolicyView>,
 }
@@ -164,6 +170,8 @@ struct PolicyView {
     target: &'static str,
     icmp: Vec<&'static str>,
     rules: Vec<RuleView>,
+    /// With `log = "drops"` and target DROP: the log prefix of a last, log-only rich rule.
+    log_prefix: &'static str,
 }
 
 struct IpsetView {

@@ -19,8 +19,10 @@ mod escape;
 use std::fmt::Write as _;
 
 use abrfw_core::ipnet::IpNet;
-use abrfw_core::ir::{Connection, address_text, describe_hosts};
-use abrfw_core::{Direction, Family, Files, GatewayRules, HostRules, Numbering, Policy, PortRange};
+use abrfw_core::ir::{Connection, LOG_RATE_PER_MINUTE, address_text, describe_hosts};
+use abrfw_core::{
+    Direction, Family, Files, GatewayRules, HostRules, Log, Numbering, Policy, PortRange,
+};
 use askama::Template;
 
 /// Backend name, as `--backend` spells it.
@@ -150,7 +152,7 @@ pub fn render_files(host: &HostRules, opts: &Options) -> Result<RuleFiles, Error
     let header = host.header();
     finish(
         Kind::Host,
-        host.policy,
+        (host.policy, host.log),
         header,
         &[CHAIN_IN, CHAIN_OUT],
         tables,
@@ -193,7 +195,7 @@ pub fn render_gateway_files(gw: &GatewayRules, opts: &Options) -> Result<RuleFil
         .collect();
     finish(
         Kind::Gateway(scope),
-        gw.policy,
+        (gw.policy, gw.log),
         header,
         &[CHAIN_FWD],
         tables,
@@ -235,7 +237,7 @@ impl Tables {
 /// Puts the views together and runs the templates.
 fn finish(
     kind: Kind,
-    policy: Policy,
+    (policy, log): (Policy, Log),
     header: String,
     chain_names: &[&'static str],
     mut tables: Tables,
@@ -262,6 +264,8 @@ fn finish(
             (Kind::Gateway(_), Policy::Drop) => vec![("FORWARD", CHAIN_GW)],
         };
         let view = TableView {
+            log: log.drops(),
+            rate: LOG_RATE_PER_MINUTE,
             header: header.clone(),
             file,
             tool,
@@ -347,6 +351,10 @@ struct IpsetTemplate<'a> {
 
 /// Everything one `*filter` file prints, decided here.
 struct TableView {
+    /// Log what the default policy drops (`log = "drops"`); iptables counts per rule anyway.
+    log: bool,
+    /// Drop-log lines per minute.
+    rate: u32,
     header: String,
     /// Its own file name, for the load instructions.
     file: &'static str,
@@ -547,6 +555,7 @@ mod tests {
             roles: vec![abrfw_core::Role::Agent],
             release: abrfw_core::ReleaseId("abr-11.5"),
             policy,
+            log: abrfw_core::Log::Off,
             addresses: Peers::from_nets(["192.0.2.1/32".parse().unwrap()]),
             rules: rules.into(),
         }

@@ -17,7 +17,7 @@ mod escape;
 
 use abrfw_core::Numbering;
 use abrfw_core::ipnet::IpNet;
-use abrfw_core::ir::{Connection, address_text, describe_hosts};
+use abrfw_core::ir::{Connection, LOG_RATE_PER_MINUTE, address_text, describe_hosts};
 use abrfw_core::{
     AddressRun, Direction, Family, Files, GatewayRules, HostRules, Peers, Policy, PortRange,
     Protocol,
@@ -78,6 +78,9 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
     }
     let view = View {
         header: host.header(),
+        log: host.log.drops(),
+        rate: LOG_RATE_PER_MINUTE,
+        counter: host.log.drops(),
         sets: sets.numbered.into_views(),
         chains: vec![
             ChainView {
@@ -128,6 +131,9 @@ fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Err
     }
     let view = View {
         header: gw.header(),
+        log: gw.log.drops(),
+        rate: LOG_RATE_PER_MINUTE,
+        counter: gw.log.drops(),
         sets: sets.numbered.into_views(),
         chains: vec![ChainView {
             name: "abrfw_fwd",
@@ -181,6 +187,12 @@ struct FragmentTemplate<'a> {
 /// Everything the templates print, decided here.
 struct View {
     header: String,
+    /// Log what the default policy drops (`log = "drops"`, complete rule sets only).
+    log: bool,
+    /// Drop-log lines per minute.
+    rate: u32,
+    /// A `counter` on every accept rule (`log = "drops"`).
+    counter: bool,
     sets: Vec<SetView>,
     chains: Vec<ChainView>,
 }

@@ -32,7 +32,7 @@ mod escape;
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{Connection, address_text, describe_hosts};
 use abrfw_core::{
-    Direction, Files, GatewayRules, HostRules, Numbering, Peers, Policy, PortRange, Protocol,
+    Direction, Files, GatewayRules, HostRules, Log, Numbering, Peers, Policy, PortRange, Protocol,
 };
 use askama::Template;
 
@@ -90,11 +90,12 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
         };
         rules.push(RuleView::new(dir, None, from, to, rule.connection(), None));
     }
+    let log = log_keyword(host.log);
     let drop = match host.policy {
         Policy::Drop => vec![
             format!("pass quick inet6 proto icmp6 all icmp6-type {{ {ICMP6_TYPES} }} no state"),
-            "block drop in quick on ! lo0 all".to_owned(),
-            "block drop out quick on ! lo0 all".to_owned(),
+            format!("block drop in {log}quick on ! lo0 all"),
+            format!("block drop out {log}quick on ! lo0 all"),
         ],
         Policy::Fragment => Vec::new(),
     };
@@ -154,7 +155,10 @@ fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Err
                     format!(
                         "pass quick {on}inet6 proto icmp6 all icmp6-type {{ {ICMP6_TYPES} }} no state"
                     ),
-                    format!("block drop out quick {on}from ! <{local}> to any"),
+                    format!(
+                        "block drop out {}quick {on}from ! <{local}> to any",
+                        log_keyword(gw.log)
+                    ),
                 ],
                 if on.is_empty() {
                     "Every other forwarded packet: outbound with a source that is not the gateway's own."
@@ -175,6 +179,14 @@ fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Err
         drop,
     };
     finish(PfTemplate { v: &view }.render()?)
+}
+
+/// `log ` on the block rules with `log = "drops"`: pf copies each dropped packet to pflog0,
+/// where pflogd writes it for `tcpdump -n -e -ttt -r /var/log/pflog` (pf has no rate limit for
+/// logging; pflogd's snap length keeps the file small). Rules count packets natively
+/// (`pfctl -a abrfw -vsr`, per label `pfctl -a abrfw -sl`).
+fn log_keyword(log: Log) -> &'static str {
+    if log.drops() { "log " } else { "" }
 }
 
 fn finish(mut text: String) -> Result<String, Error> {

@@ -94,6 +94,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
         header: host.header(),
         policy: host.policy.as_str(),
         drop,
+        log: drop && host.log.drops(),
         ipv6,
         generation,
         rules,
@@ -120,6 +121,8 @@ struct View {
     header: String,
     policy: &'static str,
     drop: bool,
+    /// `ufw logging low` (`log = "drops"` with policy drop).
+    log: bool,
     ipv6: bool,
     generation: String,
     rules: Vec<RuleView>,

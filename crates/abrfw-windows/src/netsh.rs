@@ -65,6 +65,8 @@ struct Header {
     roles: String,
     release: String,
     drop: bool,
+    /// Log dropped packets to pfirewall.log (`log = "drops"` with policy drop).
+    log: bool,
     prefix: &'static str,
     retired: &'static str,
 }
@@ -77,6 +79,7 @@ impl Header {
             roles: host.roles_text(),
             release: host.release.to_string(),
             drop: host.policy == Policy::Drop,
+            log: host.policy == Policy::Drop && host.log.drops(),
             prefix: NAME_PREFIX,
             retired: RETIRED_PREFIX,
         }

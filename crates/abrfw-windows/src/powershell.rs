@@ -67,6 +67,8 @@ struct View {
     roles: String,
     release: String,
     drop: bool,
+    /// Log dropped packets to pfirewall.log (`log = "drops"` with policy drop).
+    log: bool,
     /// `abrfw:*`, `abrfw-retired*`, `abrfw-retired:*` and `abrfw-retired:` as the script
     /// matches and builds names.
     live_pattern: String,
@@ -116,6 +118,7 @@ impl View {
             roles: host.roles_text(),
             release: host.release.to_string(),
             drop: host.policy == Policy::Drop,
+            log: host.policy == Policy::Drop && host.log.drops(),
             live_pattern: format!("{NAME_PREFIX}*"),
             retired_display_pattern: format!("{RETIRED_PREFIX}*"),
             retired_pattern: format!("{RETIRED_PREFIX}:*"),

@@ -83,6 +83,10 @@ pub fn schema() -> Value {
                         "description": "The Acronis port (default 9876).",
                         "$ref": "#/$defs/port_number",
                     },
+                    "log": {
+                        "description": "drops: every rule set logs what its default policy drops (rate-limited, prefix abrfw-drop-in/-out/-fwd) and counts packets per rule where the target can; off: no logging (default off).",
+                        "enum": ["drops", "off"],
+                    },
                     "linux_backends": {
                         "description": "The backends compile --out-dir writes for Linux and appliance hosts and gateways that name none (default: nftables, iptables, json); each gets those that serve it.",
                         "type": "array",
@@ -161,6 +165,10 @@ pub fn schema() -> Value {
                     "zone": {
                         "description": "The network segment of the host (default \"default\").",
                         "$ref": "#/$defs/name",
+                    },
+                    "log": {
+                        "description": "This host's logging, overriding [options] log.",
+                        "enum": ["drops", "off"],
                     },
                     "backends": {
                         "description": "The backends compile --out-dir writes for this host (default: linux_backends on Linux, else every default backend serving its OS); each must serve its OS.",

@@ -15,7 +15,7 @@ use crate::support::{
 };
 
 /// Compares (or with ABRFW_BLESS=1 rewrites) every file under `dir` with what the cases produced.
-fn check_golden(dir: &Path, produced: &BTreeMap<PathBuf, String>) {
+pub fn check_golden(dir: &Path, produced: &BTreeMap<PathBuf, String>) {
     check_tree_or_bless(dir, produced);
 }
 

@@ -94,6 +94,7 @@ golden_tests! {
     golden_example => "example",
     golden_gateway_zones => "gateway-zones",
     golden_install_only => "install-only",
+    golden_logging => "logging",
     golden_nodns_nomgmt => "nodns-nomgmt",
     golden_pf => "pf",
     golden_pf_fragment => "pf-fragment",

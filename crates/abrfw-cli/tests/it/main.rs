@@ -20,6 +20,7 @@ mod nft;
 mod ns;
 mod pf;
 mod props;
+mod query;
 mod rollout;
 mod scale;
 mod support;

@@ -454,7 +454,11 @@ fn run(loader: Loader) {
 
     let families = |a: &str, b: &str| shared_families(&nodes, a, b);
     let filtered = |name: &str| {
-        nodes[name].os.is_some_and(Os::is_linux) && name != "admin" && name != "stranger"
+        nodes
+            .get(name)
+            .is_some_and(|n| n.os.is_some_and(Os::is_linux))
+            && name != "admin"
+            && name != "stranger"
     };
 
     let mut must_pass = Vec::new();
@@ -572,6 +576,7 @@ fn run(loader: Loader) {
     } else {
         150
     };
+    query_agrees(&site, &nodes, &must_pass, &must_fail, &filtered);
     let label = format!("{loader:?}");
     let mut daemons = Daemons::default();
     probe_before_and_after(&nodes, &listeners, &must_pass, &must_fail, &label, || {
@@ -609,6 +614,70 @@ fn run(loader: Loader) {
         "{} / {}",
         must_pass.len(),
         must_fail.len()
+    );
+}
+
+/// `abrfw query` must give every probe the kernel's verdict. The probes that must pass are
+/// allowed by every hop (Windows hosts included, whose rules the lab does not load); each probe
+/// that must fail is dropped by a hop the lab filters (`filtered` names the hosts and gateways
+/// that load rules). `probe_before_and_after` then checks that the kernel does exactly that, so
+/// query and kernel agree probe by probe.
+fn query_agrees(
+    site: &Path,
+    nodes: &BTreeMap<String, Node>,
+    must_pass: &[Probe],
+    must_fail: &[Probe],
+    filtered: &dyn Fn(&str) -> bool,
+) {
+    use abrfw_core::query::{Query, Site};
+    let text = std::fs::read_to_string(site).unwrap();
+    let catalog = abrfw_core::Catalog::builtin();
+    let topo = abrfw_core::topology::parse("site", &text, &catalog).unwrap();
+    let compiled = Site::new(&catalog, &topo).unwrap();
+    let ask = |p: &Probe| {
+        let address = |name: &str| {
+            let n = &nodes[name];
+            if p.v6 { n.v6 } else { n.v4 }.unwrap().to_string()
+        };
+        compiled
+            .query(&Query {
+                from: address(&p.from),
+                to: address(&p.to),
+                port: p.port,
+                protocol: abrfw_core::Protocol::Tcp,
+                source_port: p.source_port,
+                family: Some(if p.v6 {
+                    abrfw_core::Family::V6
+                } else {
+                    abrfw_core::Family::V4
+                }),
+            })
+            .unwrap_or_else(|e| panic!("query {p:?}: {e}"))
+    };
+    let mut disagree = Vec::new();
+    for p in must_pass {
+        let a = ask(p);
+        if !a.allowed {
+            disagree.push(format!("{p:?}: query says blocked at {:?}", a.hops));
+        }
+    }
+    for p in must_fail {
+        let a = ask(p);
+        let lab_drops = a
+            .hops
+            .iter()
+            .any(|h| filtered(h.at.name()) && !h.verdict.passes());
+        if !lab_drops {
+            disagree.push(format!(
+                "{p:?}: query finds no filtered hop that drops it: {:?}",
+                a.hops
+            ));
+        }
+    }
+    assert!(
+        disagree.is_empty(),
+        "abrfw query disagrees with the namespace probes:\n{}",
+        disagree.join("\n")
     );
 }
 
@@ -1104,6 +1173,9 @@ fn run_gateway(loader: Loader) {
         must_pass.push(Probe::new(from, to, port, false, "same-zone flow"));
     }
 
+    query_agrees(&site, &nodes, &must_pass, &must_fail, &|name| {
+        name == "fw-linux"
+    });
     let label = format!("{loader:?} gateway");
     probe_before_and_after(&nodes, &listeners, &must_pass, &must_fail, &label, || {
         let dir = tempfile::tempdir().unwrap();

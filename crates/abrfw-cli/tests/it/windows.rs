@@ -372,6 +372,26 @@ fn cmdlets() -> BTreeMap<&'static str, Signature> {
                     "DefaultOutboundAction",
                     OneOf(&["Block", "Allow", "NotConfigured"]),
                 ),
+                // Set-NetFirewallProfile: -LogBlocked GpoBoolean, -LogMaxSizeKilobytes UInt64
+                // (1 to 32767), -LogFileName String.
+                ("LogBlocked", OneOf(&["True", "False", "NotConfigured"])),
+                (
+                    "LogMaxSizeKilobytes",
+                    Each(|v| match v.parse::<u64>() {
+                        Ok(1..=32767) => Ok(()),
+                        _ => Err(format!("bad log size {v}")),
+                    }),
+                ),
+                (
+                    "LogFileName",
+                    Each(|v| {
+                        if v.ends_with(".log") {
+                            Ok(())
+                        } else {
+                            Err(format!("log file {v} is not a .log file"))
+                        }
+                    }),
+                ),
             ],
             None,
         ),
@@ -919,6 +939,34 @@ fn lint_netsh(line: &str, labels: &[String]) -> Result<(), String> {
                 &["allowoutbound", "blockoutbound", "notconfigured"],
             )
         }
+        // netsh advfirewall set allprofiles logging: filename <path>, maxfilesize 1-32767 (KB),
+        // droppedconnections enable|disable (netsh advfirewall set /? on Windows 7 and later).
+        [
+            "netsh",
+            "advfirewall",
+            "set",
+            "allprofiles",
+            "logging",
+            setting,
+            value,
+        ] => match *setting {
+            "filename" => log_file(value),
+            "maxfilesize" => log_size(value),
+            "droppedconnections" | "allowedconnections" => {
+                one_of(value, &["enable", "disable", "notconfigured"])
+            }
+            other => Err(format!("unknown logging setting {other}")),
+        },
+        ["netsh", "firewall", "set", "logging", ..] => {
+            let tags = tag_values(&args[4..])?;
+            let grammar: &[(&str, Check)] = &[
+                ("filename", log_file),
+                ("maxfilesize", log_size),
+                ("droppedpackets", |v| one_of(v, &["ENABLE", "DISABLE"])),
+                ("connections", |v| one_of(v, &["ENABLE", "DISABLE"])),
+            ];
+            check_tags(&tags, grammar, &[])
+        }
         ["netsh", "firewall", "add", "portopening", ..] => {
             check_add_portopening(&tag_values(&args[4..])?)
         }
@@ -934,6 +982,26 @@ fn lint_netsh(line: &str, labels: &[String]) -> Result<(), String> {
             check_tags(&tags, grammar, &["mode"])
         }
         _ => Err(format!("not a netsh command abrfw emits: {words:?}")),
+    }
+}
+
+/// A firewall log path: `%systemroot%` (the firewall service expands it) and no character cmd
+/// or netsh would read.
+fn log_file(v: &str) -> Result<(), String> {
+    let ok = v.to_ascii_lowercase().ends_with(".log")
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "%\\._-:".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("bad log file {v}"))
+    }
+}
+
+fn log_size(v: &str) -> Result<(), String> {
+    match v.parse::<u32>() {
+        Ok(1..=32767) => Ok(()),
+        _ => Err(format!("bad log size {v} (1 to 32767 KB)")),
     }
 }
 

@@ -13,7 +13,7 @@ use ipnet::IpNet;
 
 use crate::catalog::{Catalog, DEFAULT_ACRONIS_PORT, Phase, Release};
 use crate::diagnostic::{Diagnostic, TopologyError};
-use crate::ir::{Policy, PortRange, Protocol, address_text};
+use crate::ir::{Log, Policy, PortRange, Protocol, address_text};
 use crate::os::Os;
 use crate::role::Role;
 use raw::{RawAllow, RawGateway, RawPort, RawTopology, RawZone};
@@ -158,6 +158,8 @@ pub struct Options {
     pub policy: Policy,
     /// Acronis port of hosts that do not set their own (default 9876).
     pub acronis_port: u16,
+    /// `log`: what every rule set logs unless its host says otherwise.
+    pub log: Log,
     /// `linux_backends = [...]`: the backends of Linux and appliance hosts and gateways that
     /// name none themselves; `None` for the default rows of the backend table.
     pub linux_backends: Option<BackendList>,
@@ -180,6 +182,8 @@ pub struct Host {
     pub source_ports: Option<PortRange>,
     /// The network segment the host sits in ([`DEFAULT_ZONE`] unless it names one).
     pub zone: String,
+    /// What its rule set logs (its own `log`, else `[options] log`).
+    pub log: Log,
     /// `backends = [...]`: the backends its files are written with, as written; `None` for
     /// the site's choice.
     pub backends: Option<BackendList>,
@@ -425,12 +429,26 @@ impl Resolver<'_> {
             .acronis_port
             .as_ref()
             .map_or(DEFAULT_ACRONIS_PORT, |p| self.port_number(p));
+        let log = raw.log.as_ref().map_or(Log::Off, |l| self.log(l));
         Options {
             phases,
             dns: raw.dns.unwrap_or(true),
             policy,
             acronis_port,
             linux_backends: raw.linux_backends.as_ref().map(BackendList::from_raw),
+            log,
+        }
+    }
+
+    /// `log = "drops"` or `"off"`.
+    fn log(&mut self, l: &toml::Spanned<String>) -> Log {
+        match l.get_ref().as_str() {
+            "drops" => Log::Drops,
+            "off" => Log::Off,
+            other => {
+                self.report(unknown("log", other, l.span(), &["drops", "off"]));
+                Log::Off
+            }
         }
     }
 
@@ -691,6 +709,7 @@ impl Resolver<'_> {
                 z.get_ref().clone()
             }
         };
+        let log = raw.log.as_ref().map_or(options.log, |l| self.log(l));
         Host {
             name: raw.name.get_ref().clone(),
             os,
@@ -699,6 +718,7 @@ impl Resolver<'_> {
             acronis_port,
             source_ports,
             zone,
+            log,
             backends: raw.backends.as_ref().map(BackendList::from_raw),
         }
     }
@@ -923,7 +943,7 @@ impl Diagnostic {
 }
 
 /// The closest known value, if it is close enough to be a typo.
-fn suggest<'a>(value: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn suggest<'a>(value: &str, known: &[&'a str]) -> Option<&'a str> {
     let mut best: Option<(usize, &'a str)> = None;
     for k in known {
         let d = strsim::levenshtein(&value.to_ascii_lowercase(), k);

@@ -37,6 +37,7 @@ pub struct RawOptions {
     pub dns: Option<bool>,
     pub policy: Option<Spanned<String>>,
     pub acronis_port: Option<Spanned<RawPortNumber>>,
+    pub log: Option<Spanned<String>>,
     pub linux_backends: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
@@ -51,6 +52,7 @@ pub struct RawHost {
     pub acronis_port: Option<Spanned<RawPortNumber>>,
     pub ephemeral_ports: Option<Spanned<RawPort>>,
     pub zone: Option<Spanned<String>>,
+    pub log: Option<Spanned<String>>,
     pub backends: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
