@@ -27,6 +27,10 @@ use rustix::io::Errno;
 /// dot, so none is a host's file; the sweep removes only names of exactly this shape.
 pub const TEMP_PREFIX: &str = ".abrfw-tmp-";
 
+/// Whether this platform has `syncfs(2)`: temporary files are then written without an fsync
+/// each and made durable together by one [`Dir::sync_filesystem`] per file system.
+pub const BATCHED_SYNC: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
 /// Flags every open below DIR carries: never follow a final symbolic link, never block on a
 /// FIFO or a device, never leak into a child process.
 fn nofollow() -> OFlags {
@@ -151,17 +155,19 @@ impl Dir {
         }
     }
 
-    /// Opens the subdirectory `name`, creating it (0755) when missing.
-    pub fn create_dir(&self, name: &str) -> Result<Self> {
-        match rustix::fs::mkdirat(&self.fd, name, Mode::from_raw_mode(0o755)) {
-            Ok(()) | Err(Errno::EXIST) => {}
+    /// Opens the subdirectory `name`, creating it (0755) when missing; `true` when this call
+    /// created it.
+    pub fn create_dir(&self, name: &str) -> Result<(Self, bool)> {
+        let created = match rustix::fs::mkdirat(&self.fd, name, Mode::from_raw_mode(0o755)) {
+            Ok(()) => true,
+            Err(Errno::EXIST) => false,
             Err(e) => {
                 return Err(e)
                     .with_context(|| format!("cannot create {}", self.join(name).display()));
             }
-        }
+        };
         match self.open_dir(name)? {
-            Some(d) => Ok(d),
+            Some(d) => Ok((d, created)),
             None => bail!(
                 "{} vanished while abrfw was creating it",
                 self.join(name).display()
@@ -229,11 +235,16 @@ impl Dir {
         Ok(Some(bytes))
     }
 
-    /// Replaces `name` with `contents` atomically: a new temporary file (`O_EXCL`, so it
-    /// is never an existing file or link), written, fsynced, made 0644, then renamed over
-    /// `name` (a rename replaces a link itself, never what it points to). Readers see the old
-    /// file or the new one.
-    pub fn write_atomic(&self, name: &str, contents: &[u8]) -> Result<()> {
+    /// Writes `contents` into a new temporary file of this directory (`O_EXCL`, so it is
+    /// never an existing file or link), made 0644, and returns its name
+    /// (`.abrfw-tmp-<pid>-<n>`). Where [`BATCHED_SYNC`] holds it is not synced: the caller
+    /// makes a whole batch durable with one [`Dir::sync_filesystem`] before it renames any of
+    /// them into place; elsewhere it is fsynced here. A failed write removes the temporary file.
+    pub fn write_temporary(&self, contents: &[u8]) -> Result<String> {
+        self.write_temporary_synced(contents, !BATCHED_SYNC)
+    }
+
+    fn write_temporary_synced(&self, contents: &[u8], sync: bool) -> Result<String> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let (tmp, fd) = loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -260,21 +271,65 @@ impl Dir {
             // Generated scripts are meant to be read (and run) by administrators and tools:
             // 0644, not the temporary file's 0600.
             rustix::fs::fchmod(file.as_fd(), Mode::from_raw_mode(0o644))?;
-            file.sync_all()
+            if sync { file.sync_all() } else { Ok(()) }
         })();
-        let renamed = written.and_then(|()| {
-            Ok(rustix::fs::renameat(
-                &self.fd,
-                tmp.as_str(),
-                &self.fd,
-                name,
-            )?)
-        });
-        if let Err(e) = renamed {
-            let _ = rustix::fs::unlinkat(&self.fd, tmp.as_str(), AtFlags::empty());
+        if let Err(e) = written {
+            self.remove_temporary(&tmp);
+            return Err(e).with_context(|| {
+                format!("cannot write a temporary file in {}", self.path.display())
+            });
+        }
+        Ok(tmp)
+    }
+
+    /// Renames the temporary file `tmp` of this directory over `name` (a rename replaces a
+    /// link itself, never what it points to). Readers see the old file or the new one. On
+    /// failure the temporary file is removed.
+    pub fn rename_temporary(&self, tmp: &str, name: &str) -> Result<()> {
+        if let Err(e) = rustix::fs::renameat(&self.fd, tmp, &self.fd, name) {
+            self.remove_temporary(tmp);
             return Err(e).with_context(|| format!("cannot write {}", self.join(name).display()));
         }
         Ok(())
+    }
+
+    /// Removes a temporary file this run created (best effort: the next run's sweep removes
+    /// what is left).
+    pub fn remove_temporary(&self, tmp: &str) {
+        let _ = rustix::fs::unlinkat(&self.fd, tmp, AtFlags::empty());
+    }
+
+    /// Replaces `name` with `contents` atomically: a temporary file ([`Dir::write_temporary`]),
+    /// fsynced, then renamed over `name`. Readers see the old file or the new one.
+    pub fn write_atomic(&self, name: &str, contents: &[u8]) -> Result<()> {
+        let tmp = self.write_temporary_synced(contents, true)?;
+        self.rename_temporary(&tmp, name)
+    }
+
+    /// The device this directory is on (`st_dev`): one [`Dir::sync_filesystem`] covers every
+    /// directory of the same device.
+    pub fn device(&self) -> Result<u64> {
+        let st = rustix::fs::fstat(&self.fd)
+            .with_context(|| format!("cannot inspect {}", self.path.display()))?;
+        Ok(st.st_dev)
+    }
+
+    /// Makes everything written to the file system this directory is on durable: file data
+    /// and metadata, renames included (`syncfs(2)`, which also reports write-back errors since
+    /// Linux 5.8). One call replaces an fsync per file and per directory; git's
+    /// `core.fsyncMethod = batch` works the same way. Where [`BATCHED_SYNC`] is false (no
+    /// `syncfs`), this fsyncs the directory itself only; callers then sync each file and
+    /// directory as they go.
+    pub fn sync_filesystem(&self) -> Result<()> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            rustix::fs::syncfs(&self.fd)
+                .with_context(|| format!("cannot sync the file system of {}", self.path.display()))
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            self.sync()
+        }
     }
 
     /// Removes the regular file `name` (`unlinkat` removes a name, never what a link points

@@ -5,9 +5,10 @@
 //! removed) without touching the disk; any refusal (or rendering error) happens then, so a
 //! failing run writes nothing. The plan keeps each file's digest, not its text, so memory does not
 //! grow with the output (1.4 GB for a 100,000-host site). [`Plan::apply`] then renders the
-//! directories that change once more and writes each changed file atomically (temporary file,
-//! fsync, rename), leaves unchanged files alone (same bytes, same mtime), removes the files of hosts that
-//! left the site, syncs the directories and writes the manifest last, atomically. A run killed
+//! directories that change once more and writes every changed file as a temporary file, makes
+//! them all durable together (one `syncfs`, git's `core.fsyncMethod = batch` model), renames
+//! them into place, leaves unchanged files alone (same bytes, same mtime), removes the files of
+//! hosts that left the site, syncs once more and writes the manifest last, atomically. A run killed
 //! half-way leaves every file in its old or its new complete form and the old manifest; the next
 //! run finishes the job (a file that is already byte-identical to what abrfw would write is taken
 //! as abrfw's even when the old manifest does not list it yet).
@@ -28,7 +29,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::dirfd::{Dir, Kind, Lock};
+use crate::dirfd::{BATCHED_SYNC, Dir, Kind, Lock};
 
 /// The `format` value of a manifest.
 pub const MANIFEST_FORMAT: &str = "abrfw-manifest";
@@ -359,8 +360,7 @@ impl Plan {
                 d.sweep_temporaries()?;
             }
         }
-        // The directories with something to write, each rendered again and written on every
-        // core; the files of one directory are written in order.
+        // The directories with something to write, with the digest each file must have.
         let mut changed: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
         for (f, change) in &self.files {
             if *change != Change::Unchanged {
@@ -371,25 +371,78 @@ impl Plan {
             }
         }
         let changed: Vec<(&str, BTreeMap<&str, &str>)> = changed.into_iter().collect();
-        let written = abrfw_core::par::map(&changed, |(dir, names)| -> Result<()> {
-            let host_dir = root.create_dir(dir)?;
-            for file in render(dir)? {
-                let Some(sha) = names.get(file.name.as_str()) else {
-                    continue;
-                };
-                if sha256_hex(file.text.as_bytes()) != *sha {
-                    bail!(
-                        "{dir}/{} rendered differently the second time; nothing more was written",
-                        file.name
-                    );
-                }
-                host_dir.write_atomic(&file.name, file.text.as_bytes())?;
+
+        // 1. Every new file as a temporary file next to its final name, on every core. Nothing
+        //    has replaced anything yet: a failure here removes what this run created.
+        let staged =
+            abrfw_core::par::map(&changed, |(dir, names)| stage(root, dir, names, &render));
+        let mut ok = Vec::with_capacity(staged.len());
+        let mut failure = None;
+        for s in staged {
+            match s {
+                Ok(s) => ok.push(s),
+                Err(e) => failure = failure.or(Some(e)),
             }
-            // The renames are durable before the manifest says they happened.
-            host_dir.sync()
+        }
+        if let Some(e) = failure {
+            for s in &ok {
+                s.discard(root);
+            }
+            return Err(e);
+        }
+        let staged = ok;
+
+        // 2. All of them durable together, before any is renamed: one syncfs per file system
+        //    (normally one) instead of one fsync per file.
+        let root_device = root.device()?;
+        let mut devices: BTreeMap<u64, &str> = BTreeMap::new();
+        for s in &staged {
+            if s.device != root_device {
+                devices.entry(s.device).or_insert(s.dir);
+            }
+        }
+        let sync_all = || -> Result<()> {
+            if !BATCHED_SYNC {
+                return Ok(());
+            }
+            root.sync_filesystem()?;
+            // A host directory that is a mount point of another file system.
+            for dir in devices.values() {
+                match root.open_dir(dir)? {
+                    Some(d) => d.sync_filesystem()?,
+                    None => bail!(
+                        "{} vanished while abrfw was writing it",
+                        root.join(dir).display()
+                    ),
+                }
+            }
+            Ok(())
+        };
+        if !staged.is_empty() {
+            sync_all()?;
+        }
+
+        // 3. The renames, directory by directory on every core. A run killed here leaves each
+        //    file in its old or its new complete form (and the old manifest).
+        let switch = KillSwitch::from_env();
+        let renamed = abrfw_core::par::map(&staged, |s| -> Result<()> {
+            let Some(host_dir) = root.open_dir(s.dir)? else {
+                bail!(
+                    "{} vanished while abrfw was writing it",
+                    root.join(s.dir).display()
+                );
+            };
+            for (tmp, name) in &s.temporaries {
+                host_dir.rename_temporary(tmp, name)?;
+                switch.renamed();
+            }
+            if !BATCHED_SYNC {
+                host_dir.sync()?;
+            }
+            Ok(())
         });
-        for w in written {
-            w?;
+        for r in renamed {
+            r?;
         }
         let mut departed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (d, f) in &self.removed {
@@ -402,22 +455,124 @@ impl Plan {
             for f in files {
                 host_dir.remove_file(f)?;
             }
-            host_dir.sync()?;
+            if !BATCHED_SYNC {
+                host_dir.sync()?;
+            }
             // A departed host's directory goes too, unless someone keeps other files in it.
             if !self.files.iter().any(|(f, _)| f.dir == *d) {
                 root.remove_empty_dir(d);
             }
         }
-        // New host directories and removed ones are entries of DIR. A run that changes nothing
-        // syncs nothing.
+        // 4. The renames, removals and new host directories durable before the manifest says
+        //    they happened: one more syncfs. A run that changes nothing syncs nothing.
         if !changed.is_empty() || !departed.is_empty() {
-            root.sync()?;
+            sync_all()?;
+            if !BATCHED_SYNC {
+                root.sync()?;
+            }
         }
+        // 5. The manifest last, on its own: fsynced, renamed, DIR fsynced.
         if self.manifest_change != Change::Unchanged {
             root.write_atomic(MANIFEST_FILE_NAME, self.manifest_text.as_bytes())?;
             root.sync()?;
         }
         Ok(())
+    }
+}
+
+/// One directory's new files, written as temporary files and not yet renamed.
+struct Staged<'a> {
+    dir: &'a str,
+    /// Whether this run created the directory (removed again if the run fails before renaming).
+    created: bool,
+    device: u64,
+    /// Temporary name -> final name.
+    temporaries: Vec<(String, &'a str)>,
+}
+
+impl Staged<'_> {
+    /// Removes the temporary files (and the directory, when this run created it and it is
+    /// empty again): the state before the run.
+    fn discard(&self, root: &Dir) {
+        if let Ok(Some(d)) = root.open_dir(self.dir) {
+            for (tmp, _) in &self.temporaries {
+                d.remove_temporary(tmp);
+            }
+        }
+        if self.created {
+            root.remove_empty_dir(self.dir);
+        }
+    }
+}
+
+/// Renders directory `dir` again and writes each file of `names` (name -> planned digest) as a
+/// temporary file in it. On failure, what it wrote is removed again.
+fn stage<'a>(
+    root: &Dir,
+    dir: &'a str,
+    names: &BTreeMap<&'a str, &'a str>,
+    render: &(impl Fn(&str) -> Result<Vec<RenderedFile>> + Sync),
+) -> Result<Staged<'a>> {
+    let (host_dir, created) = root.create_dir(dir)?;
+    let mut staged = Staged {
+        dir,
+        created,
+        device: host_dir.device()?,
+        temporaries: Vec::with_capacity(names.len()),
+    };
+    let result = (|| -> Result<()> {
+        for file in render(dir)? {
+            let Some((name, sha)) = names.get_key_value(file.name.as_str()) else {
+                continue;
+            };
+            if sha256_hex(file.text.as_bytes()) != *sha {
+                bail!(
+                    "{dir}/{} rendered differently the second time; nothing was written",
+                    file.name
+                );
+            }
+            let tmp = host_dir.write_temporary(file.text.as_bytes())?;
+            staged.temporaries.push((tmp, name));
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(staged),
+        Err(e) => {
+            staged.discard(root);
+            Err(e)
+        }
+    }
+}
+
+/// The environment variable of [`KillSwitch`].
+pub const ABORT_AFTER_RENAMES_VAR: &str = "ABRFW_TEST_ABORT_AFTER_RENAMES";
+
+/// For the killed-run test only (docs/security.md): `ABRFW_TEST_ABORT_AFTER_RENAMES=N` makes a
+/// writing run abort (SIGABRT, no clean-up, like a kill) right after its N-th rename, so the
+/// test interrupts a run between two renames every time rather than when a timer happens to
+/// land there. Without the variable it does nothing.
+struct KillSwitch {
+    after: Option<usize>,
+    done: std::sync::atomic::AtomicUsize,
+}
+
+impl KillSwitch {
+    fn from_env() -> Self {
+        Self {
+            after: std::env::var(ABORT_AFTER_RENAMES_VAR)
+                .ok()
+                .and_then(|v| v.trim().parse().ok()),
+            done: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    fn renamed(&self) {
+        if let Some(after) = self.after
+            && self.done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 >= after
+        {
+            std::process::abort();
+        }
     }
 }
 

@@ -388,10 +388,70 @@ fn a_run_killed_half_way_leaves_old_or_new_files_and_a_consistent_manifest() {
         }
     }
     assert!(killed > 0, "no run was interrupted");
-    assert!(
-        mixed > 0,
-        "no run was interrupted half-way through its writes"
-    );
+    // Timed kills land mostly before the renames (the writer stages every file, syncs once,
+    // then renames them quickly), so the rounds below stop a run between two renames every
+    // time, through the test-only ABRFW_TEST_ABORT_AFTER_RENAMES (docs/security.md).
+    let _ = mixed;
+    for round in 0..2usize {
+        let target = (round + 1) % 2;
+        let before = tree(&out);
+        let pending = before
+            .iter()
+            .filter(|(r, t)| complete[target].get(*r) != Some(*t))
+            .count();
+        assert!(pending > 2, "round {round}: nothing to rename");
+        let status = Command::new(env!("CARGO_BIN_EXE_abrfw"))
+            .args(["compile", sites[target].to_str().unwrap(), "--out-dir"])
+            .arg(&out)
+            .env("ABRFW_TEST_ABORT_AFTER_RENAMES", (pending / 2).to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(
+            status.code(),
+            None,
+            "round {round}: the run was not aborted"
+        );
+        let now = tree(&out);
+        for (rel, text) in &now {
+            if rel
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".abrfw-")
+            {
+                continue;
+            }
+            assert!(
+                complete[0].get(rel) == Some(text) || complete[1].get(rel) == Some(text),
+                "aborted round {round}: {} is neither its old nor its new form",
+                rel.display()
+            );
+        }
+        for rel in complete[0].keys() {
+            assert!(
+                now.contains_key(rel),
+                "aborted round {round}: {} missing",
+                rel.display()
+            );
+        }
+        assert_eq!(
+            now[manifest], before[manifest],
+            "aborted round {round}: the manifest changed before the renames were done"
+        );
+        let from = |v: usize| {
+            now.iter()
+                .filter(|(r, t)| {
+                    complete[v].get(*r) == Some(*t) && complete[1 - v].get(*r) != Some(*t)
+                })
+                .count()
+        };
+        assert!(
+            from(0) > 0 && from(1) > 0,
+            "aborted round {round}: the run was not stopped half-way through its renames"
+        );
+    }
     // A complete run afterwards finishes the job and clears the temporary files.
     ok(compile(&sites[1], &out, &[]));
     assert_eq!(tree(&out), complete[1]);
