@@ -6,8 +6,8 @@ use ipnet::IpNet;
 
 use crate::catalog::{Catalog, Flow, Port, Release, SourcePort};
 use crate::ir::{
-    Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, PortRange, Protocol, Rule,
-    Rules, Zone,
+    Direction, Family, FlowId, ForwardRule, GatewayRules, HostRules, Peers, PortRange, Protocol,
+    ReleaseId, Rule, Rules, Zone,
 };
 use crate::os::Os;
 use crate::par;
@@ -216,12 +216,18 @@ fn flow_rules(plans: &[Plan], hosts: &[Host], me: usize) -> Vec<Rule> {
 }
 
 /// The IR of one host around its rules.
-fn host_rules(host: &Host, os: Os, topology: &Topology, release: &str, rules: Rules) -> HostRules {
+fn host_rules(
+    host: &Host,
+    os: Os,
+    topology: &Topology,
+    release: &'static str,
+    rules: Rules,
+) -> HostRules {
     HostRules {
         host: host.name.clone(),
         os,
-        roles: host.roles.iter().map(|r| r.as_str().to_owned()).collect(),
-        release: release.to_owned(),
+        roles: host.roles.clone(),
+        release: ReleaseId(release),
         policy: topology.options.policy,
         addresses: Peers::from_nets(host.addresses.iter().copied()),
         rules,
@@ -247,7 +253,7 @@ fn compile_allow(allow: &Allow, hosts: &[Host], out: &mut BTreeMap<usize, Vec<Si
     let (from_nets, from_names, sport) = side(allow.from);
     let (to_nets, to_names, _) = side(allow.to);
     let rule = |direction, peers: Vec<IpNet>, peer_hosts| SiteRule {
-        flow: format!("allow:{}", allow.name),
+        flow: FlowId::allow(&allow.name),
         direction,
         protocol: allow.protocol,
         sport,
@@ -392,7 +398,7 @@ pub fn compile_gateways(
         .map(|a| {
             let flow = a.flow;
             Crossing {
-                flow: flow.id.to_owned(),
+                flow: FlowId::catalog(flow.id),
                 purpose: flow.purpose,
                 protocol: flow.protocol,
                 initiators: group(&a.initiators, |i| {
@@ -512,7 +518,7 @@ pub fn compile_gateways(
                 continue;
             };
             rules.push(ForwardRule {
-                flow: format!("allow:{}", a.allow.name),
+                flow: FlowId::allow(&a.allow.name),
                 from_zone,
                 to_zone,
                 protocol: a.allow.protocol,
@@ -530,7 +536,7 @@ pub fn compile_gateways(
         result.push(GatewayRules {
             gateway: gw.name.clone(),
             os: gw.os,
-            release: release.id.to_owned(),
+            release: ReleaseId(release.id),
             policy: topology.options.policy,
             zones: gw
                 .zones
@@ -576,7 +582,7 @@ struct AllowCrossing<'t> {
 
 /// A catalog flow a gateway may forward.
 struct Crossing<'t> {
-    flow: String,
+    flow: FlowId,
     purpose: &'t str,
     protocol: Protocol,
     initiators: BTreeMap<(&'t str, Option<PortRange>), Vec<usize>>,
@@ -595,7 +601,7 @@ fn group<K: Ord>(members: &[usize], key: impl Fn(usize) -> K) -> BTreeMap<K, Vec
 /// A site `[[allow]]` rule before family filtering.
 #[derive(Clone)]
 struct SiteRule {
-    flow: String,
+    flow: FlowId,
     direction: Direction,
     protocol: Protocol,
     sport: Option<PortRange>,
@@ -669,7 +675,7 @@ impl<'p> Builder<'p> {
         }
         self.rules.push(Rule {
             direction,
-            flow: flow.id.to_owned(),
+            flow: FlowId::catalog(flow.id),
             protocol: flow.protocol,
             destination_port: dport,
             source_ports: sport,
@@ -808,22 +814,149 @@ acronis_port = 9999
             out,
             vec![("ri-con-win-files", 445), ("ri-con-win-params", 25001)]
         );
+        // Network Discovery and File and Printer Sharing are Windows features: a Linux console
+        // gets none of the group, and the Windows target no outbound discovery rules.
+        assert!(!con.rules.iter().any(|r| r.flow.starts_with("ri-nodns-")));
+        let xp = hosts.iter().find(|h| h.host == "xp").unwrap();
+        assert!(
+            xp.rules.iter().all(|r| r.direction == Direction::Inbound
+                && r.source_ports == PortRange::new(32768, 61000))
+        );
+    }
+
+    #[test]
+    fn no_dns_discovery_is_windows_to_windows_and_tcp_uses_the_ephemeral_range() {
+        let hosts = compile_text(
+            r#"
+[options]
+dns = false
+phases = ["install"]
+
+[[host]]
+name = "cons"
+os = "windows"
+addresses = ["10.0.0.11"]
+roles = ["management-console"]
+
+[[host]]
+name = "xp"
+os = "windows-legacy"
+addresses = ["10.0.0.31"]
+roles = ["agent"]
+
+[[host]]
+name = "lx"
+os = "linux"
+addresses = ["10.0.0.40"]
+roles = ["agent"]
+"#,
+        );
+        let con = hosts.iter().find(|h| h.host == "cons").unwrap();
         let nodns: Vec<_> = con
             .rules_in(Direction::Inbound)
             .filter(|r| r.flow.starts_with("ri-nodns-con-"))
             .collect();
         assert_eq!(nodns.len(), 10);
-        assert!(nodns.iter().all(|r| r.source_ports.is_none()));
+        for r in &nodns {
+            assert_eq!(r.peer_hosts, ["xp"], "{}: Windows targets only", r.flow);
+            let well_known = [137, 138, 1900].contains(&r.destination_port.first);
+            if well_known {
+                assert_eq!(r.protocol, Protocol::Udp, "{}", r.flow);
+                assert!(
+                    r.source_ports.is_none(),
+                    "{} sends from its own port",
+                    r.flow
+                );
+            } else {
+                assert_eq!(
+                    r.source_ports,
+                    PortRange::new(1025, 5000),
+                    "{}: the initiator's ephemeral range",
+                    r.flow
+                );
+            }
+        }
+        let lx = hosts.iter().find(|h| h.host == "lx").unwrap();
+        assert!(!lx.rules.iter().any(|r| r.flow.starts_with("ri-nodns-")));
         let xp = hosts.iter().find(|h| h.host == "xp").unwrap();
-        // The push arrives from the Linux console's range; discovery replies use any port.
-        assert!(
-            xp.rules_in(Direction::Inbound)
-                .all(|r| r.source_ports == PortRange::new(32768, 61000))
+        let smb = xp
+            .rules_in(Direction::Outbound)
+            .find(|r| r.flow == "ri-nodns-con-smb")
+            .unwrap();
+        assert_eq!(smb.source_ports, PortRange::new(1025, 5000));
+    }
+
+    #[test]
+    fn every_windows_agent_of_the_later_revision_is_a_push_target() {
+        let hosts = compile_text(
+            r#"
+release = "aba-11.7"
+
+[[host]]
+name = "ams"
+os = "windows"
+addresses = ["10.0.0.10"]
+roles = ["management-server", "license-server"]
+
+[[host]]
+name = "hv"
+os = "windows"
+addresses = ["10.0.0.20"]
+roles = ["agent-hyperv"]
+
+[[host]]
+name = "vmw"
+os = "windows"
+addresses = ["10.0.0.21"]
+roles = ["agent-vmware-windows"]
+"#,
         );
-        assert!(
-            xp.rules_in(Direction::Outbound)
-                .all(|r| r.flow.starts_with("ri-nodns-con-") && r.source_ports.is_none())
+        for name in ["hv", "vmw"] {
+            let h = hosts.iter().find(|h| h.host == name).unwrap();
+            let flows: Vec<&str> = h.rules.iter().map(|r| r.flow.as_str()).collect();
+            for f in [
+                "ri-ms-win-files",
+                "ri-ms-win-params",
+                "ri-register",
+                "ri-license-ms",
+            ] {
+                assert!(flows.contains(&f), "{name} lacks {f}: {flows:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_storage_node_reaches_its_managed_vault_and_agents_do_not() {
+        let hosts = compile_text(
+            r#"
+[[host]]
+name = "sn"
+os = "windows"
+addresses = ["10.0.0.20"]
+roles = ["storage-node"]
+
+[[host]]
+name = "lx"
+os = "linux"
+addresses = ["10.0.0.40"]
+roles = ["agent"]
+
+[[host]]
+name = "nas"
+os = "linux"
+addresses = ["10.0.0.45"]
+roles = ["managed-vault-smb", "managed-vault-nfs"]
+"#,
         );
+        let nas = hosts.iter().find(|h| h.host == "nas").unwrap();
+        assert_eq!(
+            flows_of(nas),
+            vec![
+                (Direction::Inbound, "sn-vault-nfs", 2049),
+                (Direction::Inbound, "sn-vault-smb", 445),
+            ]
+        );
+        assert!(nas.rules.iter().all(|r| r.peer_hosts == ["sn"]));
     }
 
     #[test]

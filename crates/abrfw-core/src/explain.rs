@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, Flow, Phase, Port, Presence, Release};
+use crate::catalog::{Catalog, EncryptionNote, Flow, Group, Phase, Port, Presence, Release};
 use crate::compile::{CompileError, applicable, compile, compile_gateways, release_of};
 use crate::ir::{Direction, ForwardRule, PortRange, Protocol, Rule};
 use crate::links::share_family;
@@ -99,7 +99,7 @@ pub enum Origin {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FlowOrigin {
     /// The flow's group (`remote-install`, `components`, `no-dns`).
-    pub group: &'static str,
+    pub group: Group,
     /// Its phase.
     pub phase: Phase,
     /// The component that opens the connection.
@@ -113,7 +113,7 @@ pub struct FlowOrigin {
     /// The end the peers play.
     pub peers_play: Component,
     /// The vendor's encryption note.
-    pub encryption: &'static str,
+    pub encryption: EncryptionNote,
     /// Where the vendor documents the flow (source ids of the reference `flows.md`).
     pub source: &'static str,
     /// The site facts the flow's phase and condition needed.
@@ -475,8 +475,8 @@ fn origin(
     rule: &Rule,
     ms_hosts: &[String],
 ) -> Origin {
-    let Some(flow) = release.flow(&rule.flow) else {
-        let name = rule.flow.strip_prefix("allow:").unwrap_or(&rule.flow);
+    let Some(flow) = rule.flow.catalog_id().and_then(|id| release.flow(id)) else {
+        let name = rule.flow.allow_name().unwrap_or(&rule.flow);
         return Origin::Allow {
             name: name.to_owned(),
         };
@@ -646,7 +646,7 @@ pub enum ForwardOrigin {
     /// A flow of the catalog whose initiators and responders sit in two zones the gateway joins.
     Catalog {
         /// The flow's group.
-        group: &'static str,
+        group: Group,
         /// Its phase.
         phase: Phase,
         /// The component that opens the connection (in `from_zone`).
@@ -654,7 +654,7 @@ pub enum ForwardOrigin {
         /// The component that accepts it (in `to_zone`).
         responder: Component,
         /// The vendor's encryption note.
-        encryption: &'static str,
+        encryption: EncryptionNote,
         /// Where the vendor documents the flow.
         source: &'static str,
         /// The site facts the flow's phase and condition needed.
@@ -709,7 +709,7 @@ pub fn explain_gateway(
                 .is_none_or(|p| r.source_hosts.contains(p) || r.destination_hosts.contains(p))
         })
         .map(|rule| {
-            let origin = match release.flow(&rule.flow) {
+            let origin = match rule.flow.catalog_id().and_then(|id| release.flow(id)) {
                 Some(flow) => ForwardOrigin::Catalog {
                     group: flow.group,
                     phase: flow.phase,
@@ -720,11 +720,7 @@ pub fn explain_gateway(
                     conditions: conditions(flow, topology, &ms_hosts),
                 },
                 None => ForwardOrigin::Allow {
-                    name: rule
-                        .flow
-                        .strip_prefix("allow:")
-                        .unwrap_or(&rule.flow)
-                        .to_owned(),
+                    name: rule.flow.allow_name().unwrap_or(&rule.flow).to_owned(),
                 },
             };
             ForwardReason { rule, origin }

@@ -16,12 +16,11 @@
 
 mod escape;
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{Connection, address_text, describe_hosts};
-use abrfw_core::{Direction, Family, Files, GatewayRules, HostRules, Policy, PortRange};
+use abrfw_core::{Direction, Family, Files, GatewayRules, HostRules, Numbering, Policy, PortRange};
 use askama::Template;
 
 /// Backend name, as `--backend` spells it.
@@ -148,13 +147,7 @@ pub fn render_files(host: &HostRules, opts: &Options) -> Result<RuleFiles, Error
             }
         }
     }
-    let header = format!(
-        "{} firewall rules for host {} ({}; roles: {})",
-        host.release,
-        host.host,
-        host.os,
-        host.roles.join(", ")
-    );
+    let header = host.header();
     finish(
         Kind::Host,
         host.policy,
@@ -192,14 +185,7 @@ pub fn render_gateway_files(gw: &GatewayRules, opts: &Options) -> Result<RuleFil
             }
         }
     }
-    let zones: Vec<String> = gw.zones.iter().map(ToString::to_string).collect();
-    let header = format!(
-        "{} forwarding rules for gateway {} ({}; zones: {})",
-        gw.release,
-        gw.gateway,
-        gw.os,
-        zones.join(", ")
-    );
+    let header = gw.header();
     let scope = gw
         .interface_pairs()
         .into_iter()
@@ -255,7 +241,7 @@ fn finish(
     mut tables: Tables,
     sets: Sets,
 ) -> Result<RuleFiles, Error> {
-    let uses_sets = !sets.views.is_empty();
+    let uses_sets = !sets.views().is_empty();
     let mut texts = Vec::with_capacity(2);
     for family in Family::ALL {
         let rules = std::mem::take(tables.of(family));
@@ -317,7 +303,7 @@ fn finish(
     let ipset = if uses_sets {
         let mut text = IpsetTemplate {
             header: &header,
-            sets: &sets.views,
+            sets: sets.views(),
         }
         .render()?;
         text.push('\n');
@@ -424,16 +410,14 @@ enum AddrMatch {
 /// use and shared by every rule with the same peers.
 struct Sets {
     threshold: usize,
-    names: BTreeMap<(Family, Vec<IpNet>), String>,
-    views: Vec<SetView>,
+    numbered: Numbering<(Family, Vec<IpNet>), SetView>,
 }
 
 impl Sets {
     fn new(threshold: usize) -> Self {
         Self {
             threshold,
-            names: BTreeMap::new(),
-            views: Vec::new(),
+            numbered: Numbering::default(),
         }
     }
 
@@ -456,37 +440,36 @@ impl Sets {
         if nets.len() <= self.threshold {
             return nets.into_iter().map(AddrMatch::Net).collect();
         }
-        let next = self.names.len() + 1;
-        let views = &mut self.views;
-        let name = self
-            .names
-            .entry((family, nets))
-            .or_insert_with_key(|(_, nets)| {
-                let suffix = match family {
-                    Family::V4 => "v4",
-                    Family::V6 => "v6",
-                };
-                let name = format!("abrfw_peers{next:03}_{suffix}");
-                // ipset's default maxelem is 65536.
-                let options = if nets.len() > 65536 {
-                    format!(" maxelem {}", nets.len())
-                } else {
-                    String::new()
-                };
-                views.push(SetView {
-                    tmp: format!("{name}_new"),
-                    name: name.clone(),
-                    family: match family {
-                        Family::V4 => "inet",
-                        Family::V6 => "inet6",
-                    },
-                    options,
-                    hosts: comment(),
-                    elements: nets.iter().map(|n| address_text(*n)).collect(),
-                });
-                name
-            });
-        vec![AddrMatch::Set(name.clone())]
+        let view = self.numbered.get((family, nets), |number, (_, nets)| {
+            let suffix = match family {
+                Family::V4 => "v4",
+                Family::V6 => "v6",
+            };
+            let name = format!("abrfw_peers{number:03}_{suffix}");
+            // ipset's default maxelem is 65536.
+            let options = if nets.len() > 65536 {
+                format!(" maxelem {}", nets.len())
+            } else {
+                String::new()
+            };
+            SetView {
+                tmp: format!("{name}_new"),
+                name,
+                family: match family {
+                    Family::V4 => "inet",
+                    Family::V6 => "inet6",
+                },
+                options,
+                hosts: comment(),
+                elements: nets.iter().map(|n| address_text(*n)).collect(),
+            }
+        });
+        vec![AddrMatch::Set(view.name.clone())]
+    }
+
+    /// The ipsets, in number order.
+    fn views(&self) -> &[SetView] {
+        self.numbered.views()
     }
 }
 
@@ -540,11 +523,7 @@ impl RuleView {
 
 /// iptables writes port ranges with a colon: `32768:61000`.
 fn port_range(p: PortRange) -> String {
-    if p.is_single() {
-        p.first.to_string()
-    } else {
-        format!("{}:{}", p.first, p.last)
-    }
+    p.joined(':')
 }
 
 /// `flow: purpose` on one line, cut to 255 bytes on a character boundary. The limit counts the
@@ -565,8 +544,8 @@ mod tests {
         HostRules {
             host: "h1".into(),
             os: Os::Linux,
-            roles: vec!["agent".into()],
-            release: "abr-11.5".into(),
+            roles: vec![abrfw_core::Role::Agent],
+            release: abrfw_core::ReleaseId("abr-11.5"),
             policy,
             addresses: Peers::from_nets(["192.0.2.1/32".parse().unwrap()]),
             rules: rules.into(),
@@ -576,7 +555,7 @@ mod tests {
     fn rule(direction: Direction, peers: &[&str], purpose: &str) -> Rule {
         Rule {
             direction,
-            flow: "ms-agent".into(),
+            flow: abrfw_core::FlowId::catalog("ms-agent"),
             protocol: Protocol::Tcp,
             destination_port: PortRange::single(9876),
             source_ports: PortRange::new(49152, 65535),

@@ -2,6 +2,7 @@
 #![allow(clippy::print_stderr, dead_code)]
 
 mod ansible;
+mod choice;
 mod cli;
 mod diff;
 mod errors;

@@ -51,10 +51,12 @@ fn expected_flows() -> BTreeSet<(String, String, u16)> {
     for t in targets {
         add(t, "ams", 9876);
     }
-    // Operation: ms-agent, agent-ms, console-ms, ms-sn, agent-sn, agent-ls-check,
-    // console-ls-manage (ms-ls-manage is local: ams is both), vaults, vSphere, cloud, updates.
+    // Operation: ms-agent, agent-ms, console-ms, console-agent (direct connections, S9),
+    // ms-sn, agent-sn, agent-ls-check, console-ls-manage (ms-ls-manage is local: ams is both),
+    // vaults, vSphere, cloud, updates.
     for a in agents {
         add("ams", a, 9876);
+        add("console", a, 9876);
         add(a, "ams", 9876);
         add(a, "storage1", 9876);
         add(a, "nas", 445);
@@ -841,6 +843,7 @@ fn expected_gateway_flows() -> BTreeSet<(String, String, u16)> {
         add(a, "storage1", 9876); // agent-sn
     }
     add("console", "ams", 9876); // console-ms, console-ls-manage
+    add("console", "vmware-va", 9876); // console-agent (the office agents share its zone)
     add("console", "ams", 3389); // [[allow]] console-rdp
     set
 }
@@ -1080,6 +1083,7 @@ fn run_gateway(loader: Loader) {
         ("office-windows", "vmware-va", 9876),
         ("console", "storage1", 9876),
         ("vmware-va", "console", 9876),
+        ("vmware-va", "office-linux", 9876),
         ("vcenter", "ams", 443),
         ("console", "vmware-va", 22),
     ] {

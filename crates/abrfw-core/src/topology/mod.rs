@@ -66,6 +66,33 @@ pub struct Gateway {
     pub os: Os,
     /// The zones it routes between, sorted, each with its interface when given.
     pub zones: Vec<(String, Option<String>)>,
+    /// `backends = [...]`: the backends its files are written with, as written (checked against
+    /// the backend table by the CLI, which knows it); `None` for the site's choice.
+    pub backends: Option<BackendList>,
+}
+
+/// A list of backend names as the topology spells them, each with where it is, so that the
+/// code that knows the backends (the CLI's backend table) can reject one with a located error.
+/// Core knows no backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendList {
+    /// The names, in file order, each with its span in the topology text.
+    pub names: Vec<(String, Range<usize>)>,
+    /// The span of the whole list.
+    pub span: Range<usize>,
+}
+
+impl BackendList {
+    fn from_raw(raw: &toml::Spanned<Vec<toml::Spanned<String>>>) -> Self {
+        BackendList {
+            names: raw
+                .get_ref()
+                .iter()
+                .map(|n| (n.get_ref().clone(), n.span()))
+                .collect(),
+            span: raw.span(),
+        }
+    }
 }
 
 impl Gateway {
@@ -131,6 +158,9 @@ pub struct Options {
     pub policy: Policy,
     /// Acronis port of hosts that do not set their own (default 9876).
     pub acronis_port: u16,
+    /// `linux_backends = [...]`: the backends of Linux and appliance hosts and gateways that
+    /// name none themselves; `None` for the default rows of the backend table.
+    pub linux_backends: Option<BackendList>,
 }
 
 /// One `[[host]]`: a machine, or a network of machines sharing one rule set.
@@ -150,6 +180,9 @@ pub struct Host {
     pub source_ports: Option<PortRange>,
     /// The network segment the host sits in ([`DEFAULT_ZONE`] unless it names one).
     pub zone: String,
+    /// `backends = [...]`: the backends its files are written with, as written; `None` for
+    /// the site's choice.
+    pub backends: Option<BackendList>,
 }
 
 /// One `[[allow]]` rule.
@@ -397,6 +430,7 @@ impl Resolver<'_> {
             dns: raw.dns.unwrap_or(true),
             policy,
             acronis_port,
+            linux_backends: raw.linux_backends.as_ref().map(BackendList::from_raw),
         }
     }
 
@@ -665,6 +699,7 @@ impl Resolver<'_> {
             acronis_port,
             source_ports,
             zone,
+            backends: raw.backends.as_ref().map(BackendList::from_raw),
         }
     }
 
@@ -784,6 +819,7 @@ impl Resolver<'_> {
                     (z, iface)
                 })
                 .collect(),
+            backends: raw.backends.as_ref().map(BackendList::from_raw),
         }
     }
 
@@ -869,7 +905,7 @@ fn role_names() -> Vec<&'static str> {
 }
 
 /// "unknown role "agnet"" with a did-you-mean or the list of valid values.
-pub(crate) fn unknown(what: &str, value: &str, span: Range<usize>, known: &[&str]) -> Diagnostic {
+pub fn unknown(what: &str, value: &str, span: Range<usize>, known: &[&str]) -> Diagnostic {
     let help = match suggest(value, known) {
         Some(s) => format!("did you mean {s:?}?"),
         None => format!("valid values: {}", known.join(", ")),
