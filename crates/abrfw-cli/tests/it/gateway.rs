@@ -46,8 +46,8 @@ fn expected_acronis() -> BTreeSet<(&'static str, &'static str, u16)> {
     BTreeSet::from([
         ("office-win", "ams", 9876), // agent-ms, agent-ls-check
         ("console", "ams", 9876),    // console-ms, console-ls-manage
+        ("console", "lx", 9876),     // the console connects to agents directly
         ("ams", "office-win", 9876), // ms-agent
-        ("console", "lx", 9876),     // console-agent (direct console connection, S9)
     ])
 }
 
@@ -349,10 +349,10 @@ fn run(loader: Loader) {
         fail(from, to, 9877, "undocumented port");
     }
     fail(
-        "office-win",
         "lx",
+        "console",
         9876,
-        "office to servers, no documented flow",
+        "servers to office, no documented flow",
     );
     fail(
         "lx",
