@@ -46,7 +46,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Directory to write DIR/<host>/<file> into (created if missing)')
             [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Directory to write DIR/<host>/<file> into (created if missing)')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Print the rule set of this one host to stdout instead of writing files')
-            [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'Only this backend (default: every backend that serves the host''s OS)')
+            [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'Only this backend, for every host it serves (default: the backends the topology chooses for each host, `backends` or `[options] linux_backends`, else every default backend of the host''s OS; with --host, the first of them)')
             [CompletionResult]::new('--lock-wait', '--lock-wait', [CompletionResultType]::ParameterName, 'Seconds to wait for another abrfw run writing into --out-dir to finish (DIR/.abrfw.lock) before giving up with exit 2')
             [CompletionResult]::new('--example', '--example', [CompletionResultType]::ParameterName, 'Use the built-in example site instead of a file')
             [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2')

@@ -43,7 +43,7 @@ complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l release -d 'Comp
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -s o -l out-dir -d 'Directory to write DIR/<host>/<file> into (created if missing)' -r -F
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l host -d 'Print the rule set of this one host to stdout instead of writing files' -r
-complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l backend -d 'Only this backend (default: every backend that serves the host\'s OS)' -r -f -a "nftables\t'nftables.nft: a script for `nft -f`, host or gateway rules (Linux, appliance)'
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l backend -d 'Only this backend, for every host it serves (default: the backends the topology chooses for each host, `backends` or `[options] linux_backends`, else every default backend of the host\'s OS; with --host, the first of them)' -r -f -a "nftables\t'nftables.nft: a script for `nft -f`, host or gateway rules (Linux, appliance)'
 iptables\t'iptables.rules and ip6tables.rules for iptables-restore / ip6tables-restore, plus ipset.rules when a peer list is long; host or gateway rules (Linux, appliance)'
 netsh\t'netsh.cmd: `netsh advfirewall firewall` commands, or `netsh firewall` port openings on windows-legacy (Windows, windows-legacy)'
 powershell\t'firewall.ps1: PowerShell with New-NetFirewallRule; on windows-legacy it runs netsh.cmd (Windows, windows-legacy)'

@@ -16,6 +16,9 @@
 use abrfw_core::{Files, GatewayRules, HostRules, Os};
 use anyhow::Result;
 
+mod choice;
+pub use choice::{Choice, choose};
+
 /// One backend: what it is called, what it writes, whom it serves, and how it renders.
 #[derive(Debug)]
 pub struct Backend {
@@ -28,8 +31,9 @@ pub struct Backend {
     pub files: &'static [&'static str],
     /// The OSes whose hosts it renders.
     pub os: &'static [Os],
-    /// Whether `compile --out-dir` writes it when `--backend` names none. firewalld and ufw are
-    /// not: a Linux host runs one firewall manager, so those are written with `--backend`.
+    /// Whether `compile --out-dir` writes it for a host or gateway whose topology chooses no
+    /// backends (see [`choose`]). firewalld and ufw are not: a Linux host runs one firewall
+    /// manager, so those are written where `backends` or `linux_backends` names them.
     pub default: bool,
     /// Whether it renders a `[[gateway]]`'s forward rules (its `render_gateway` returns `Some`
     /// for a gateway whose OS it serves).

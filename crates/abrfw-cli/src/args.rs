@@ -202,7 +202,9 @@ pub struct CompileArgs {
     /// Print the rule set of this one host to stdout instead of writing files.
     #[arg(long, value_name = "NAME", conflicts_with = "out_dir")]
     pub host: Option<String>,
-    /// Only this backend (default: every backend that serves the host's OS).
+    /// Only this backend, for every host it serves (default: the backends the topology chooses
+    /// for each host, `backends` or `[options] linux_backends`, else every default backend of
+    /// the host's OS; with --host, the first of them).
     #[arg(long, value_parser = compile_backend_parser())]
     pub backend: Option<CompileBackend>,
     /// Print the compiled IR of the host or gateway as JSON instead of a backend's files.

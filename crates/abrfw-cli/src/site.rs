@@ -78,13 +78,42 @@ pub fn load_site_with_text(args: &SiteArgs) -> Result<(Catalog, Topology, String
 
 /// The built-in example site, validated.
 pub fn load_example(catalog: &Catalog) -> Result<Topology, LoadError> {
-    topology::parse("<example>", EXAMPLE, catalog).map_err(|e| LoadError::Invalid(Box::new(e)))
+    parse("<example>", EXAMPLE, catalog)
 }
 
 /// Reads and validates a topology file.
 pub fn load_path(path: &Path, catalog: &Catalog) -> Result<Topology, LoadError> {
-    topology::parse(&display(path), &read(path)?, catalog)
-        .map_err(|e| LoadError::Invalid(Box::new(e)))
+    parse(&display(path), &read(path)?, catalog)
+}
+
+/// Parses a topology and checks its backend lists against the backend table (core knows no
+/// backend, so that check is made here).
+fn parse(name: &str, text: &str, catalog: &Catalog) -> Result<Topology, LoadError> {
+    let invalid = |diagnostics| {
+        LoadError::Invalid(Box::new(TopologyError {
+            path: name.to_owned(),
+            source_text: text.to_owned(),
+            diagnostics,
+        }))
+    };
+    let topology =
+        topology::parse(name, text, catalog).map_err(|e| LoadError::Invalid(Box::new(e)))?;
+    abrfw_backends::choose(&topology).map_err(invalid)?;
+    Ok(topology)
+}
+
+/// The backends chosen for each host and gateway of a site [`load_site`] loaded (and so
+/// checked).
+pub fn choice(topology: &Topology) -> anyhow::Result<abrfw_backends::Choice> {
+    abrfw_backends::choose(topology).map_err(|d| {
+        anyhow::anyhow!(
+            "the site's backend lists do not fit the backend table: {}",
+            d.iter()
+                .map(|d| d.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })
 }
 
 /// One line per host role that the topology's release has no flows for.
@@ -113,8 +142,7 @@ fn load_with_text(args: &SiteArgs, catalog: &Catalog) -> Result<(Topology, Strin
     };
     // A byte-order mark is not part of the first line: columns count from after it.
     let parsed = topology::without_bom(&text);
-    let topology =
-        topology::parse(&name, parsed, catalog).map_err(|e| LoadError::Invalid(Box::new(e)))?;
+    let topology = parse(&name, parsed, catalog)?;
     if topology.warnings.is_empty() {
         return Ok((topology, text));
     }

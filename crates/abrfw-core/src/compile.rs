@@ -6,8 +6,8 @@ use ipnet::IpNet;
 
 use crate::catalog::{Catalog, Flow, Port, Release, SourcePort};
 use crate::ir::{
-    Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, PortRange, Protocol, Rule,
-    Rules, Zone,
+    Direction, Family, FlowId, ForwardRule, GatewayRules, HostRules, Peers, PortRange, Protocol,
+    ReleaseId, Rule, Rules, Zone,
 };
 use crate::os::Os;
 use crate::par;
@@ -216,12 +216,18 @@ fn flow_rules(plans: &[Plan], hosts: &[Host], me: usize) -> Vec<Rule> {
 }
 
 /// The IR of one host around its rules.
-fn host_rules(host: &Host, os: Os, topology: &Topology, release: &str, rules: Rules) -> HostRules {
+fn host_rules(
+    host: &Host,
+    os: Os,
+    topology: &Topology,
+    release: &'static str,
+    rules: Rules,
+) -> HostRules {
     HostRules {
         host: host.name.clone(),
         os,
-        roles: host.roles.iter().map(|r| r.as_str().to_owned()).collect(),
-        release: release.to_owned(),
+        roles: host.roles.clone(),
+        release: ReleaseId(release),
         policy: topology.options.policy,
         addresses: Peers::from_nets(host.addresses.iter().copied()),
         rules,
@@ -247,7 +253,7 @@ fn compile_allow(allow: &Allow, hosts: &[Host], out: &mut BTreeMap<usize, Vec<Si
     let (from_nets, from_names, sport) = side(allow.from);
     let (to_nets, to_names, _) = side(allow.to);
     let rule = |direction, peers: Vec<IpNet>, peer_hosts| SiteRule {
-        flow: format!("allow:{}", allow.name),
+        flow: FlowId::allow(&allow.name),
         direction,
         protocol: allow.protocol,
         sport,
@@ -374,8 +380,9 @@ pub(crate) fn flow_dport(flow: &Flow, responder: &Host) -> PortRange {
 ///
 /// A gateway passes every applicable flow whose initiator and responder sit in two different
 /// zones among its own, from the initiators' addresses and source ports to the responders'
-/// addresses and port; `[[allow]]` rules count when both of their ends are hosts (an address has
-/// no zone).
+/// addresses and port. An `[[allow]]` crosses the gateways between the zones of its two ends: a
+/// host's zone, or the `[[zone]]` whose networks hold an address (an address in no zone crosses
+/// no gateway).
 pub fn compile_gateways(
     catalog: &Catalog,
     topology: &Topology,
@@ -386,12 +393,12 @@ pub fn compile_gateways(
     check_budget(&flows, topology)?;
     // Every connection that may cross a gateway, its ends grouped by zone and port; the same
     // for every gateway.
-    let mut crossings: Vec<Crossing<'_>> = flows
+    let crossings: Vec<Crossing<'_>> = flows
         .iter()
         .map(|a| {
             let flow = a.flow;
             Crossing {
-                flow: flow.id.to_owned(),
+                flow: FlowId::catalog(flow.id),
                 purpose: flow.purpose,
                 protocol: flow.protocol,
                 initiators: group(&a.initiators, |i| {
@@ -403,20 +410,43 @@ pub fn compile_gateways(
             }
         })
         .collect();
-    for allow in &topology.allows {
-        if let (AllowEnd::Host(f), AllowEnd::Host(t)) = (allow.from, allow.to) {
-            crossings.push(Crossing {
-                flow: format!("allow:{}", allow.name),
-                purpose: &allow.description,
-                protocol: allow.protocol,
-                initiators: BTreeMap::from([(
-                    (hosts[f].zone.as_str(), hosts[f].source_ports),
-                    vec![f],
-                )]),
-                responders: BTreeMap::from([((hosts[t].zone.as_str(), allow.ports), vec![t])]),
-            });
-        }
-    }
+    // The [[allow]] rules whose two ends both sit in a zone, with their addresses.
+    let allows: Vec<AllowCrossing<'_>> = topology
+        .allows
+        .iter()
+        .filter(|a| a.from != a.to)
+        .filter_map(|allow| {
+            let end = |e: AllowEnd| -> Option<(&str, Peers, Vec<String>)> {
+                match e {
+                    AllowEnd::Host(i) => Some((
+                        hosts[i].zone.as_str(),
+                        Peers::from_nets(hosts[i].addresses.iter().copied()),
+                        vec![hosts[i].name.clone()],
+                    )),
+                    AllowEnd::Network(n) => Some((
+                        topology.zone_of_network(n)?,
+                        Peers::from_nets([n]),
+                        Vec::new(),
+                    )),
+                }
+            };
+            let (from, sources, source_hosts) = end(allow.from)?;
+            let (to, destinations, destination_hosts) = end(allow.to)?;
+            Some(AllowCrossing {
+                allow,
+                from,
+                to,
+                source_ports: match allow.from {
+                    AllowEnd::Host(f) => hosts[f].source_ports,
+                    AllowEnd::Network(_) => None,
+                },
+                sources,
+                destinations,
+                source_hosts,
+                destination_hosts,
+            })
+        })
+        .collect();
     // Addresses and sorted names per distinct host list, computed once: the same agents
     // initiate many flows.
     let mut groups: BTreeMap<&[usize], (Peers, Vec<String>)> = BTreeMap::new();
@@ -458,19 +488,9 @@ pub fn compile_gateways(
                     else {
                         continue;
                     };
-                    let mut sources = src.clone();
-                    let mut destinations = dst.clone();
-                    if sources.v4.is_empty() || destinations.v4.is_empty() {
-                        sources.v4.clear();
-                        destinations.v4.clear();
-                    }
-                    if sources.v6.is_empty() || destinations.v6.is_empty() {
-                        sources.v6.clear();
-                        destinations.v6.clear();
-                    }
-                    if sources.is_empty() {
+                    let Some((sources, destinations)) = shared_families(src, dst) else {
                         continue;
-                    }
+                    };
                     rules.push(ForwardRule {
                         flow: c.flow.clone(),
                         from_zone,
@@ -487,12 +507,36 @@ pub fn compile_gateways(
                 }
             }
         }
+        for a in &allows {
+            let (Some(from_zone), Some(to_zone)) = (zone_of(a.from), zone_of(a.to)) else {
+                continue;
+            };
+            if a.from == a.to {
+                continue;
+            }
+            let Some((sources, destinations)) = shared_families(&a.sources, &a.destinations) else {
+                continue;
+            };
+            rules.push(ForwardRule {
+                flow: FlowId::allow(&a.allow.name),
+                from_zone,
+                to_zone,
+                protocol: a.allow.protocol,
+                destination_port: a.allow.ports,
+                source_ports: a.source_ports,
+                sources,
+                destinations,
+                source_hosts: a.source_hosts.clone(),
+                destination_hosts: a.destination_hosts.clone(),
+                purpose: a.allow.description.clone(),
+            });
+        }
         rules.sort();
         rules.dedup();
         result.push(GatewayRules {
             gateway: gw.name.clone(),
             os: gw.os,
-            release: release.id.to_owned(),
+            release: ReleaseId(release.id),
             policy: topology.options.policy,
             zones: gw
                 .zones
@@ -509,9 +553,36 @@ pub fn compile_gateways(
     Ok(result)
 }
 
-/// A connection a gateway may forward: a catalog flow or an `[[allow]]` between two hosts.
+/// The two address lists cut to the families both have; `None` when they share none.
+fn shared_families(src: &Peers, dst: &Peers) -> Option<(Peers, Peers)> {
+    let mut sources = src.clone();
+    let mut destinations = dst.clone();
+    if sources.v4.is_empty() || destinations.v4.is_empty() {
+        sources.v4.clear();
+        destinations.v4.clear();
+    }
+    if sources.v6.is_empty() || destinations.v6.is_empty() {
+        sources.v6.clear();
+        destinations.v6.clear();
+    }
+    (!sources.is_empty()).then_some((sources, destinations))
+}
+
+/// An `[[allow]]` whose ends both sit in a zone, resolved for the gateways.
+struct AllowCrossing<'t> {
+    allow: &'t Allow,
+    from: &'t str,
+    to: &'t str,
+    source_ports: Option<PortRange>,
+    sources: Peers,
+    destinations: Peers,
+    source_hosts: Vec<String>,
+    destination_hosts: Vec<String>,
+}
+
+/// A catalog flow a gateway may forward.
 struct Crossing<'t> {
-    flow: String,
+    flow: FlowId,
     purpose: &'t str,
     protocol: Protocol,
     initiators: BTreeMap<(&'t str, Option<PortRange>), Vec<usize>>,
@@ -530,7 +601,7 @@ fn group<K: Ord>(members: &[usize], key: impl Fn(usize) -> K) -> BTreeMap<K, Vec
 /// A site `[[allow]]` rule before family filtering.
 #[derive(Clone)]
 struct SiteRule {
-    flow: String,
+    flow: FlowId,
     direction: Direction,
     protocol: Protocol,
     sport: Option<PortRange>,
@@ -604,7 +675,7 @@ impl<'p> Builder<'p> {
         }
         self.rules.push(Rule {
             direction,
-            flow: flow.id.to_owned(),
+            flow: FlowId::catalog(flow.id),
             protocol: flow.protocol,
             destination_port: dport,
             source_ports: sport,
@@ -743,22 +814,149 @@ acronis_port = 9999
             out,
             vec![("ri-con-win-files", 445), ("ri-con-win-params", 25001)]
         );
+        // Network Discovery and File and Printer Sharing are Windows features: a Linux console
+        // gets none of the group, and the Windows target no outbound discovery rules.
+        assert!(!con.rules.iter().any(|r| r.flow.starts_with("ri-nodns-")));
+        let xp = hosts.iter().find(|h| h.host == "xp").unwrap();
+        assert!(
+            xp.rules.iter().all(|r| r.direction == Direction::Inbound
+                && r.source_ports == PortRange::new(32768, 61000))
+        );
+    }
+
+    #[test]
+    fn no_dns_discovery_is_windows_to_windows_and_tcp_uses_the_ephemeral_range() {
+        let hosts = compile_text(
+            r#"
+[options]
+dns = false
+phases = ["install"]
+
+[[host]]
+name = "cons"
+os = "windows"
+addresses = ["10.0.0.11"]
+roles = ["management-console"]
+
+[[host]]
+name = "xp"
+os = "windows-legacy"
+addresses = ["10.0.0.31"]
+roles = ["agent"]
+
+[[host]]
+name = "lx"
+os = "linux"
+addresses = ["10.0.0.40"]
+roles = ["agent"]
+"#,
+        );
+        let con = hosts.iter().find(|h| h.host == "cons").unwrap();
         let nodns: Vec<_> = con
             .rules_in(Direction::Inbound)
             .filter(|r| r.flow.starts_with("ri-nodns-con-"))
             .collect();
         assert_eq!(nodns.len(), 10);
-        assert!(nodns.iter().all(|r| r.source_ports.is_none()));
+        for r in &nodns {
+            assert_eq!(r.peer_hosts, ["xp"], "{}: Windows targets only", r.flow);
+            let well_known = [137, 138, 1900].contains(&r.destination_port.first);
+            if well_known {
+                assert_eq!(r.protocol, Protocol::Udp, "{}", r.flow);
+                assert!(
+                    r.source_ports.is_none(),
+                    "{} sends from its own port",
+                    r.flow
+                );
+            } else {
+                assert_eq!(
+                    r.source_ports,
+                    PortRange::new(1025, 5000),
+                    "{}: the initiator's ephemeral range",
+                    r.flow
+                );
+            }
+        }
+        let lx = hosts.iter().find(|h| h.host == "lx").unwrap();
+        assert!(!lx.rules.iter().any(|r| r.flow.starts_with("ri-nodns-")));
         let xp = hosts.iter().find(|h| h.host == "xp").unwrap();
-        // The push arrives from the Linux console's range; discovery replies use any port.
-        assert!(
-            xp.rules_in(Direction::Inbound)
-                .all(|r| r.source_ports == PortRange::new(32768, 61000))
+        let smb = xp
+            .rules_in(Direction::Outbound)
+            .find(|r| r.flow == "ri-nodns-con-smb")
+            .unwrap();
+        assert_eq!(smb.source_ports, PortRange::new(1025, 5000));
+    }
+
+    #[test]
+    fn every_windows_agent_of_the_later_revision_is_a_push_target() {
+        let hosts = compile_text(
+            r#"
+release = "aba-11.7"
+
+[[host]]
+name = "ams"
+os = "windows"
+addresses = ["10.0.0.10"]
+roles = ["management-server", "license-server"]
+
+[[host]]
+name = "hv"
+os = "windows"
+addresses = ["10.0.0.20"]
+roles = ["agent-hyperv"]
+
+[[host]]
+name = "vmw"
+os = "windows"
+addresses = ["10.0.0.21"]
+roles = ["agent-vmware-windows"]
+"#,
         );
-        assert!(
-            xp.rules_in(Direction::Outbound)
-                .all(|r| r.flow.starts_with("ri-nodns-con-") && r.source_ports.is_none())
+        for name in ["hv", "vmw"] {
+            let h = hosts.iter().find(|h| h.host == name).unwrap();
+            let flows: Vec<&str> = h.rules.iter().map(|r| r.flow.as_str()).collect();
+            for f in [
+                "ri-ms-win-files",
+                "ri-ms-win-params",
+                "ri-register",
+                "ri-license-ms",
+            ] {
+                assert!(flows.contains(&f), "{name} lacks {f}: {flows:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_storage_node_reaches_its_managed_vault_and_agents_do_not() {
+        let hosts = compile_text(
+            r#"
+[[host]]
+name = "sn"
+os = "windows"
+addresses = ["10.0.0.20"]
+roles = ["storage-node"]
+
+[[host]]
+name = "lx"
+os = "linux"
+addresses = ["10.0.0.40"]
+roles = ["agent"]
+
+[[host]]
+name = "nas"
+os = "linux"
+addresses = ["10.0.0.45"]
+roles = ["managed-vault-smb", "managed-vault-nfs"]
+"#,
         );
+        let nas = hosts.iter().find(|h| h.host == "nas").unwrap();
+        assert_eq!(
+            flows_of(nas),
+            vec![
+                (Direction::Inbound, "sn-vault-nfs", 2049),
+                (Direction::Inbound, "sn-vault-smb", 445),
+            ]
+        );
+        assert!(nas.rules.iter().all(|r| r.peer_hosts == ["sn"]));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::catalog::{Flow, Port, Presence, Release, SourcePort};
-use crate::ir::{Direction, ForwardRule, GatewayRules, HostRules, Protocol, Rule};
+use crate::ir::{Direction, FlowId, ForwardRule, GatewayRules, HostRules, Protocol, Rule};
 use crate::role::Role;
 use crate::topology::Topology;
 
@@ -119,7 +119,7 @@ fn fields(f: &Flow) -> [(&'static str, String); 12] {
         Presence::Absent => "absent",
     };
     [
-        ("group", f.group.to_owned()),
+        ("group", f.group.as_str().to_owned()),
         ("initiator", f.initiator.as_str().to_owned()),
         ("responder", f.responder.as_str().to_owned()),
         ("protocol", f.protocol.as_str().to_owned()),
@@ -133,7 +133,7 @@ fn fields(f: &Flow) -> [(&'static str, String); 12] {
             .to_owned(),
         ),
         ("purpose", f.purpose.to_owned()),
-        ("encryption", f.encryption.to_owned()),
+        ("encryption", f.encryption.note.to_owned()),
         ("phase", f.phase.as_str().to_owned()),
         (
             "condition",
@@ -269,7 +269,7 @@ pub struct GatewayDiff {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ForwardChange {
     /// Flow id.
-    pub flow: String,
+    pub flow: FlowId,
     /// `tcp` or `udp`.
     pub protocol: Protocol,
     /// The new side's purpose.
@@ -366,7 +366,7 @@ pub struct RuleChange {
     /// Inbound or outbound.
     pub direction: Direction,
     /// Flow id.
-    pub flow: String,
+    pub flow: FlowId,
     /// `tcp` or `udp`.
     pub protocol: Protocol,
     /// The new side's purpose.

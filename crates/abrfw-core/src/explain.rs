@@ -11,13 +11,13 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, Flow, Phase, Port, Presence, Release};
-use crate::compile::{CompileError, compile, compile_gateways, release_of};
+use crate::catalog::{Catalog, EncryptionNote, Flow, Group, Phase, Port, Presence, Release};
+use crate::compile::{CompileError, applicable, compile, compile_gateways, release_of};
 use crate::ir::{Direction, ForwardRule, PortRange, Protocol, Rule};
 use crate::links::share_family;
 use crate::os::Os;
 use crate::role::{Component, Role};
-use crate::topology::{Host, Topology};
+use crate::topology::{AllowEnd, Gateway, Host, Topology};
 
 /// What to explain: one host, optionally narrowed to a port and/or a peer host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,7 +99,7 @@ pub enum Origin {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FlowOrigin {
     /// The flow's group (`remote-install`, `components`, `no-dns`).
-    pub group: &'static str,
+    pub group: Group,
     /// Its phase.
     pub phase: Phase,
     /// The component that opens the connection.
@@ -113,7 +113,7 @@ pub struct FlowOrigin {
     /// The end the peers play.
     pub peers_play: Component,
     /// The vendor's encryption note.
-    pub encryption: &'static str,
+    pub encryption: EncryptionNote,
     /// Where the vendor documents the flow (source ids of the reference `flows.md`).
     pub source: &'static str,
     /// The site facts the flow's phase and condition needed.
@@ -475,8 +475,8 @@ fn origin(
     rule: &Rule,
     ms_hosts: &[String],
 ) -> Origin {
-    let Some(flow) = release.flow(&rule.flow) else {
-        let name = rule.flow.strip_prefix("allow:").unwrap_or(&rule.flow);
+    let Some(flow) = rule.flow.catalog_id().and_then(|id| release.flow(id)) else {
+        let name = rule.flow.allow_name().unwrap_or(&rule.flow);
         return Origin::Allow {
             name: name.to_owned(),
         };
@@ -555,6 +555,79 @@ pub struct GatewayExplanation {
     pub peer: Option<String>,
     /// The forward rules that match, in rule order.
     pub rules: Vec<ForwardReason>,
+    /// With a `--port` or `--peer`: the catalog flows and `[[allow]]` rules that match the
+    /// question and that this gateway does not forward, each with why not.
+    pub not_forwarded: Vec<NotForwarded>,
+}
+
+/// A connection that matches the question and that the gateway does not forward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotForwarded {
+    /// Flow id (`agent-ms`, `allow:<name>`).
+    pub flow: String,
+    /// What it is for.
+    pub purpose: String,
+    /// Transport protocol.
+    pub protocol: Protocol,
+    /// The responder's port(s) (the site-wide Acronis port for `9876*` flows).
+    pub port: PortRange,
+    /// Every reason it is not forwarded.
+    pub why: Vec<GatewayWhyNot>,
+}
+
+/// One reason a gateway does not forward a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum GatewayWhyNot {
+    /// The catalog flow gives the site no rule at all (its phase, its condition, or no hosts at
+    /// both ends): `abrfw explain --host <host> --port <port>` on one end says which.
+    NotApplicable,
+    /// Both ends sit in one zone: the traffic never reaches a gateway.
+    SameZone {
+        /// The zone.
+        zone: String,
+    },
+    /// An end's zone is not among the gateway's zones.
+    ZoneNotRouted {
+        /// The zones of the ends the gateway does not join.
+        zones: Vec<String>,
+    },
+    /// An `[[allow]]` end is an address that lies in no `[[zone]]`'s networks: it has no zone,
+    /// and no gateway forwards it.
+    AddressInNoZone {
+        /// The address or network.
+        address: String,
+    },
+    /// The ends share no address family.
+    NoCommonFamily,
+    /// The `[[allow]]` rule's two ends are the same host.
+    SameHost,
+}
+
+impl fmt::Display for GatewayWhyNot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GatewayWhyNot::NotApplicable => f.write_str(
+                "the flow gives this site no rule at all (phase, condition or no hosts at both ends): explain one of its hosts to see why",
+            ),
+            GatewayWhyNot::SameZone { zone } => {
+                write!(f, "both ends sit in zone {zone}: the traffic never reaches a gateway")
+            }
+            GatewayWhyNot::ZoneNotRouted { zones } => write!(
+                f,
+                "zone(s) {} of its ends are not among this gateway's zones: add them to `zones`",
+                zones.join(", ")
+            ),
+            GatewayWhyNot::AddressInNoZone { address } => write!(
+                f,
+                "{address} lies in no [[zone]]'s networks, so no gateway forwards it: add a [[zone]] with a network that holds it"
+            ),
+            GatewayWhyNot::NoCommonFamily => {
+                f.write_str("its ends have no address family in common")
+            }
+            GatewayWhyNot::SameHost => f.write_str("`from` and `to` are the same host"),
+        }
+    }
 }
 
 /// One forward rule and where it comes from.
@@ -573,7 +646,7 @@ pub enum ForwardOrigin {
     /// A flow of the catalog whose initiators and responders sit in two zones the gateway joins.
     Catalog {
         /// The flow's group.
-        group: &'static str,
+        group: Group,
         /// Its phase.
         phase: Phase,
         /// The component that opens the connection (in `from_zone`).
@@ -581,7 +654,7 @@ pub enum ForwardOrigin {
         /// The component that accepts it (in `to_zone`).
         responder: Component,
         /// The vendor's encryption note.
-        encryption: &'static str,
+        encryption: EncryptionNote,
         /// Where the vendor documents the flow.
         source: &'static str,
         /// The site facts the flow's phase and condition needed.
@@ -627,7 +700,7 @@ pub fn explain_gateway(
         None => None,
     };
     let ms_hosts = management_servers(release, &topology.hosts);
-    let rules = gateway
+    let rules: Vec<ForwardReason> = gateway
         .rules
         .into_iter()
         .filter(|r| query.port.is_none_or(|p| r.destination_port.contains(p)))
@@ -636,7 +709,7 @@ pub fn explain_gateway(
                 .is_none_or(|p| r.source_hosts.contains(p) || r.destination_hosts.contains(p))
         })
         .map(|rule| {
-            let origin = match release.flow(&rule.flow) {
+            let origin = match rule.flow.catalog_id().and_then(|id| release.flow(id)) {
                 Some(flow) => ForwardOrigin::Catalog {
                     group: flow.group,
                     phase: flow.phase,
@@ -647,16 +720,26 @@ pub fn explain_gateway(
                     conditions: conditions(flow, topology, &ms_hosts),
                 },
                 None => ForwardOrigin::Allow {
-                    name: rule
-                        .flow
-                        .strip_prefix("allow:")
-                        .unwrap_or(&rule.flow)
-                        .to_owned(),
+                    name: rule.flow.allow_name().unwrap_or(&rule.flow).to_owned(),
                 },
             };
             ForwardReason { rule, origin }
         })
         .collect();
+    let not_forwarded = match topology.gateways.iter().find(|g| g.name == gateway.gateway) {
+        Some(gw) if query.port.is_some() || peer.is_some() => {
+            let forwarded: Vec<&str> = rules.iter().map(|r| r.rule.flow.as_str()).collect();
+            not_forwarded(
+                release,
+                topology,
+                gw,
+                query.port,
+                peer.as_deref(),
+                &forwarded,
+            )
+        }
+        _ => Vec::new(),
+    };
     Ok(GatewayExplanation {
         gateway: gateway.gateway,
         os: gateway.os,
@@ -665,7 +748,158 @@ pub fn explain_gateway(
         port: query.port,
         peer,
         rules,
+        not_forwarded,
     })
+}
+
+/// Why not, for a gateway: the zones of the two ends (`None` for an address in no zone).
+fn zone_reasons(gw: &Gateway, pairs: &[(Option<&str>, Option<&str>)]) -> Vec<GatewayWhyNot> {
+    let mut why = Vec::new();
+    if pairs
+        .iter()
+        .any(|(a, b)| matches!((a, b), (Some(a), Some(b)) if gw.routes(a, b)))
+    {
+        why.push(GatewayWhyNot::NoCommonFamily);
+        return why;
+    }
+    let mut same: Vec<&str> = pairs
+        .iter()
+        .filter_map(|(a, b)| if a == b { *a } else { None })
+        .collect();
+    same.sort_unstable();
+    same.dedup();
+    why.extend(
+        same.into_iter()
+            .map(|z| GatewayWhyNot::SameZone { zone: z.to_owned() }),
+    );
+    let mut outside: Vec<String> = pairs
+        .iter()
+        .filter(|(a, b)| a != b)
+        .flat_map(|(a, b)| [a, b])
+        .filter_map(|z| *z)
+        .filter(|z| !gw.zones.iter().any(|(g, _)| g == z))
+        .map(str::to_owned)
+        .collect();
+    outside.sort();
+    outside.dedup();
+    if !outside.is_empty() {
+        why.push(GatewayWhyNot::ZoneNotRouted { zones: outside });
+    }
+    why
+}
+
+/// The catalog flows and `[[allow]]` rules on `port` (or with `peer` at an end) that `gw`
+/// does not forward, with why not; `forwarded` are the flow ids it does forward for the
+/// question.
+fn not_forwarded(
+    release: &'static Release,
+    topology: &Topology,
+    gw: &Gateway,
+    port: Option<u16>,
+    peer: Option<&str>,
+    forwarded: &[&str],
+) -> Vec<NotForwarded> {
+    let hosts = &topology.hosts;
+    let is_peer = |i: usize| peer.is_none_or(|p| hosts[i].name == p);
+    let mut out = Vec::new();
+    let applied = applicable(release, topology);
+    for flow in release.flows {
+        if forwarded.contains(&flow.id) {
+            continue;
+        }
+        let on_port = |h: &Host| {
+            port.is_none_or(|p| match flow.port {
+                Port::Fixed(f) => f == p,
+                Port::Acronis => h.acronis_port == p,
+            })
+        };
+        let found = applied.iter().find(|a| a.flow.id == flow.id);
+        let why = match found {
+            None => {
+                // Only when the question points at it: the port, or the peer plays an end.
+                let peer_plays = peer.is_none_or(|p| {
+                    hosts.iter().any(|h| {
+                        h.name == p && (plays(flow.initiator, h) || plays(flow.responder, h))
+                    })
+                });
+                let port_fits = port.is_none_or(|p| match flow.port {
+                    Port::Fixed(f) => f == p,
+                    Port::Acronis => hosts.iter().any(|h| h.acronis_port == p),
+                });
+                if !(peer_plays && port_fits) {
+                    continue;
+                }
+                vec![GatewayWhyNot::NotApplicable]
+            }
+            Some(a) => {
+                let mut pairs: Vec<(Option<&str>, Option<&str>)> = Vec::new();
+                for &i in &a.initiators {
+                    for &r in &a.responders {
+                        if i != r && (is_peer(i) || is_peer(r)) && on_port(&hosts[r]) {
+                            pairs.push((Some(&hosts[i].zone), Some(&hosts[r].zone)));
+                        }
+                    }
+                }
+                pairs.sort_unstable();
+                pairs.dedup();
+                if pairs.is_empty() {
+                    continue;
+                }
+                zone_reasons(gw, &pairs)
+            }
+        };
+        out.push(NotForwarded {
+            flow: flow.id.to_owned(),
+            purpose: flow.purpose.to_owned(),
+            protocol: flow.protocol,
+            port: match flow.port {
+                Port::Fixed(p) => PortRange::single(p),
+                Port::Acronis => PortRange::single(topology.options.acronis_port),
+            },
+            why,
+        });
+    }
+    for allow in &topology.allows {
+        let flow = format!("allow:{}", allow.name);
+        if forwarded.contains(&flow.as_str()) {
+            continue;
+        }
+        let names_peer = |e: AllowEnd| matches!(e, AllowEnd::Host(i) if is_peer(i));
+        if port.is_some_and(|p| !allow.ports.contains(p))
+            || (peer.is_some() && !names_peer(allow.from) && !names_peer(allow.to))
+        {
+            continue;
+        }
+        let mut why = Vec::new();
+        if allow.from == allow.to {
+            why.push(GatewayWhyNot::SameHost);
+        } else {
+            for end in [allow.from, allow.to] {
+                if let AllowEnd::Network(n) = end
+                    && topology.zone_of_network(n).is_none()
+                {
+                    why.push(GatewayWhyNot::AddressInNoZone {
+                        address: crate::ir::address_text(n),
+                    });
+                }
+            }
+            let pair = (
+                topology.zone_of_end(allow.from),
+                topology.zone_of_end(allow.to),
+            );
+            if pair.0.is_some() && pair.1.is_some() {
+                why.extend(zone_reasons(gw, &[pair]));
+            }
+        }
+        out.push(NotForwarded {
+            flow,
+            purpose: allow.description.clone(),
+            protocol: allow.protocol,
+            port: allow.ports,
+            why,
+        });
+    }
+    out
 }
 
 /// Every reason a flow gave host `me` no rule (towards `peer`, when the question names one).

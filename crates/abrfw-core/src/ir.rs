@@ -12,6 +12,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Serialize;
 
 use crate::os::Os;
+use crate::role::Role;
 
 /// An inclusive TCP/UDP port range; `first == last` is a single port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -43,6 +44,16 @@ impl PortRange {
     /// True when the range holds exactly one port.
     pub const fn is_single(&self) -> bool {
         self.first == self.last
+    }
+
+    /// The range as a target writes it: `9876`, or first and last joined by `separator`
+    /// (`-` for nftables, netsh and firewalld, `:` for iptables, pf and ufw).
+    pub fn joined(&self, separator: char) -> String {
+        if self.is_single() {
+            self.first.to_string()
+        } else {
+            format!("{}{separator}{}", self.first, self.last)
+        }
     }
 
     /// True when `port` lies inside the range.
@@ -224,6 +235,140 @@ fn runs(nets: impl Iterator<Item = (u128, u128, IpNet)>) -> Vec<AddressRun> {
     out
 }
 
+/// Which flow a rule comes from: a flow of the release's catalog, or a site's `[[allow]]` rule.
+///
+/// Its text ([`FlowId::as_str`], `Display`, serialized) is the id rules carry in comments,
+/// names and `rules.json`: the catalog id (`agent-ms`) or `allow:<name>`. Ordered by that text,
+/// so rule sets sort as they always have.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FlowId {
+    /// The id as printed.
+    text: std::borrow::Cow<'static, str>,
+    /// Where it comes from.
+    kind: FlowKind,
+}
+
+/// Where a [`FlowId`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FlowKind {
+    /// A catalog flow.
+    Catalog,
+    /// A topology `[[allow]]` rule.
+    Allow,
+}
+
+impl FlowId {
+    const ALLOW_PREFIX: &'static str = "allow:";
+
+    /// The catalog flow `id`.
+    pub const fn catalog(id: &'static str) -> Self {
+        Self {
+            text: std::borrow::Cow::Borrowed(id),
+            kind: FlowKind::Catalog,
+        }
+    }
+
+    /// The topology's `[[allow]] name = ...`.
+    pub fn allow(name: &str) -> Self {
+        Self {
+            text: std::borrow::Cow::Owned(format!("{}{name}", Self::ALLOW_PREFIX)),
+            kind: FlowKind::Allow,
+        }
+    }
+
+    /// The id as rules print it: `agent-ms`, `allow:ssh`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Catalog flow or allow rule.
+    pub const fn kind(&self) -> FlowKind {
+        self.kind
+    }
+
+    /// The catalog id of a catalog flow.
+    pub fn catalog_id(&self) -> Option<&str> {
+        (self.kind == FlowKind::Catalog).then_some(self.as_str())
+    }
+
+    /// The `[[allow]]` name of an allow rule.
+    pub fn allow_name(&self) -> Option<&str> {
+        match self.kind {
+            FlowKind::Allow => Some(&self.text[Self::ALLOW_PREFIX.len()..]),
+            FlowKind::Catalog => None,
+        }
+    }
+}
+
+impl Deref for FlowId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for FlowId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for FlowId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for FlowId {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for FlowId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// The release a rule set was compiled from, by its catalog id (`abr-11.5`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReleaseId(pub &'static str);
+
+impl ReleaseId {
+    /// The id as the topology spells it.
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl Deref for ReleaseId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+impl fmt::Display for ReleaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Serialize for ReleaseId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0)
+    }
+}
+
+impl PartialEq<&str> for ReleaseId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// One allowed connection pattern of a host.
 ///
 /// Ports are given in connection terms, whatever the direction: `source_ports` is the initiator's
@@ -233,8 +378,8 @@ fn runs(nets: impl Iterator<Item = (u128, u128, IpNet)>) -> Vec<AddressRun> {
 pub struct Rule {
     /// Inbound (the peer connects to this host) or outbound.
     pub direction: Direction,
-    /// Stable id of the catalog flow (`agent-ms`) or `allow:<name>` for a site rule.
-    pub flow: String,
+    /// The catalog flow (`agent-ms`) or site rule (`allow:<name>`) it comes from.
+    pub flow: FlowId,
     /// Transport protocol.
     pub protocol: Protocol,
     /// The responder's port(s).
@@ -276,10 +421,10 @@ pub struct HostRules {
     pub host: String,
     /// Operating system the rules are for.
     pub os: Os,
-    /// Roles the host holds, sorted, in topology spelling.
-    pub roles: Vec<String>,
-    /// Id of the product release whose catalog was compiled (`abr-11.5`).
-    pub release: String,
+    /// Roles the host holds, sorted (serialized in topology spelling).
+    pub roles: Vec<Role>,
+    /// The product release whose catalog was compiled (`abr-11.5`).
+    pub release: ReleaseId,
     /// Drop or fragment.
     pub policy: Policy,
     /// The host's own addresses.
@@ -331,6 +476,25 @@ impl Rules {
 }
 
 impl HostRules {
+    /// The roles in topology spelling, comma-separated (`management-server, license-server`),
+    /// as file headers and reports print them.
+    pub fn roles_text(&self) -> String {
+        let names: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
+        names.join(", ")
+    }
+
+    /// The words every backend puts at the top of the host's files (inside its own comment
+    /// syntax): `abr-11.5 firewall rules for host ams (windows; roles: management-server)`.
+    pub fn header(&self) -> String {
+        format!(
+            "{} firewall rules for host {} ({}; roles: {})",
+            self.release,
+            self.host,
+            self.os,
+            self.roles_text()
+        )
+    }
+
     /// The rules of one direction, in order.
     pub fn rules_in(&self, direction: Direction) -> impl Iterator<Item = &Rule> {
         self.rules.iter().filter(move |r| r.direction == direction)
@@ -352,8 +516,8 @@ pub struct Zone {
 /// As in [`Rule`], ports are in connection terms: `source_ports` is the initiator's range.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct ForwardRule {
-    /// Flow id (`agent-ms`, `allow:<name>`).
-    pub flow: String,
+    /// The catalog flow (`agent-ms`) or site rule (`allow:<name>`) it comes from.
+    pub flow: FlowId,
     /// Zone of the initiators.
     pub from_zone: Zone,
     /// Zone of the responders.
@@ -383,14 +547,56 @@ pub struct GatewayRules {
     pub gateway: String,
     /// The gateway's OS (`linux` or a pf system).
     pub os: Os,
-    /// Release id the rules come from.
-    pub release: String,
+    /// The release the rules come from.
+    pub release: ReleaseId,
     /// Drop: a complete forward policy; fragment: only the allow rules.
     pub policy: Policy,
     /// The zones it routes between, sorted by name.
     pub zones: Vec<Zone>,
     /// Forward rules, sorted.
     pub rules: Vec<ForwardRule>,
+}
+
+impl GatewayRules {
+    /// The words every backend puts at the top of the gateway's files (inside its own comment
+    /// syntax): `abr-11.5 forwarding rules for gateway fw1 (linux; zones: office (eth1), servers)`.
+    pub fn header(&self) -> String {
+        let zones: Vec<String> = self.zones.iter().map(ToString::to_string).collect();
+        format!(
+            "{} forwarding rules for gateway {} ({}; zones: {})",
+            self.release,
+            self.gateway,
+            self.os,
+            zones.join(", ")
+        )
+    }
+
+    /// The interfaces of its zones, in zone order, when the topology names them (it names all or
+    /// none). With them the gateway's forward rules and its drop apply only to traffic that
+    /// enters on one of these interfaces and leaves on another; other forwarded traffic is left
+    /// to the gateway's own rules. Without them (`None`) abrfw filters all forwarded traffic.
+    pub fn zone_interfaces(&self) -> Option<Vec<&str>> {
+        let list: Option<Vec<&str>> = self.zones.iter().map(|z| z.interface.as_deref()).collect();
+        list.filter(|l| !l.is_empty())
+    }
+
+    /// Every ordered pair of two different zone interfaces: the traffic a scoped gateway
+    /// filters (empty without [`GatewayRules::zone_interfaces`]).
+    pub fn interface_pairs(&self) -> Vec<(&str, &str)> {
+        let list = self.zone_interfaces().unwrap_or_default();
+        let mut pairs = Vec::new();
+        for a in &list {
+            for b in &list {
+                if a != b {
+                    pairs.push((*a, *b));
+                }
+            }
+        }
+        // Two zones on one interface give the same pairs twice.
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+    }
 }
 
 /// The connection-level facts every rule shape shares, borrowed from a [`Rule`] or a
@@ -481,6 +687,21 @@ mod tests {
                 .or_else(|_| a.parse::<IpAddr>().map(IpNet::from))
                 .unwrap()
         }))
+    }
+
+    #[test]
+    fn flow_ids_know_their_kind_and_sort_by_their_text() {
+        let ssh = FlowId::allow("ssh");
+        assert_eq!(ssh.as_str(), "allow:ssh");
+        assert_eq!(ssh.allow_name(), Some("ssh"));
+        assert_eq!(ssh.catalog_id(), None);
+        let agent = FlowId::catalog("agent-ms");
+        assert_eq!(agent.catalog_id(), Some("agent-ms"));
+        assert_eq!(agent.allow_name(), None);
+        // Sorted as the text always sorted: "agent-ms" < "allow:ssh" < "ams-x".
+        let mut ids = vec![FlowId::catalog("ams-x"), ssh.clone(), agent.clone()];
+        ids.sort();
+        assert_eq!(ids, [agent, ssh, FlowId::catalog("ams-x")]);
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub mod role;
 pub mod text;
 pub mod topology;
 
-pub use catalog::{Catalog, Encryption, Flow, Phase, Release};
+pub use catalog::{Catalog, Encryption, EncryptionNote, Flow, Group, Phase, Release};
 pub use compile::{
     CompileError, MAX_PEER_ENTRIES, compile, compile_gateways, families, peer_entries,
 };
@@ -42,11 +42,11 @@ pub use diagnostic::{Diagnostic, TopologyError, Warnings};
 pub use explain::{Explanation, GatewayExplanation, explain, explain_gateway};
 pub use ipnet;
 pub use ir::{
-    AddressRun, Connection, Direction, Family, ForwardRule, GatewayRules, HostRules, Peers, Policy,
-    PortRange, Protocol, Rule, Rules, Zone,
+    AddressRun, Connection, Direction, Family, FlowId, FlowKind, ForwardRule, GatewayRules,
+    HostRules, Peers, Policy, PortRange, Protocol, ReleaseId, Rule, Rules, Zone,
 };
 pub use links::{Link, links};
 pub use os::{GATEWAY_OS, Os};
-pub use render::Files;
+pub use render::{Files, Numbering};
 pub use role::{Component, Role};
 pub use topology::Topology;

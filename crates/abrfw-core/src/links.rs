@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, Encryption, Phase};
 use crate::compile::{CompileError, applicable, flow_dport, release_of};
-use crate::ir::{PortRange, Protocol};
+use crate::ir::{FlowId, PortRange, Protocol};
 use crate::topology::{AllowEnd, Host, Topology};
 
 /// One connection the site needs: `initiator` opens it to `responder`.
@@ -21,8 +21,8 @@ pub struct Link {
     pub protocol: Protocol,
     /// The responder's port(s).
     pub port: PortRange,
-    /// Flow id (`agent-ms`) or `allow:<name>`.
-    pub flow: String,
+    /// The catalog flow (`agent-ms`) or site rule (`allow:<name>`).
+    pub flow: FlowId,
     /// What the connection is for.
     pub purpose: String,
     /// Zone of the initiator.
@@ -62,12 +62,12 @@ pub fn links(catalog: &Catalog, topology: &Topology) -> Result<Vec<Link>, Compil
                     phase: Some(flow.phase),
                     protocol: flow.protocol,
                     port: flow_dport(flow, &hosts[r]),
-                    flow: flow.id.to_owned(),
+                    flow: FlowId::catalog(flow.id),
                     purpose: flow.purpose.to_owned(),
                     initiator_zone: hosts[i].zone.clone(),
                     responder_zone: hosts[r].zone.clone(),
-                    encryption: Some(flow.encryption_class()),
-                    encryption_note: flow.encryption.to_owned(),
+                    encryption: Some(flow.encryption.class),
+                    encryption_note: flow.encryption.note.to_owned(),
                 });
             }
         }
@@ -83,7 +83,7 @@ pub fn links(catalog: &Catalog, topology: &Topology) -> Result<Vec<Link>, Compil
                 phase: None,
                 protocol: allow.protocol,
                 port: allow.ports,
-                flow: format!("allow:{}", allow.name),
+                flow: FlowId::allow(&allow.name),
                 purpose: allow.description.clone(),
                 initiator_zone: hosts[f].zone.clone(),
                 responder_zone: hosts[t].zone.clone(),

@@ -46,11 +46,15 @@ pub enum Role {
     AgentHyperv,
     /// Catalog (search index) server: Acronis Backup 12.5 (flows.md §2.2).
     CatalogServer,
+    /// Managed vault (kept by a storage node) on a network share or NAS reached over SMB.
+    ManagedVaultSmb,
+    /// Managed vault (kept by a storage node) on a NAS reached over NFS.
+    ManagedVaultNfs,
 }
 
 impl Role {
     /// Every role, in documentation order.
-    pub const ALL: [Role; 18] = [
+    pub const ALL: [Role; 20] = [
         Role::ManagementServer,
         Role::ManagementConsole,
         Role::LicenseServer,
@@ -69,6 +73,8 @@ impl Role {
         Role::AgentVmwareWindows,
         Role::AgentHyperv,
         Role::CatalogServer,
+        Role::ManagedVaultSmb,
+        Role::ManagedVaultNfs,
     ];
 
     /// The topology spelling.
@@ -92,6 +98,8 @@ impl Role {
             Role::AgentVmwareWindows => "agent-vmware-windows",
             Role::AgentHyperv => "agent-hyperv",
             Role::CatalogServer => "catalog-server",
+            Role::ManagedVaultSmb => "managed-vault-smb",
+            Role::ManagedVaultNfs => "managed-vault-nfs",
         }
     }
 
@@ -125,7 +133,12 @@ impl Role {
             Role::AgentVmware => &[Os::Appliance],
             Role::Vcenter => &[Os::Windows, Os::Linux],
             Role::Esxi | Role::OnlineStorage | Role::AcronisWebsite => &[],
-            Role::WebBrowser | Role::VaultSmb | Role::VaultSftp | Role::VaultNfs => GENERAL,
+            Role::WebBrowser
+            | Role::VaultSmb
+            | Role::VaultSftp
+            | Role::VaultNfs
+            | Role::ManagedVaultSmb
+            | Role::ManagedVaultNfs => GENERAL,
         }
     }
 }
@@ -142,6 +155,8 @@ impl fmt::Display for Role {
 pub enum Component {
     /// Management console.
     Console,
+    /// A management console on Windows (the installer the no-DNS discovery rows are for).
+    ConsoleWin,
     /// Management server.
     Ms,
     /// License server.
@@ -152,7 +167,8 @@ pub enum Component {
     Agent,
     /// Agent for VMware (Virtual Appliance).
     AgentVmwareVa,
-    /// A Windows machine receiving a remote installation (Agent for Windows or Exchange).
+    /// A Windows machine receiving a remote installation (Agent for Windows, Exchange, Hyper-V
+    /// or VMware (Windows)).
     TargetWin,
     /// A Linux machine receiving a remote installation (Agent for Linux).
     TargetLinux,
@@ -178,12 +194,17 @@ pub enum Component {
     AgentVmwareWin,
     /// Catalog (search index) server of Acronis Backup 12.5.
     CatalogServer,
+    /// Managed vault on an SMB share (behind a storage node).
+    ManagedVaultSmb,
+    /// Managed vault on an NFS export (behind a storage node).
+    ManagedVaultNfs,
 }
 
 impl Component {
     /// Every component, in declaration order.
-    pub const ALL: [Component; 19] = [
+    pub const ALL: [Component; 22] = [
         Component::Console,
+        Component::ConsoleWin,
         Component::Ms,
         Component::Ls,
         Component::Sn,
@@ -202,6 +223,8 @@ impl Component {
         Component::VaultNfs,
         Component::AgentVmwareWin,
         Component::CatalogServer,
+        Component::ManagedVaultSmb,
+        Component::ManagedVaultNfs,
     ];
 
     /// Parses the catalog name.
@@ -213,6 +236,7 @@ impl Component {
     pub const fn as_str(self) -> &'static str {
         match self {
             Component::Console => "console",
+            Component::ConsoleWin => "console_win",
             Component::Ms => "ms",
             Component::Ls => "ls",
             Component::Sn => "sn",
@@ -231,18 +255,26 @@ impl Component {
             Component::VaultNfs => "vault_nfs",
             Component::AgentVmwareWin => "agent_vmware_win",
             Component::CatalogServer => "catalog",
+            Component::ManagedVaultSmb => "managed_vault_smb",
+            Component::ManagedVaultNfs => "managed_vault_nfs",
         }
     }
 
     /// Whether a host with these roles and OS plays this component.
     ///
     /// Push-installation targets need a known OS: the vendor pushes over SMB+25001 to Windows and
-    /// over SSH to Linux. The virtual appliance is deployed from a template, never pushed.
+    /// over SSH to Linux. Every Windows agent is installed that way (Agent for Windows, Exchange,
+    /// and in the later revision Hyper-V and VMware (Windows), flows.md §2.1); only Agent for
+    /// Linux is pushed over SSH. The virtual appliance is deployed from a template, never pushed.
     pub fn matches(self, roles: &[Role], os: Option<Os>) -> bool {
         let has = |r: Role| roles.contains(&r);
-        let pushable = has(Role::Agent) || has(Role::AgentExchange);
+        let pushable = has(Role::Agent)
+            || has(Role::AgentExchange)
+            || has(Role::AgentHyperv)
+            || has(Role::AgentVmwareWindows);
         match self {
             Component::Console => has(Role::ManagementConsole),
+            Component::ConsoleWin => has(Role::ManagementConsole) && os.is_some_and(Os::is_windows),
             Component::Ms => has(Role::ManagementServer),
             Component::Ls => has(Role::LicenseServer),
             Component::Sn => has(Role::StorageNode),
@@ -269,6 +301,8 @@ impl Component {
             Component::VaultSmb => has(Role::VaultSmb),
             Component::VaultSftp => has(Role::VaultSftp),
             Component::VaultNfs => has(Role::VaultNfs),
+            Component::ManagedVaultSmb => has(Role::ManagedVaultSmb),
+            Component::ManagedVaultNfs => has(Role::ManagedVaultNfs),
         }
     }
 }

@@ -23,8 +23,9 @@
 
 mod escape;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
+use abrfw_core::Numbering;
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{address_text, describe_hosts};
 use abrfw_core::{Direction, Family, Files, GatewayRules, HostRules, Peers, Policy, PortRange};
@@ -96,15 +97,9 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
     let target = if drop { "DROP" } else { "CONTINUE" };
     let icmp: Vec<&str> = if drop { ICMPV6.to_vec() } else { Vec::new() };
     let view = View {
-        header: format!(
-            "{} firewall rules for host {} ({}; roles: {})",
-            host.release,
-            host.host,
-            host.os,
-            host.roles.join(", ")
-        ),
+        header: host.header(),
         policy: host.policy.as_str(),
-        ipsets: ipsets.views,
+        ipsets: ipsets.numbered.into_views(),
         policies: vec![
             PolicyView {
                 name: "abrfw-in",
@@ -215,8 +210,7 @@ impl Rich {
 /// by every rule with the same list; a single network is matched by address.
 #[derive(Default)]
 struct Ipsets {
-    names: BTreeMap<(Family, Vec<IpNet>), String>,
-    views: Vec<IpsetView>,
+    numbered: Numbering<(Family, Vec<IpNet>), IpsetView>,
 }
 
 impl Ipsets {
@@ -233,31 +227,24 @@ impl Ipsets {
             [] => None,
             [one] => Some(("address", address_text(*one))),
             _ => {
-                let next = self.names.len() + 1;
-                let views = &mut self.views;
-                let name = self
-                    .names
-                    .entry((family, nets))
-                    .or_insert_with_key(|(_, nets)| {
-                        let name = format!(
-                            "abrfw-p{next:03}-{}",
+                let view = self
+                    .numbered
+                    .get((family, nets), |number, (_, nets)| IpsetView {
+                        name: format!(
+                            "abrfw-p{number:03}-{}",
                             match family {
                                 Family::V4 => "v4",
                                 Family::V6 => "v6",
                             }
-                        );
-                        views.push(IpsetView {
-                            name: name.clone(),
-                            family: match family {
-                                Family::V4 => "inet",
-                                Family::V6 => "inet6",
-                            },
-                            description: description(),
-                            entries: nets.iter().copied().map(address_text).collect(),
-                        });
-                        name
+                        ),
+                        family: match family {
+                            Family::V4 => "inet",
+                            Family::V6 => "inet6",
+                        },
+                        description: description(),
+                        entries: nets.iter().copied().map(address_text).collect(),
                     });
-                Some(("ipset", name.clone()))
+                Some(("ipset", view.name.clone()))
             }
         }
     }
@@ -270,10 +257,7 @@ fn family_name(family: Family) -> &'static str {
     }
 }
 
+/// `9876` or `first-last`.
 fn port_range(p: PortRange) -> String {
-    if p.is_single() {
-        p.first.to_string()
-    } else {
-        format!("{}-{}", p.first, p.last)
-    }
+    p.joined('-')
 }

@@ -2,21 +2,25 @@
 //! `iptables-restore` file and an `ip6tables-restore` file, plus an `ipset restore` file when a
 //! peer list is too long for one rule per address.
 //!
-//! `policy = "drop"` gives a complete `*filter` table: a host drops by default in INPUT and
-//! OUTPUT, a gateway in FORWARD; loopback, established/related traffic and (IPv6) the ICMPv6
-//! types IPv6 needs pass before abrfw's own chains `ABRFW-IN` / `ABRFW-OUT` (`ABRFW-FWD`) are
-//! consulted. `policy = "fragment"` gives only those chains, to load with `--noflush` beside the
-//! site's own rules. The semantics are the nftables backend's, rule for rule.
+//! `policy = "drop"` gives a host a complete `*filter` table that drops by default in INPUT and
+//! OUTPUT; loopback, established/related traffic and (IPv6) the ICMPv6 types IPv6 needs pass
+//! before abrfw's own chains `ABRFW-IN` / `ABRFW-OUT` are consulted. A gateway never gets a
+//! whole table: its file holds only abrfw's chains (`ABRFW-GW`, `ABRFW-ZONES`, `ABRFW-FWD`), to
+//! load with `--noflush` and hook into FORWARD with one idempotent `-C || -I` command, so the
+//! gateway's own INPUT, OUTPUT and FORWARD rules and policies stay as they are. `ABRFW-GW`
+//! sends all forwarded traffic, or with zone interfaces only that between them, to
+//! `ABRFW-ZONES`, which accepts established traffic and abrfw's flows and drops the rest.
+//! `policy = "fragment"` gives only the rule chains, to load with `--noflush` beside the site's
+//! own rules. The semantics are the nftables backend's, rule for rule.
 #![deny(missing_docs)]
 
 mod escape;
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{Connection, address_text, describe_hosts};
-use abrfw_core::{Direction, Family, Files, GatewayRules, HostRules, Policy, PortRange};
+use abrfw_core::{Direction, Family, Files, GatewayRules, HostRules, Numbering, Policy, PortRange};
 use askama::Template;
 
 /// Backend name, as `--backend` spells it.
@@ -38,6 +42,11 @@ pub const CHAIN_IN: &str = "ABRFW-IN";
 pub const CHAIN_OUT: &str = "ABRFW-OUT";
 /// abrfw's chain for a gateway's forward rules.
 pub const CHAIN_FWD: &str = "ABRFW-FWD";
+/// The chain FORWARD jumps to on a drop-policy gateway: it sends the traffic abrfw filters (all
+/// forwarded traffic, or only that between the zones' interfaces) to [`CHAIN_ZONES`].
+pub const CHAIN_GW: &str = "ABRFW-GW";
+/// A drop-policy gateway's filter: established and related traffic, then [`CHAIN_FWD`], then drop.
+pub const CHAIN_ZONES: &str = "ABRFW-ZONES";
 
 /// ICMPv6 types a drop-policy IPv6 host accepts in both directions, as the nftables backend does:
 /// errors (RFC 4890 §4.3.1), neighbour discovery (RFC 4861) and MLD (RFC 2710, RFC 3810). By
@@ -138,13 +147,7 @@ pub fn render_files(host: &HostRules, opts: &Options) -> Result<RuleFiles, Error
             }
         }
     }
-    let header = format!(
-        "{} firewall rules for host {} ({}; roles: {})",
-        host.release,
-        host.host,
-        host.os,
-        host.roles.join(", ")
-    );
+    let header = host.header();
     finish(
         Kind::Host,
         host.policy,
@@ -182,22 +185,28 @@ pub fn render_gateway_files(gw: &GatewayRules, opts: &Options) -> Result<RuleFil
             }
         }
     }
-    let zones: Vec<String> = gw.zones.iter().map(ToString::to_string).collect();
-    let header = format!(
-        "{} forwarding rules for gateway {} ({}; zones: {})",
-        gw.release,
-        gw.gateway,
-        gw.os,
-        zones.join(", ")
-    );
-    finish(Kind::Gateway, gw.policy, header, &[CHAIN_FWD], tables, sets)
+    let header = gw.header();
+    let scope = gw
+        .interface_pairs()
+        .into_iter()
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect();
+    finish(
+        Kind::Gateway(scope),
+        gw.policy,
+        header,
+        &[CHAIN_FWD],
+        tables,
+        sets,
+    )
 }
 
-/// A host (INPUT/OUTPUT) or a gateway (FORWARD).
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// A host (INPUT/OUTPUT) or a gateway (FORWARD), with the `(in, out)` interface pairs it
+/// filters (empty: all forwarded traffic).
+#[derive(Clone, PartialEq, Eq)]
 enum Kind {
     Host,
-    Gateway,
+    Gateway(Vec<(String, String)>),
 }
 
 /// Which address of a packet a peer list matches.
@@ -232,7 +241,7 @@ fn finish(
     mut tables: Tables,
     sets: Sets,
 ) -> Result<RuleFiles, Error> {
-    let uses_sets = !sets.views.is_empty();
+    let uses_sets = !sets.views().is_empty();
     let mut texts = Vec::with_capacity(2);
     for family in Family::ALL {
         let rules = std::mem::take(tables.of(family));
@@ -247,9 +256,10 @@ fn finish(
                 rules: rules.iter().filter(|r| r.chain == name).cloned().collect(),
             })
             .collect();
-        let hooks: Vec<(&str, &str)> = match kind {
-            Kind::Host => vec![("INPUT", CHAIN_IN), ("OUTPUT", CHAIN_OUT)],
-            Kind::Gateway => vec![("FORWARD", CHAIN_FWD)],
+        let hooks: Vec<(&str, &str)> = match (&kind, policy) {
+            (Kind::Host, _) => vec![("INPUT", CHAIN_IN), ("OUTPUT", CHAIN_OUT)],
+            (Kind::Gateway(_), Policy::Fragment) => vec![("FORWARD", CHAIN_FWD)],
+            (Kind::Gateway(_), Policy::Drop) => vec![("FORWARD", CHAIN_GW)],
         };
         let view = TableView {
             header: header.clone(),
@@ -269,6 +279,12 @@ fn finish(
                     .collect::<Vec<_>>()
                     .join(", "),
             },
+            hook_chain: CHAIN_GW,
+            zones_chain: CHAIN_ZONES,
+            scope: match &kind {
+                Kind::Gateway(scope) => scope.clone(),
+                Kind::Host => Vec::new(),
+            },
             jumps: hooks
                 .into_iter()
                 .map(|(base, own)| {
@@ -276,9 +292,9 @@ fn finish(
                 })
                 .collect(),
         };
-        let mut text = match (policy, kind) {
+        let mut text = match (policy, &kind) {
             (Policy::Drop, Kind::Host) => HostTemplate { v: &view }.render()?,
-            (Policy::Drop, Kind::Gateway) => GatewayTemplate { v: &view }.render()?,
+            (Policy::Drop, Kind::Gateway(_)) => GatewayTemplate { v: &view }.render()?,
             (Policy::Fragment, _) => FragmentTemplate { v: &view }.render()?,
         };
         text.push('\n');
@@ -287,7 +303,7 @@ fn finish(
     let ipset = if uses_sets {
         let mut text = IpsetTemplate {
             header: &header,
-            sets: &sets.views,
+            sets: sets.views(),
         }
         .render()?;
         text.push('\n');
@@ -343,8 +359,15 @@ struct TableView {
     icmpv6: Vec<u8>,
     /// The same as `number name, ...`, for a comment.
     icmpv6_names: String,
-    /// Shell commands that hook abrfw's chains into the built-in ones once (fragment only).
+    /// Shell commands that hook abrfw's chains into the built-in ones once (fragments and
+    /// gateways).
     jumps: Vec<String>,
+    /// A gateway's hook chain, [`CHAIN_GW`].
+    hook_chain: &'static str,
+    /// A gateway's filter chain, [`CHAIN_ZONES`].
+    zones_chain: &'static str,
+    /// A gateway's `(in, out)` zone interface pairs; empty: all forwarded traffic.
+    scope: Vec<(String, String)>,
 }
 
 struct ChainView {
@@ -387,16 +410,14 @@ enum AddrMatch {
 /// use and shared by every rule with the same peers.
 struct Sets {
     threshold: usize,
-    names: BTreeMap<(Family, Vec<IpNet>), String>,
-    views: Vec<SetView>,
+    numbered: Numbering<(Family, Vec<IpNet>), SetView>,
 }
 
 impl Sets {
     fn new(threshold: usize) -> Self {
         Self {
             threshold,
-            names: BTreeMap::new(),
-            views: Vec::new(),
+            numbered: Numbering::default(),
         }
     }
 
@@ -419,37 +440,36 @@ impl Sets {
         if nets.len() <= self.threshold {
             return nets.into_iter().map(AddrMatch::Net).collect();
         }
-        let next = self.names.len() + 1;
-        let views = &mut self.views;
-        let name = self
-            .names
-            .entry((family, nets))
-            .or_insert_with_key(|(_, nets)| {
-                let suffix = match family {
-                    Family::V4 => "v4",
-                    Family::V6 => "v6",
-                };
-                let name = format!("abrfw_peers{next:03}_{suffix}");
-                // ipset's default maxelem is 65536.
-                let options = if nets.len() > 65536 {
-                    format!(" maxelem {}", nets.len())
-                } else {
-                    String::new()
-                };
-                views.push(SetView {
-                    tmp: format!("{name}_new"),
-                    name: name.clone(),
-                    family: match family {
-                        Family::V4 => "inet",
-                        Family::V6 => "inet6",
-                    },
-                    options,
-                    hosts: comment(),
-                    elements: nets.iter().map(|n| address_text(*n)).collect(),
-                });
-                name
-            });
-        vec![AddrMatch::Set(name.clone())]
+        let view = self.numbered.get((family, nets), |number, (_, nets)| {
+            let suffix = match family {
+                Family::V4 => "v4",
+                Family::V6 => "v6",
+            };
+            let name = format!("abrfw_peers{number:03}_{suffix}");
+            // ipset's default maxelem is 65536.
+            let options = if nets.len() > 65536 {
+                format!(" maxelem {}", nets.len())
+            } else {
+                String::new()
+            };
+            SetView {
+                tmp: format!("{name}_new"),
+                name,
+                family: match family {
+                    Family::V4 => "inet",
+                    Family::V6 => "inet6",
+                },
+                options,
+                hosts: comment(),
+                elements: nets.iter().map(|n| address_text(*n)).collect(),
+            }
+        });
+        vec![AddrMatch::Set(view.name.clone())]
+    }
+
+    /// The ipsets, in number order.
+    fn views(&self) -> &[SetView] {
+        self.numbered.views()
     }
 }
 
@@ -503,11 +523,7 @@ impl RuleView {
 
 /// iptables writes port ranges with a colon: `32768:61000`.
 fn port_range(p: PortRange) -> String {
-    if p.is_single() {
-        p.first.to_string()
-    } else {
-        format!("{}:{}", p.first, p.last)
-    }
+    p.joined(':')
 }
 
 /// `flow: purpose` on one line, cut to 255 bytes on a character boundary. The limit counts the
@@ -528,8 +544,8 @@ mod tests {
         HostRules {
             host: "h1".into(),
             os: Os::Linux,
-            roles: vec!["agent".into()],
-            release: "abr-11.5".into(),
+            roles: vec![abrfw_core::Role::Agent],
+            release: abrfw_core::ReleaseId("abr-11.5"),
             policy,
             addresses: Peers::from_nets(["192.0.2.1/32".parse().unwrap()]),
             rules: rules.into(),
@@ -539,7 +555,7 @@ mod tests {
     fn rule(direction: Direction, peers: &[&str], purpose: &str) -> Rule {
         Rule {
             direction,
-            flow: "ms-agent".into(),
+            flow: abrfw_core::FlowId::catalog("ms-agent"),
             protocol: Protocol::Tcp,
             destination_port: PortRange::single(9876),
             source_ports: PortRange::new(49152, 65535),

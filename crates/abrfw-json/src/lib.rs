@@ -179,8 +179,8 @@ impl RulesFile {
             version: FORMAT_VERSION,
             host: host.host.clone(),
             os: host.os.as_str().to_owned(),
-            roles: host.roles.clone(),
-            release: host.release.clone(),
+            roles: host.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            release: host.release.as_str().to_owned(),
             policy: match host.policy {
                 Policy::Drop => PolicyView::Drop,
                 Policy::Fragment => PolicyView::Fragment,
@@ -190,7 +190,7 @@ impl RulesFile {
                 .rules
                 .iter()
                 .map(|r| RuleView {
-                    flow: r.flow.clone(),
+                    flow: r.flow.as_str().to_owned(),
                     purpose: r.purpose.clone(),
                     direction: match r.direction {
                         Direction::Inbound => DirectionView::Inbound,

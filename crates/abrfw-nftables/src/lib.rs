@@ -3,15 +3,19 @@
 //!
 //! `policy = "drop"` gives a complete `table inet abrfw` that replaces itself atomically
 //! (`table` + `delete table` + definition, the idiom nft 1.0.6 supports) and drops by default:
-//! in input and output for a host, in forward for a gateway. `policy = "fragment"` gives only
+//! in input and output for a host, in forward for a gateway. A gateway whose zones name their
+//! interfaces filters only traffic between those interfaces (an `iifname . oifname` match jumps
+//! to `abrfw_zones`, which drops what abrfw does not allow; the base chain accepts the rest, so
+//! other forwarded traffic is left to the gateway's own tables); a gateway without interfaces
+//! filters all forwarded traffic. A gateway's own input and output are never touched. `policy =
+//! "fragment"` gives only
 //! named sets and the `abrfw_in`/`abrfw_out` (or `abrfw_fwd`) chains, to `include` inside the
 //! site's own `table inet` and jump to.
 #![deny(missing_docs)]
 
 mod escape;
 
-use std::collections::BTreeMap;
-
+use abrfw_core::Numbering;
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{Connection, address_text, describe_hosts};
 use abrfw_core::{
@@ -73,14 +77,8 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
         }
     }
     let view = View {
-        header: format!(
-            "{} firewall rules for host {} ({}; roles: {})",
-            host.release,
-            host.host,
-            host.os,
-            host.roles.join(", ")
-        ),
-        sets: sets.views,
+        header: host.header(),
+        sets: sets.numbered.into_views(),
         chains: vec![
             ChainView {
                 name: "abrfw_in",
@@ -128,23 +126,24 @@ fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Err
             ));
         }
     }
-    let zones: Vec<String> = gw.zones.iter().map(ToString::to_string).collect();
     let view = View {
-        header: format!(
-            "{} forwarding rules for gateway {} ({}; zones: {})",
-            gw.release,
-            gw.gateway,
-            gw.os,
-            zones.join(", ")
-        ),
-        sets: sets.views,
+        header: gw.header(),
+        sets: sets.numbered.into_views(),
         chains: vec![ChainView {
             name: "abrfw_fwd",
             rules: forward,
         }],
     };
     finish(match gw.policy {
-        Policy::Drop => GatewayTemplate { v: &view }.render()?,
+        Policy::Drop => GatewayTemplate {
+            v: &view,
+            scope: gw
+                .interface_pairs()
+                .into_iter()
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect(),
+        }
+        .render()?,
         Policy::Fragment => FragmentTemplate {
             v: &view,
             gateway: true,
@@ -168,6 +167,8 @@ struct HostTemplate<'a> {
 #[template(path = "nftables-gateway.nft")]
 struct GatewayTemplate<'a> {
     v: &'a View,
+    /// `(in, out)` interface pairs the gateway filters; empty: all forwarded traffic.
+    scope: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -200,8 +201,7 @@ struct SetView {
 /// and shared by every rule with the same addresses.
 #[derive(Default)]
 struct Sets {
-    numbers: BTreeMap<(Family, Vec<IpNet>), String>,
-    views: Vec<SetView>,
+    numbered: Numbering<(Family, Vec<IpNet>), SetView>,
 }
 
 impl Sets {
@@ -216,44 +216,37 @@ impl Sets {
         if nets.is_empty() {
             return None;
         }
-        let next = self.numbers.len() + 1;
-        let views = &mut self.views;
-        let name = self.numbers.entry((family, nets)).or_insert_with(|| {
-            let name = set_name(next, family);
-            views.push(SetView {
-                name: name.clone(),
-                kind: match family {
-                    Family::V4 => "ipv4_addr",
-                    Family::V6 => "ipv6_addr",
-                },
-                hosts: comment(),
-                // One element per run of consecutive addresses: fewer elements load
-                // faster (a 100,000-agent gateway: about 40 % less `nft -f` time).
-                elements: peers
-                    .runs(family)
-                    .into_iter()
-                    .map(|run| match run {
-                        AddressRun::Net(net) => address_text(net),
-                        AddressRun::Range(first, last) => format!("{first}-{last}"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-            name
+        let view = self.numbered.get((family, nets), |number, _| SetView {
+            name: set_name(number, family),
+            kind: match family {
+                Family::V4 => "ipv4_addr",
+                Family::V6 => "ipv6_addr",
+            },
+            hosts: comment(),
+            // One element per run of consecutive addresses: fewer elements load
+            // faster (a 100,000-agent gateway: about 40 % less `nft -f` time).
+            elements: peers
+                .runs(family)
+                .into_iter()
+                .map(|run| match run {
+                    AddressRun::Net(net) => address_text(net),
+                    AddressRun::Range(first, last) => format!("{first}-{last}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
         });
-        Some(name.clone())
+        Some(view.name.clone())
     }
 }
 
 /// One accept rule: addresses, interfaces, ports, new connections only (replies pass as
 /// established).
 struct RuleView {
-    iif: String,
-    oif: String,
-    saddr: String,
-    daddr: String,
+    /// The ready match clauses before the port, each followed by a space (`iifname "eth1" ip
+    /// saddr @abrfw_peers001_v4 tcp sport 49152-65535 `): interface names go through
+    /// [`escape::nft_string`] here, the rest is set names and numbers. Printed `|safe`.
+    matches: String,
     proto: &'static str,
-    sport: String,
     dport: String,
     comment: String,
 }
@@ -271,20 +264,22 @@ impl RuleView {
             Family::V4 => "ip",
             Family::V6 => "ip6",
         };
+        let proto = match parts.protocol {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        };
+        let clauses = [
+            iif.map(|i| format!("iifname \"{}\"", escape::nft_string(&i))),
+            oif.map(|o| format!("oifname \"{}\"", escape::nft_string(&o))),
+            saddr.map(|s| format!("{match_kw} saddr @{s}")),
+            daddr.map(|d| format!("{match_kw} daddr @{d}")),
+            parts
+                .source_ports
+                .map(|p| format!("{proto} sport {}", port_range(p))),
+        ];
         RuleView {
-            iif: iif.unwrap_or_default(),
-            oif: oif.unwrap_or_default(),
-            saddr: saddr
-                .map(|s| format!("{match_kw} saddr @{s}"))
-                .unwrap_or_default(),
-            daddr: daddr
-                .map(|s| format!("{match_kw} daddr @{s}"))
-                .unwrap_or_default(),
-            proto: match parts.protocol {
-                Protocol::Tcp => "tcp",
-                Protocol::Udp => "udp",
-            },
-            sport: parts.source_ports.map(port_range).unwrap_or_default(),
+            matches: clauses.into_iter().flatten().map(|c| c + " ").collect(),
+            proto,
             dport: port_range(parts.destination_port),
             comment: comment(parts.flow, parts.purpose),
         }
@@ -299,12 +294,9 @@ fn set_name(number: usize, family: Family) -> String {
     format!("abrfw_peers{number:03}_{suffix}")
 }
 
+/// `9876` or `first-last`.
 fn port_range(p: PortRange) -> String {
-    if p.is_single() {
-        p.first.to_string()
-    } else {
-        format!("{}-{}", p.first, p.last)
-    }
+    p.joined('-')
 }
 
 /// `flow: purpose`, made safe for an nft quoted string and cut to 128 bytes.

@@ -29,11 +29,11 @@
 
 mod escape;
 
-use std::collections::BTreeMap;
-
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{Connection, address_text, describe_hosts};
-use abrfw_core::{Direction, Files, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol};
+use abrfw_core::{
+    Direction, Files, GatewayRules, HostRules, Numbering, Peers, Policy, PortRange, Protocol,
+};
 use askama::Template;
 
 pub use escape::{label, pf_text};
@@ -99,16 +99,10 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
         Policy::Fragment => Vec::new(),
     };
     let view = View {
-        header: format!(
-            "{} firewall rules for host {} ({}; roles: {})",
-            host.release,
-            host.host,
-            host.os,
-            host.roles.join(", ")
-        ),
+        header: host.header(),
         policy: host.policy.as_str(),
         gateway: false,
-        tables: tables.views,
+        tables: tables.into_views(),
         rules,
         drop_comment: "Everything else in and out, except on the loopback interface.",
         drop,
@@ -171,18 +165,11 @@ fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Err
         }
         Policy::Fragment => (Vec::new(), ""),
     };
-    let zones: Vec<String> = gw.zones.iter().map(ToString::to_string).collect();
     let view = View {
-        header: format!(
-            "{} forwarding rules for gateway {} ({}; zones: {})",
-            gw.release,
-            gw.gateway,
-            gw.os,
-            zones.join(", ")
-        ),
+        header: gw.header(),
         policy: gw.policy.as_str(),
         gateway: true,
-        tables: tables.views,
+        tables: tables.into_views(),
         rules,
         drop_comment,
         drop,
@@ -222,8 +209,9 @@ struct TableView {
 /// families), numbered in order of first use and shared by every rule with the same addresses.
 #[derive(Default)]
 struct Tables {
-    numbers: BTreeMap<Vec<IpNet>, String>,
-    views: Vec<TableView>,
+    numbered: Numbering<Vec<IpNet>, TableView>,
+    /// The gateway's own-addresses table, when a rule needs it (listed after the peer tables).
+    local: Option<TableView>,
 }
 
 impl Tables {
@@ -239,22 +227,16 @@ impl Tables {
             .map(IpNet::V4)
             .chain(peers.v6.iter().copied().map(IpNet::V6))
             .collect();
-        let next = self.numbers.len() + 1;
-        let views = &mut self.views;
-        let name = self.numbers.entry(nets).or_insert_with_key(|nets| {
-            let name = format!("abrfw_peers{next:03}");
-            views.push(TableView {
-                name: name.clone(),
-                hosts: comment(),
-                elements: nets
-                    .iter()
-                    .map(|n| address_text(*n))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-            name
+        let view = self.numbered.get(nets, |number, nets| TableView {
+            name: format!("abrfw_peers{number:03}"),
+            hosts: comment(),
+            elements: nets
+                .iter()
+                .map(|n| address_text(*n))
+                .collect::<Vec<_>>()
+                .join(", "),
         });
-        Some(name.clone())
+        Some(view.name.clone())
     }
 
     /// The gateway's own source addresses: `self` (its interface addresses when the anchor is
@@ -262,12 +244,19 @@ impl Tables {
     /// link-local networks, which are never forwarded.
     fn local(&mut self) -> String {
         let name = "abrfw_gateway_self".to_owned();
-        self.views.push(TableView {
+        self.local = Some(TableView {
             name: name.clone(),
             hosts: "the gateway's own source addresses; link-local and unspecified ones are never forwarded".to_owned(),
             elements: "self, 0.0.0.0, 169.254.0.0/16, ::, fe80::/10".to_owned(),
         });
         name
+    }
+
+    /// Every table: the peer tables in number order, then the gateway's own.
+    fn into_views(self) -> Vec<TableView> {
+        let mut views = self.numbered.into_views();
+        views.extend(self.local);
+        views
     }
 }
 
@@ -327,9 +316,5 @@ impl RuleView {
 /// pf's inclusive range is `a:b` (`a-b` would be read as a service name; `a><b` excludes the
 /// ends).
 fn port_range(p: PortRange) -> String {
-    if p.is_single() {
-        p.first.to_string()
-    } else {
-        format!("{}:{}", p.first, p.last)
-    }
+    p.joined(':')
 }

@@ -46,7 +46,7 @@ mod tests {
     #[test]
     fn escaper_writes_what_the_function_returns() {
         use askama::filters::Escaper;
-        for s in ["plain", "a\nb", "$(x) `y` 'z'", ""] {
+        for &s in abrfw_core::text::ESCAPER_CORPUS {
             let mut out = String::new();
             ShComment.write_escaped_str(&mut out, s).unwrap();
             assert_eq!(out, comment_line(s), "{s:?}");

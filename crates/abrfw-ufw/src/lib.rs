@@ -91,13 +91,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
         let _ = write!(generation, "{byte:02x}");
     }
     let view = View {
-        header: format!(
-            "{} firewall rules for host {} ({}; roles: {})",
-            host.release,
-            host.host,
-            host.os,
-            host.roles.join(", ")
-        ),
+        header: host.header(),
         policy: host.policy.as_str(),
         drop,
         ipv6,
@@ -139,10 +133,7 @@ struct RuleView {
     flow: String,
 }
 
+/// `9876` or `first:last`.
 fn port_range(p: PortRange) -> String {
-    if p.is_single() {
-        p.first.to_string()
-    } else {
-        format!("{}:{}", p.first, p.last)
-    }
+    p.joined(':')
 }

@@ -211,7 +211,7 @@ mod tests {
     fn rule_with(nets: &[&str]) -> Rule {
         Rule {
             direction: Direction::Inbound,
-            flow: "agent-ms".into(),
+            flow: abrfw_core::FlowId::catalog("agent-ms"),
             protocol: Protocol::Tcp,
             destination_port: PortRange::single(9876),
             source_ports: None,

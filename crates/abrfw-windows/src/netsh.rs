@@ -74,8 +74,8 @@ impl Header {
         Self {
             host: host.host.clone(),
             os: host.os.to_string(),
-            roles: host.roles.join(", "),
-            release: host.release.clone(),
+            roles: host.roles_text(),
+            release: host.release.to_string(),
             drop: host.policy == Policy::Drop,
             prefix: NAME_PREFIX,
             retired: RETIRED_PREFIX,

@@ -38,8 +38,8 @@ fn render_text(host: &HostRules, opts: &Options) -> Result<String, Error> {
             v: &LegacyView {
                 host: host.host.clone(),
                 os: host.os.to_string(),
-                roles: host.roles.join(", "),
-                release: host.release.clone(),
+                roles: host.roles_text(),
+                release: host.release.to_string(),
                 netsh_file: netsh::FILE_NAME,
             },
         }
@@ -113,8 +113,8 @@ impl View {
         Self {
             host: host.host.clone(),
             os: host.os.to_string(),
-            roles: host.roles.join(", "),
-            release: host.release.clone(),
+            roles: host.roles_text(),
+            release: host.release.to_string(),
             drop: host.policy == Policy::Drop,
             live_pattern: format!("{NAME_PREFIX}*"),
             retired_display_pattern: format!("{RETIRED_PREFIX}*"),

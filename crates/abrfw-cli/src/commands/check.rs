@@ -11,6 +11,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
     let (catalog, topology) = site::load_site(&args.site)?;
     let hosts = compile(&catalog, &topology)?;
     let gateways = compile_gateways(&catalog, &topology)?;
+    let choice = site::choice(&topology)?;
     let rules: usize = hosts.iter().map(|h| h.rules.len()).sum();
     writeln!(
         out,
@@ -21,7 +22,11 @@ pub fn run(args: &CheckArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
         topology.release.id
     )?;
     for host in &hosts {
-        let backends: Vec<&str> = abrfw_backends::for_host(host.os).map(|b| b.name).collect();
+        let backends: Vec<&str> = choice
+            .host(&host.host, host.os)
+            .iter()
+            .map(|b| b.name)
+            .collect();
         let backends = if backends.is_empty() {
             "none yet".to_owned()
         } else {
@@ -32,7 +37,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
             "  {}: {} ({}), {} rule(s), backends: {}",
             host.host,
             host.os,
-            host.roles.join(", "),
+            host.roles_text(),
             host.rules.len(),
             backends
         )?;
@@ -40,7 +45,11 @@ pub fn run(args: &CheckArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
     for gw in &gateways {
         let zones: Vec<&str> = gw.zones.iter().map(|z| z.name.as_str()).collect();
         // Only the backends that write forward rules: `json` has no gateway mode.
-        let backends: Vec<&str> = abrfw_backends::for_gateway(gw.os).map(|b| b.name).collect();
+        let backends: Vec<&str> = choice
+            .gateway(&gw.gateway, gw.os)
+            .iter()
+            .map(|b| b.name)
+            .collect();
         writeln!(
             out,
             "  gateway {}: {} between {}, {} forward rule(s), backends: {}",

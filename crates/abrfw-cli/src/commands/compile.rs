@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 use abrfw_core::{GatewayRules, HostRules, compile, compile_gateways};
 use anyhow::{Result, bail};
 
-use abrfw_backends::BACKENDS;
-
 use crate::args::{Backend, CompileArgs, CompileBackend};
 use crate::tree::{self, Change, Manifest, Plan, PlannedFile, RenderedFile};
 use crate::{Outcome, site};
@@ -33,7 +31,8 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
             out.write_all((serde_json::to_string_pretty(gw)? + "\n").as_bytes())?;
             return Ok(Outcome::Success);
         }
-        return print_gateway(gw, only, out);
+        let chosen = site::choice(&topology)?.gateway(&gw.gateway, gw.os);
+        return print_gateway(gw, only, &chosen, out);
     }
     if let Some(name) = &args.host {
         let Some(host) = hosts.iter().find(|h| &h.host == name) else {
@@ -49,7 +48,11 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
         }
         let backend = match only {
             Some(b) => b,
-            None => match abrfw_backends::for_host(host.os).next() {
+            None => match site::choice(&topology)?
+                .host(&host.host, host.os)
+                .first()
+                .copied()
+            {
                 Some(b) => b,
                 None => bail!(
                     "no backend writes rules for host {name:?} (os {}) yet; use --ir for its IR",
@@ -72,7 +75,16 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
     let Some(dir) = &args.out_dir else {
         bail!("give --out-dir DIR, or --host NAME to print one rule set");
     };
-    let backends = backends_for(ir, only)?;
+    if ir {
+        bail!("the IR is only printed (--host NAME --ir)");
+    }
+    // --backend writes that one backend for every host it serves; else each host and gateway
+    // gets the backends the site chose for it.
+    let choice = site::choice(&topology)?;
+    let backends = Backends {
+        only,
+        choice: &choice,
+    };
     let targets: BTreeMap<&str, Target<'_>> = hosts
         .iter()
         .map(|h| (h.host.as_str(), Target::Host(h)))
@@ -145,15 +157,16 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
     Ok(Outcome::Success)
 }
 
-/// Prints one gateway's rule set with the first backend that serves its OS (or the one asked for).
+/// Prints one gateway's rule set with the first backend chosen for it (or the one asked for).
 fn print_gateway(
     gw: &GatewayRules,
     backend: Option<Backend>,
+    chosen: &[Backend],
     out: &mut dyn std::io::Write,
 ) -> Result<Outcome> {
     let candidates: Vec<Backend> = match backend {
         Some(b) => vec![b],
-        None => BACKENDS.iter().collect(),
+        None => chosen.to_vec(),
     };
     for b in candidates {
         if let Some(files) = b.render_gw(gw)? {
@@ -184,15 +197,27 @@ fn print_files(files: &[(&'static str, String)], out: &mut dyn std::io::Write) -
     Ok(())
 }
 
-/// The backends `compile --out-dir` writes with.
-fn backends_for(ir: bool, only: Option<Backend>) -> Result<Vec<Backend>> {
-    if ir {
-        bail!("the IR is only printed (--host NAME --ir)");
+/// The backends `compile --out-dir` writes with: the one `--backend` names, else the site's
+/// choice for each host and gateway.
+struct Backends<'a> {
+    only: Option<Backend>,
+    choice: &'a abrfw_backends::Choice,
+}
+
+impl Backends<'_> {
+    fn host(&self, host: &HostRules) -> Vec<Backend> {
+        match self.only {
+            Some(b) => vec![b],
+            None => self.choice.host(&host.host, host.os),
+        }
     }
-    Ok(match only {
-        Some(b) => vec![b],
-        None => abrfw_backends::defaults().collect(),
-    })
+
+    fn gateway(&self, gw: &GatewayRules) -> Vec<Backend> {
+        match self.only {
+            Some(b) => vec![b],
+            None => self.choice.gateway(&gw.gateway, gw.os),
+        }
+    }
 }
 
 /// A host or a gateway: one directory of files under the output directory.
@@ -203,11 +228,11 @@ enum Target<'a> {
 
 impl Target<'_> {
     /// Its files, in backend order.
-    fn render(&self, backends: &[Backend]) -> Result<Vec<RenderedFile>> {
+    fn render(&self, backends: &Backends<'_>) -> Result<Vec<RenderedFile>> {
         let mut files = Vec::new();
         match self {
             Target::Host(host) => {
-                for backend in backends {
+                for backend in backends.host(host) {
                     for (name, text) in backend.render_host(host)? {
                         files.push(RenderedFile {
                             dir: host.host.clone(),
@@ -218,7 +243,7 @@ impl Target<'_> {
                 }
             }
             Target::Gateway(gw) => {
-                for backend in backends {
+                for backend in backends.gateway(gw) {
                     for (name, text) in backend.render_gw(gw)?.unwrap_or_default() {
                         files.push(RenderedFile {
                             dir: gw.gateway.clone(),

@@ -158,9 +158,36 @@ fn gateway_text(e: &GatewayExplanation) -> String {
             ForwardOrigin::Allow { name } => {
                 let _ = writeln!(
                     t,
-                    "  because:    [[allow]] {name} in the topology joins hosts in zones {} and {}",
+                    "  because:    [[allow]] {name} in the topology joins zones {} and {}",
                     r.from_zone.name, r.to_zone.name
                 );
+            }
+        }
+    }
+    if e.port.is_some() || e.peer.is_some() {
+        if e.not_forwarded.is_empty() {
+            let _ = writeln!(
+                t,
+                "\nno other catalog flow or [[allow]] matches the question"
+            );
+        } else {
+            let _ = writeln!(
+                t,
+                "\n{} connection(s) this gateway does not forward:",
+                e.not_forwarded.len()
+            );
+        }
+        for n in &e.not_forwarded {
+            let _ = writeln!(
+                t,
+                "\n{} {}/{}: {}",
+                n.flow,
+                n.protocol.as_str(),
+                n.port,
+                n.purpose
+            );
+            for why in &n.why {
+                let _ = writeln!(t, "  - {why}");
             }
         }
     }

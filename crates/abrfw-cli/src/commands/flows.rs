@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use abrfw_core::catalog::{Confidence, Port, SourcePort};
-use abrfw_core::{Flow, Os, Release, Role};
+use abrfw_core::{Flow, Group, Os, Release, Role};
 use anyhow::{Result, bail};
 use serde_json::json;
 
@@ -78,29 +78,7 @@ fn table(release: &Release) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut text = String::new();
-    let mut line = |cells: &[&str]| {
-        let mut l = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                l.push_str(cell);
-            } else {
-                let _ = write!(l, "{cell:<width$}  ", width = widths[i]);
-            }
-        }
-        text.push_str(l.trim_end());
-        text.push('\n');
-    };
-    line(&header);
-    for row in &rows {
-        line(&row.each_ref().map(String::as_str));
-    }
+    let mut text = super::table(header, &rows);
     let _ = writeln!(
         text,
         "\n{}: {} flows. * 9876 is the Acronis port, configurable per site and per host.",
@@ -159,32 +137,12 @@ fn markdown(release: &Release) -> String {
          endpoint or the direction is inferred; **low**, an inference to confirm before relying \
          on it (see docs/releases.md).\n",
     );
-    let groups = [
-        (
-            "remote-install",
-            "Remote installation of agents (phase `install`)",
-        ),
-        (
-            "components",
-            "Communication between components (phase `operate`)",
-        ),
-        (
-            "no-dns",
-            "Network Discovery and File and Printer Sharing, non-DNS sites (`dns = false`, phase `install`)",
-        ),
-    ];
-    // The known groups first, then any other group a user catalog names, in catalog order.
-    let mut sections: Vec<(&str, String)> =
-        groups.iter().map(|(g, t)| (*g, (*t).to_owned())).collect();
-    for f in release.flows {
-        if !sections.iter().any(|(g, _)| *g == f.group) {
-            sections.push((f.group, format!("Group `{}`", f.group)));
-        }
-    }
-    for (group, title) in sections {
+    // In the catalog's group order (core's `Group`), each under its title.
+    for group in Group::ALL {
         if !release.flows.iter().any(|f| f.group == group) {
             continue;
         }
+        let title = group.title();
         let _ = writeln!(md, "\n## {title}\n");
         md.push_str("| id | initiator | responder | port | source ports | purpose | encryption | condition | source | confidence |\n");
         md.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
@@ -212,6 +170,10 @@ fn markdown(release: &Release) -> String {
     md.push_str("| component | topology roles that make a host play it |\n| --- | --- |\n");
     let components = [
         ("console", "`management-console`"),
+        (
+            "console_win",
+            "`management-console` on os `windows` / `windows-legacy`",
+        ),
         ("ms", "`management-server`"),
         ("ls", "`license-server`"),
         ("sn", "`storage-node`"),
@@ -223,7 +185,7 @@ fn markdown(release: &Release) -> String {
         ("agent_vmware_win", "`agent-vmware-windows`"),
         (
             "target_win",
-            "`agent` or `agent-exchange` on os `windows` / `windows-legacy`",
+            "`agent`, `agent-exchange`, `agent-hyperv` or `agent-vmware-windows` on os `windows` / `windows-legacy`",
         ),
         ("target_linux", "`agent` on os `linux`"),
         (
@@ -238,6 +200,10 @@ fn markdown(release: &Release) -> String {
         (
             "vault_smb / vault_sftp / vault_nfs",
             "`vault-smb` / `vault-sftp` / `vault-nfs`",
+        ),
+        (
+            "managed_vault_smb / managed_vault_nfs",
+            "`managed-vault-smb` / `managed-vault-nfs`",
         ),
         ("catalog", "`catalog-server`"),
     ];

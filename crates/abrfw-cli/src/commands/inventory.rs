@@ -10,8 +10,9 @@
 //!   `abrfw_host: <network host>` and puts it into the right group.
 //!
 //! Every entry carries `abrfw_host` (its directory in the output tree), `abrfw_os`,
-//! `abrfw_policy` and `abrfw_kind` (`host` or `gateway`); a host with a single address also gets
-//! `ansible_host` (its first IPv4 address, else its first IPv6 one).
+//! `abrfw_policy`, `abrfw_kind` (`host` or `gateway`) and `abrfw_backends` (the backends the
+//! site chose for it, comma-separated, as `check` lists them); a host with a single address also
+//! gets `ansible_host` (its first IPv4 address, else its first IPv6 one).
 
 use std::collections::BTreeMap;
 
@@ -48,6 +49,14 @@ fn group_of(os: Os) -> &'static str {
 pub fn run(args: &InventoryArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
     // Loaded like compile loads it, so --release and --catalog mean the same here.
     let (_, topology) = site::load_site(&args.site)?;
+    let choice = site::choice(&topology)?;
+    let names = |backends: Vec<&'static abrfw_backends::Backend>| -> String {
+        backends
+            .iter()
+            .map(|b| b.name)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let policy = match topology.options.policy {
         Policy::Drop => "drop",
         Policy::Fragment => "fragment",
@@ -65,6 +74,7 @@ pub fn run(args: &InventoryArgs, out: &mut dyn std::io::Write) -> Result<Outcome
             ("abrfw_os", os.as_str().to_owned()),
             ("abrfw_policy", policy.to_owned()),
             ("abrfw_kind", "host".to_owned()),
+            ("abrfw_backends", names(choice.host(&host.name, os))),
         ]);
         let single = host
             .addresses
@@ -94,6 +104,7 @@ pub fn run(args: &InventoryArgs, out: &mut dyn std::io::Write) -> Result<Outcome
             ("abrfw_os", gw.os.as_str().to_owned()),
             ("abrfw_policy", policy.to_owned()),
             ("abrfw_kind", "gateway".to_owned()),
+            ("abrfw_backends", names(choice.gateway(&gw.name, gw.os))),
         ]);
         groups
             .entry(group_of(gw.os))

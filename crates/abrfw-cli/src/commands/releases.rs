@@ -54,27 +54,7 @@ pub fn run(args: &ReleasesArgs, out: &mut dyn std::io::Write) -> Result<Outcome>
                 })
                 .collect();
             let header = ["ID", "FLOWS", "LOW-CONF", "ROLES", "TITLE"];
-            let mut width = header.map(str::len);
-            for row in &rows {
-                for (w, cell) in width.iter_mut().zip(row) {
-                    *w = (*w).max(cell.chars().count());
-                }
-            }
-            for row in std::iter::once(header.map(str::to_owned)).chain(rows) {
-                let line: Vec<String> = row
-                    .iter()
-                    .zip(width)
-                    .enumerate()
-                    .map(|(i, (cell, w))| {
-                        if i == row.len() - 1 {
-                            cell.clone()
-                        } else {
-                            format!("{cell:<w$}")
-                        }
-                    })
-                    .collect();
-                let _ = writeln!(s, "{}", line.join("  "));
-            }
+            s.push_str(&super::table(header, &rows));
             s.push_str(
                 "\nSee docs/releases.md; `abrfw flows --release ID` prints a catalog, \
                  `abrfw flows --diff A B` compares two.\n",

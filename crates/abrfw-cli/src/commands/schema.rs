@@ -33,6 +33,20 @@ pub fn schema() -> Value {
     let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
     let phases: Vec<&str> = Phase::ALL.iter().map(|p| p.as_str()).collect();
     let policies = [Policy::Drop.as_str(), Policy::Fragment.as_str()];
+    // The backend table's names: every backend for `[[host]] backends`, those serving a Linux OS
+    // for `linux_backends`, those with a gateway mode for `[[gateway]] backends`; which fits
+    // which OS is `abrfw check`'s (located) error.
+    let backends: Vec<&str> = abrfw_backends::BACKENDS.iter().map(|b| b.name).collect();
+    let linux_backends: Vec<&str> = abrfw_backends::BACKENDS
+        .iter()
+        .filter(|b| b.serves(Os::Linux) || b.serves(Os::Appliance))
+        .map(|b| b.name)
+        .collect();
+    let gateway_backends: Vec<&str> = abrfw_backends::BACKENDS
+        .iter()
+        .filter(|b| b.gateway)
+        .map(|b| b.name)
+        .collect();
     let name_pattern = format!("^[A-Za-z0-9][A-Za-z0-9._-]{{0,{}}}$", MAX_NAME_LEN - 1);
     let interface_pattern = format!("^[A-Za-z][A-Za-z0-9._-]{{0,{}}}$", MAX_INTERFACE_LEN - 1);
     json!({
@@ -69,6 +83,13 @@ pub fn schema() -> Value {
                         "description": "The Acronis port (default 9876).",
                         "$ref": "#/$defs/port_number",
                     },
+                    "linux_backends": {
+                        "description": "The backends compile --out-dir writes for Linux and appliance hosts and gateways that name none (default: nftables, iptables, json); each gets those that serve it.",
+                        "type": "array",
+                        "minItems": 1,
+                        "uniqueItems": true,
+                        "items": { "enum": linux_backends },
+                    },
                 },
             },
             "host": {
@@ -86,6 +107,11 @@ pub fn schema() -> Value {
                 "description": "Firewalls between zones.",
                 "type": "array",
                 "items": { "$ref": "#/$defs/gateway" },
+            },
+            "zone": {
+                "description": "Zones with the networks that lie in them.",
+                "type": "array",
+                "items": { "$ref": "#/$defs/zone" },
             },
         },
         "$defs": {
@@ -148,6 +174,13 @@ pub fn schema() -> Value {
                         "description": "The network segment of the host (default \"default\").",
                         "$ref": "#/$defs/name",
                     },
+                    "backends": {
+                        "description": "The backends compile --out-dir writes for this host (default: linux_backends on Linux, else every default backend serving its OS); each must serve its OS.",
+                        "type": "array",
+                        "minItems": 1,
+                        "uniqueItems": true,
+                        "items": { "enum": backends },
+                    },
                 },
             },
             "allow": {
@@ -187,14 +220,34 @@ pub fn schema() -> Value {
                         "minItems": 2,
                         "items": { "$ref": "#/$defs/name" },
                     },
+                    "backends": {
+                        "description": "The backends that write its forward rules (default: linux_backends on Linux, else every gateway backend serving its OS); each must serve its OS.",
+                        "type": "array",
+                        "minItems": 1,
+                        "uniqueItems": true,
+                        "items": { "enum": gateway_backends },
+                    },
                     "interfaces": {
-                        "description": "Zone name -> interface name.",
+                        "description": "Zone name -> interface name: all of the gateway's zones or none. With them the gateway filters only traffic between these interfaces.",
                         "type": "object",
                         "propertyNames": { "$ref": "#/$defs/name" },
                         "additionalProperties": {
                             "type": "string",
                             "pattern": interface_pattern,
                         },
+                    },
+                },
+            },
+            "zone": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["name"],
+                "properties": {
+                    "name": { "$ref": "#/$defs/name" },
+                    "networks": {
+                        "description": "Addresses and networks in the zone: an [[allow]] end inside one belongs to the zone and crosses its gateways. No two zones may overlap.",
+                        "type": "array",
+                        "items": { "$ref": "#/$defs/address" },
                     },
                 },
             },

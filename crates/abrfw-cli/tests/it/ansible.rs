@@ -74,7 +74,12 @@ fn recap(stdout: &str) -> BTreeMap<String, (u32, u32, u32)> {
 }
 
 fn playbook(work: &Path, inventories: &[&Path]) -> String {
+    playbook_with(work, inventories, &[])
+}
+
+fn playbook_with(work: &Path, inventories: &[&Path], extra: &[&str]) -> String {
     let mut cmd = Command::new("ansible-playbook");
+    cmd.args(extra);
     for inv in inventories {
         cmd.arg("-i").arg(inv);
     }
@@ -213,4 +218,73 @@ fn the_playbook_applies_every_linux_host_and_a_second_run_changes_nothing() {
     let third = playbook(work.path(), &[&inventory, &local]);
     assert_eq!(recap(&third)["helpdesk"].0, 1, "{third}");
     assert_eq!(recap(&third)["linux-agent"].0, 0, "{third}");
+}
+
+/// Hosts whose site chose firewalld or ufw get that script installed (after `sh -n`) and run,
+/// once: the firewall command is recorded by a wrapper instead of run (firewalld and ufw load
+/// for real in `netns.rs`), so the test checks which file the playbook picks, not the tool.
+#[test]
+fn the_playbook_runs_the_chosen_firewalld_or_ufw_script_once() {
+    if !system_tests_possible(&["ansible-playbook"], false) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("tree");
+    let site = fixture("topologies/backend-choice.toml");
+    let site = site.to_str().unwrap();
+    stdout_ok(&["compile", site, "--out-dir", tree.to_str().unwrap()]);
+    let inventory = work.path().join("inventory.json");
+    std::fs::write(
+        &inventory,
+        stdout_ok(&["inventory", site, "--tree", tree.to_str().unwrap()]),
+    )
+    .unwrap();
+    let log = work.path().join("commands.log");
+    let mut host_vars = serde_json::Map::new();
+    for host in ["rhel-agent", "ubuntu-agent"] {
+        host_vars.insert(
+            host.to_owned(),
+            serde_json::json!({
+                "ansible_connection": "local",
+                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                "abrfw_exec": ["sh", "-c", format!("echo \"$*\" >> {}", log.display()), "record"],
+                "abrfw_dest": work.path().join("dest").join(host),
+            }),
+        );
+    }
+    let local = work.path().join("local.json");
+    std::fs::write(
+        &local,
+        serde_json::json!({ "all": { "hosts": host_vars } }).to_string(),
+    )
+    .unwrap();
+    let limit = ["--limit", "rhel-agent,ubuntu-agent"];
+    let first = playbook_with(work.path(), &[&inventory, &local], &limit);
+    for (host, file) in [("rhel-agent", "firewalld.sh"), ("ubuntu-agent", "ufw.sh")] {
+        let installed = work.path().join("dest").join(host).join(file);
+        assert_eq!(
+            std::fs::read(&installed).unwrap(),
+            std::fs::read(tree.join(host).join(file)).unwrap(),
+            "{host}:\n{first}"
+        );
+        let (_, failed, unreachable) = recap(&first)[host];
+        assert_eq!((failed, unreachable), (0, 0), "{host}:\n{first}");
+    }
+    let ran = std::fs::read_to_string(&log).unwrap();
+    let mut lines: Vec<&str> = ran.lines().collect();
+    lines.sort_unstable();
+    let dest = work.path().join("dest");
+    assert_eq!(
+        lines,
+        [
+            format!("sh {}", dest.join("rhel-agent/firewalld.sh").display()),
+            format!("sh {}", dest.join("ubuntu-agent/ufw.sh").display()),
+        ]
+    );
+    // Nothing changed: nothing is installed or run again.
+    let second = playbook_with(work.path(), &[&inventory, &local], &limit);
+    for host in ["rhel-agent", "ubuntu-agent"] {
+        assert_eq!(recap(&second)[host], (0, 0, 0), "{host}:\n{second}");
+    }
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), ran);
 }

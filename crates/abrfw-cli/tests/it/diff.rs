@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use pretty_assertions::assert_eq;
 
-use crate::support::{abrfw, fixture, root};
+use crate::support::{abrfw, check_or_bless, check_or_bless_hinted, fixture, root};
 
 const EXAMPLE: &str = "fixtures/topologies/example.toml";
 const EDITED: &str = "fixtures/diff/example-edited.toml";
@@ -76,7 +76,6 @@ fn cases() -> Vec<(String, Vec<String>, i32)> {
 
 #[test]
 fn diff_outputs_match_their_references() {
-    let bless = std::env::var_os("ABRFW_BLESS").is_some_and(|v| v == "1");
     let dir = fixture("diff/expected");
     let mut produced = BTreeSet::new();
     for (name, args, code) in cases() {
@@ -92,16 +91,10 @@ fn diff_outputs_match_their_references() {
         assert!(!stdout.contains('\x1b'), "{name}: colour on a pipe");
         let path = dir.join(&name);
         produced.insert(name.clone());
-        if bless {
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(&path, &stdout).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&path)
-            .unwrap_or_else(|_| panic!("missing {}; bless with ABRFW_BLESS=1", path.display()));
-        assert_eq!(
-            expected, stdout,
-            "{name} differs from abrfw {argv:?}; if intended, rerun with ABRFW_BLESS=1"
+        check_or_bless_hinted(
+            &path,
+            &stdout,
+            &format!("it is the output of abrfw {argv:?}; if intended, rerun with ABRFW_BLESS=1"),
         );
     }
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -267,7 +260,6 @@ fn a_user_catalog_compiles_and_diffs() {
 
 #[test]
 fn invalid_catalogs_get_located_errors() {
-    let bless = std::env::var_os("ABRFW_BLESS").is_some_and(|v| v == "1");
     let mut cases: Vec<_> = std::fs::read_dir(fixture("invalid-catalog"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -291,17 +283,8 @@ fn invalid_catalogs_get_located_errors() {
             "{rel}: {stderr}"
         );
         let expected_path = case.with_extension("stderr");
-        if bless {
-            std::fs::write(&expected_path, &stderr).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
-            panic!(
-                "missing {}; bless with ABRFW_BLESS=1",
-                expected_path.display()
-            )
-        });
-        assert_eq!(expected, stderr, "{rel}");
+        check_or_bless(&expected_path, &stderr);
+        let expected = stderr;
         // compile with the same catalog fails the same way and writes nothing.
         let out = tempfile::tempdir().unwrap();
         let dir = out.path().join("out");

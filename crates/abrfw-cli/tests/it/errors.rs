@@ -3,11 +3,10 @@
 
 use pretty_assertions::assert_eq;
 
-use crate::support::{abrfw, fixture};
+use crate::support::{abrfw, check_or_bless, fixture};
 
 #[test]
 fn invalid_topologies_get_located_errors_and_no_output() {
-    let bless = std::env::var_os("ABRFW_BLESS").is_some_and(|v| v == "1");
     let mut cases: Vec<_> = std::fs::read_dir(fixture("invalid"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -38,18 +37,8 @@ fn invalid_topologies_get_located_errors_and_no_output() {
             "{}: no location in {stderr}",
             case.display()
         );
-        let expected_path = case.with_extension("stderr");
-        if bless {
-            std::fs::write(&expected_path, &stderr).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
-            panic!(
-                "missing {}; bless with ABRFW_BLESS=1",
-                expected_path.display()
-            )
-        });
-        assert_eq!(expected, stderr, "{}", case.display());
+        check_or_bless(&case.with_extension("stderr"), &stderr);
+        let expected = stderr;
         // `check` reports the same error.
         let check = abrfw(&["check", rel.to_str().unwrap()]);
         assert_eq!(check.status.code(), Some(2));

@@ -10,34 +10,13 @@ use std::path::{Path, PathBuf};
 use pretty_assertions::assert_eq;
 
 use crate::golden::tree;
-use crate::support::{abrfw, fixture, stdout_ok, system_tests_possible, topologies};
+use crate::support::{
+    abrfw, check_tree_or_bless, fixture, stdout_ok, system_tests_possible, topologies,
+};
 
 /// Compares (or with ABRFW_BLESS=1 rewrites) every file under `dir` with what the cases produced.
 fn check_golden(dir: &Path, produced: &BTreeMap<PathBuf, String>) {
-    if std::env::var_os("ABRFW_BLESS").is_some_and(|v| v == "1") {
-        let _ = std::fs::remove_dir_all(dir);
-        for (rel, text) in produced {
-            let target = dir.join(rel);
-            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-            std::fs::write(target, text).unwrap();
-        }
-        return;
-    }
-    let expected = tree(dir);
-    assert_eq!(
-        expected.keys().collect::<Vec<_>>(),
-        produced.keys().collect::<Vec<_>>(),
-        "files under {} (references without a producer fail too); bless with ABRFW_BLESS=1",
-        dir.display()
-    );
-    for (rel, text) in produced {
-        assert_eq!(
-            &expected[rel],
-            text,
-            "{} differs from its reference; if the change is intended, rerun with ABRFW_BLESS=1",
-            dir.join(rel).display()
-        );
-    }
+    check_tree_or_bless(dir, produced);
 }
 
 /// The questions asked of each fixture site, besides every host's full explanation in text:

@@ -2,7 +2,7 @@
 //! must equal what the current build prints, and the schema must accept every fixture site and
 //! reject the invalid ones it can recognise. `ABRFW_BLESS=1` (or `just generate`) rewrites them.
 
-use crate::support::{fixture, root, stdout_ok, topologies};
+use crate::support::{check_or_bless_hinted, fixture, root, stdout_ok, topologies};
 
 /// Each committed file and the `abrfw` arguments that print it.
 const GENERATED: [(&str, &[&str]); 8] = [
@@ -24,20 +24,16 @@ const GENERATED: [(&str, &[&str]); 8] = [
 
 #[test]
 fn generated_docs_man_page_and_completions_are_current() {
-    let bless = std::env::var_os("ABRFW_BLESS").is_some_and(|v| v == "1");
     for (path, args) in GENERATED {
         let generated = stdout_ok(args);
         let file = root().join(path);
-        if bless {
-            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(&file, &generated).unwrap();
-            continue;
-        }
-        let committed = std::fs::read_to_string(&file).unwrap_or_default();
-        assert!(
-            generated == committed,
-            "{path} is out of date; regenerate it with:\n    cargo run --locked -- {} > {path}\n(or `just generate`, or ABRFW_BLESS=1 cargo test)",
-            args.join(" ")
+        check_or_bless_hinted(
+            &file,
+            &generated,
+            &format!(
+                "it is out of date; regenerate it with:\n    cargo run --locked -- {} > {path}\n(or `just generate`, or ABRFW_BLESS=1 cargo test)",
+                args.join(" ")
+            ),
         );
     }
 }

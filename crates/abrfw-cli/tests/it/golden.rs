@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use pretty_assertions::assert_eq;
 
-use crate::support::{abrfw, blessing, check_or_bless, fixture, topologies};
+use crate::support::{abrfw, check_or_bless, check_tree_or_bless, fixture, topologies};
 
 /// Every file under `dir`, keyed by path relative to it.
 pub fn tree(dir: &Path) -> BTreeMap<PathBuf, String> {
@@ -72,21 +72,7 @@ fn golden(name: &str) {
         &fixture("check").join(format!("{name}.txt")),
         &String::from_utf8_lossy(&check.stdout),
     );
-    if blessing() {
-        let _ = std::fs::remove_dir_all(&expected_dir);
-    }
-    let expected = tree(&expected_dir);
-    if !blessing() {
-        let actual_names: Vec<&PathBuf> = actual.keys().collect();
-        let expected_names: Vec<&PathBuf> = expected.keys().collect();
-        assert_eq!(
-            expected_names, actual_names,
-            "files of topology {name} (references without a producer fail too); bless with ABRFW_BLESS=1"
-        );
-    }
-    for (rel, text) in &actual {
-        check_or_bless(&expected_dir.join(rel), text);
-    }
+    check_tree_or_bless(&expected_dir, &actual);
 }
 
 /// One `#[test]` per fixture topology, so every mismatch is named; a test below checks that the
@@ -104,7 +90,9 @@ macro_rules! golden_tests {
 }
 
 golden_tests! {
+    golden_backend_choice => "backend-choice",
     golden_example => "example",
+    golden_gateway_zones => "gateway-zones",
     golden_install_only => "install-only",
     golden_nodns_nomgmt => "nodns-nomgmt",
     golden_pf => "pf",
@@ -123,9 +111,16 @@ fn every_fixture_topology_has_a_golden_test() {
     );
 }
 
-/// Backends `compile --out-dir` writes only when chosen: their references are
-/// `fixtures/expected/<backend>/<topology>/`, compiled with `--backend <backend>`.
-pub const CHOSEN_BACKENDS: [&str; 2] = ["firewalld", "ufw"];
+/// Backends `compile --out-dir` writes only when a site chooses them (the table's rows with
+/// `default: false`): their references are `fixtures/expected/<backend>/<topology>/`, compiled
+/// with `--backend <backend>`.
+pub fn chosen_backends() -> Vec<&'static str> {
+    abrfw_backends::BACKENDS
+        .iter()
+        .filter(|b| !b.default)
+        .map(|b| b.name)
+        .collect()
+}
 
 /// Every fixture topology compiled with `--backend <backend>` against
 /// `fixtures/expected/<backend>/<topology>/`.
@@ -133,31 +128,20 @@ fn golden_chosen(backend: &str) {
     for (name, path) in topologies() {
         let actual = compile_to_tree_with(&path, &["--backend", backend]);
         let expected_dir = fixture("expected").join(backend).join(&name);
-        if blessing() {
-            let _ = std::fs::remove_dir_all(&expected_dir);
-        } else {
-            let expected = tree(&expected_dir);
-            let actual_names: Vec<&PathBuf> = actual.keys().collect();
-            let expected_names: Vec<&PathBuf> = expected.keys().collect();
-            assert_eq!(
-                expected_names, actual_names,
-                "{backend} files of topology {name}; bless with ABRFW_BLESS=1"
-            );
-        }
-        for (rel, text) in &actual {
-            check_or_bless(&expected_dir.join(rel), text);
-        }
+        check_tree_or_bless(&expected_dir, &actual);
     }
 }
 
 #[test]
-fn golden_firewalld_every_topology() {
-    golden_chosen("firewalld");
-}
-
-#[test]
-fn golden_ufw_every_topology() {
-    golden_chosen("ufw");
+fn golden_every_chosen_backend_every_topology() {
+    let chosen = chosen_backends();
+    assert!(
+        !chosen.is_empty(),
+        "firewalld and ufw are rows with default: false"
+    );
+    for backend in chosen {
+        golden_chosen(backend);
+    }
 }
 
 #[test]
@@ -165,7 +149,7 @@ fn every_reference_belongs_to_a_fixture_topology() {
     let names: Vec<String> = topologies().into_iter().map(|(n, _)| n).collect();
     for entry in std::fs::read_dir(fixture("expected")).expect("fixtures/expected") {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if CHOSEN_BACKENDS.contains(&name.as_str()) {
+        if chosen_backends().contains(&name.as_str()) {
             for entry in std::fs::read_dir(fixture("expected").join(&name)).unwrap() {
                 let topology = entry.unwrap().file_name().to_string_lossy().into_owned();
                 assert!(

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use pretty_assertions::assert_eq;
 
 use crate::golden::{compile_to_tree, compile_to_tree_with};
-use crate::support::{abrfw, fixture, root};
+use crate::support::{abrfw, check_or_bless_hinted, fixture, root};
 use crate::validate;
 
 fn cases() -> Vec<PathBuf> {
@@ -25,7 +25,6 @@ fn cases() -> Vec<PathBuf> {
 
 #[test]
 fn hostile_names_and_values_are_refused_with_located_errors() {
-    let bless = std::env::var_os("ABRFW_BLESS").is_some_and(|v| v == "1");
     let mut refused = 0;
     for case in cases() {
         let expected_path = case.with_extension("stderr");
@@ -40,17 +39,11 @@ fn hostile_names_and_values_are_refused_with_located_errors() {
         let stderr = String::from_utf8(run.stderr).unwrap();
         assert_eq!(run.status.code(), Some(2), "{rel}: {stderr}");
         assert!(!dir.exists(), "{rel}: output was written");
-        if bless {
-            std::fs::write(&expected_path, &stderr).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
-            panic!(
-                "{rel} is refused but has no {}; bless with ABRFW_BLESS=1",
-                expected_path.display()
-            )
-        });
-        assert_eq!(expected, stderr, "{rel}");
+        check_or_bless_hinted(
+            &expected_path,
+            &stderr,
+            &format!("{rel} is refused: bless its message with ABRFW_BLESS=1"),
+        );
         // Every problem is located; none is reported without a line.
         let errors =
             stderr.matches("\nerror: ").count() + usize::from(stderr.starts_with("error: "));
@@ -99,7 +92,7 @@ fn accepted_hostile_text_is_rendered_inert_in_every_backend() {
         );
         // The backends a host chooses: firewalld.sh through firewall-offline-cmd, ufw.sh
         // through sh -n and the command pattern.
-        for backend in crate::golden::CHOSEN_BACKENDS {
+        for backend in crate::golden::chosen_backends() {
             let chosen = compile_to_tree_with(&case, &["--backend", backend]);
             let checked = validate::tree(&format!("{label}/{backend}"), &chosen, system);
             assert!(

@@ -2,7 +2,7 @@
 //! in docs/ is the one the code generates.
 
 use crate::golden::compile_to_tree;
-use crate::support::{root, topologies};
+use crate::support::{check_or_bless_hinted, root, topologies};
 
 const SCHEMA_PATH: &str = "docs/rules.schema.json";
 
@@ -10,13 +10,10 @@ const SCHEMA_PATH: &str = "docs/rules.schema.json";
 fn docs_rules_schema_is_generated_from_the_code() {
     let generated = abrfw_json::schema().unwrap();
     let path = root().join(SCHEMA_PATH);
-    if std::env::var_os("ABRFW_BLESS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, &generated).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        generated == committed,
-        "{SCHEMA_PATH} is out of date; regenerate it with:\n    ABRFW_BLESS=1 cargo test --test it json"
+    check_or_bless_hinted(
+        &path,
+        &generated,
+        "it is out of date; regenerate it with:\n    ABRFW_BLESS=1 cargo test --test it json",
     );
 }
 

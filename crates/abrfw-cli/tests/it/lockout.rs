@@ -5,7 +5,7 @@
 
 use pretty_assertions::assert_eq;
 
-use crate::support::{abrfw, fixture, topologies};
+use crate::support::{abrfw, check_or_bless, fixture, topologies};
 
 fn site(dir: &std::path::Path, text: &str) -> String {
     let path = dir.join("site.toml");
@@ -19,25 +19,14 @@ const LINUX: &str = "[[host]]\nname = \"lx\"\nos = \"linux\"\naddresses = [\"10.
 
 #[test]
 fn fixture_sites_get_exactly_the_recorded_lockout_warnings() {
-    let bless = std::env::var_os("ABRFW_BLESS").is_some_and(|v| v == "1");
     for (name, _) in topologies() {
         let rel = format!("fixtures/topologies/{name}.toml");
         let run = abrfw(&["check", &rel]);
         assert_eq!(run.status.code(), Some(0), "{rel}");
         let stderr = String::from_utf8(run.stderr).unwrap();
         let expected_path = fixture("warnings").join(format!("{name}.stderr"));
-        if bless {
-            std::fs::create_dir_all(expected_path.parent().unwrap()).unwrap();
-            std::fs::write(&expected_path, &stderr).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
-            panic!(
-                "missing {}; bless with ABRFW_BLESS=1",
-                expected_path.display()
-            )
-        });
-        assert_eq!(expected, stderr, "{rel}");
+        check_or_bless(&expected_path, &stderr);
+        let expected = stderr;
         // compile reports the same warnings and still writes everything.
         let out = tempfile::tempdir().unwrap();
         let run = abrfw(&["compile", &rel, "--out-dir", out.path().to_str().unwrap()]);

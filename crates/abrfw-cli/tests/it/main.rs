@@ -2,10 +2,12 @@
 #![allow(clippy::print_stderr, dead_code)]
 
 mod ansible;
+mod choice;
 mod cli;
 mod diff;
 mod errors;
 mod explain;
+mod gateway;
 mod generated;
 mod golden;
 mod hostile;

@@ -51,10 +51,12 @@ fn expected_flows() -> BTreeSet<(String, String, u16)> {
     for t in targets {
         add(t, "ams", 9876);
     }
-    // Operation: ms-agent, agent-ms, console-ms, ms-sn, agent-sn, agent-ls-check,
-    // console-ls-manage (ms-ls-manage is local: ams is both), vaults, vSphere, cloud, updates.
+    // Operation: ms-agent, agent-ms, console-ms, console-agent (direct connections, S9),
+    // ms-sn, agent-sn, agent-ls-check, console-ls-manage (ms-ls-manage is local: ams is both),
+    // vaults, vSphere, cloud, updates.
     for a in agents {
         add("ams", a, 9876);
+        add("console", a, 9876);
         add(a, "ams", 9876);
         add(a, "storage1", 9876);
         add(a, "nas", 445);
@@ -115,7 +117,7 @@ fn the_compiled_example_holds_exactly_the_documented_flows() {
 
 /// How a Linux host's rules are loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Loader {
+pub(crate) enum Loader {
     Nftables,
     Iptables,
     /// firewalld.sh into a scratch /etc/firewalld, then firewalld (nftables backend) with a
@@ -200,11 +202,11 @@ fn iptables_rules_pass_documented_flows_and_block_the_rest() {
 }
 
 /// One simulated machine.
-struct Node {
-    ns: String,
-    v4: Option<IpAddr>,
-    v6: Option<IpAddr>,
-    os: Option<Os>,
+pub(crate) struct Node {
+    pub(crate) ns: String,
+    pub(crate) v4: Option<IpAddr>,
+    pub(crate) v6: Option<IpAddr>,
+    pub(crate) os: Option<Os>,
 }
 
 fn first_address(nets: &[abrfw_core::ipnet::IpNet], v6: bool) -> Option<IpAddr> {
@@ -327,10 +329,10 @@ fn shared_families(nodes: &BTreeMap<String, Node>, a: &str, b: &str) -> Vec<bool
 
 /// One connection attempt.
 #[derive(Debug, Clone)]
-struct Probe {
-    from: String,
-    to: String,
-    port: u16,
+pub(crate) struct Probe {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) port: u16,
     v6: bool,
     /// Bind this source port instead of letting the kernel pick one from the ephemeral range.
     source_port: Option<u16>,
@@ -340,7 +342,7 @@ struct Probe {
 /// How long a connection that must pass may take: generous, since the first packet to a host
 /// may wait for neighbour discovery on every link it crosses.
 impl Probe {
-    fn new(from: &str, to: &str, port: u16, v6: bool, why: &'static str) -> Self {
+    pub(crate) fn new(from: &str, to: &str, port: u16, v6: bool, why: &'static str) -> Self {
         Probe {
             from: from.to_owned(),
             to: to.to_owned(),
@@ -358,7 +360,7 @@ impl Probe {
     }
 }
 
-const PASS_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const PASS_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long to wait before calling a connection that must fail blocked (dropped SYNs never
 /// answer; on these virtual links a handshake takes well under a millisecond).
 const FAIL_TIMEOUT: Duration = Duration::from_millis(600);
@@ -383,7 +385,11 @@ fn attempt(nodes: &BTreeMap<String, Node>, p: &Probe, timeout: Duration) -> bool
 }
 
 /// Runs probes in parallel batches; returns the outcome of each.
-fn attempt_all(nodes: &BTreeMap<String, Node>, probes: &[Probe], timeout: Duration) -> Vec<bool> {
+pub(crate) fn attempt_all(
+    nodes: &BTreeMap<String, Node>,
+    probes: &[Probe],
+    timeout: Duration,
+) -> Vec<bool> {
     let mut results = Vec::with_capacity(probes.len());
     for chunk in probes.chunks(24) {
         let outcomes: Vec<bool> = std::thread::scope(|s| {
@@ -609,7 +615,7 @@ fn run(loader: Loader) {
 /// The verdict: first a control run without any firewall, in which every probe must connect
 /// (so that a blocked probe later is the firewall's doing, not the harness's); then `load`
 /// installs the rules, and exactly the `must_pass` probes may connect.
-fn probe_before_and_after(
+pub(crate) fn probe_before_and_after(
     nodes: &BTreeMap<String, Node>,
     listeners: &BTreeMap<(String, u16), TcpListener>,
     must_pass: &[Probe],
@@ -656,8 +662,9 @@ fn probe_before_and_after(
 
 /// Loads the files abrfw wrote for one host or gateway into its namespace, the way the backend
 /// pages tell an administrator to: `nft -f`, or `ipset restore` (when there are sets) then
-/// `iptables-restore` and `ip6tables-restore`.
-fn load_rules(ns: &str, dir: &Path, loader: Loader) {
+/// `iptables-restore` and `ip6tables-restore`; a file without its own INPUT chain (a gateway's,
+/// or a fragment) goes in with `--noflush` and the idempotent `-C || -I` hook its header names.
+pub(crate) fn load_rules(ns: &str, dir: &Path, loader: Loader) {
     let file = |name: &str| dir.join(name).display().to_string();
     match loader {
         Loader::Nftables => in_ns(ns, &["nft", "-f", &file("nftables.nft")]),
@@ -675,22 +682,29 @@ fn load_rules(ns: &str, dir: &Path, loader: Loader) {
                     ],
                 );
             }
-            in_ns(
-                ns,
-                &[
-                    "sh",
-                    "-c",
-                    &format!("iptables-restore < {}", file("iptables.rules")),
-                ],
-            );
-            in_ns(
-                ns,
-                &[
-                    "sh",
-                    "-c",
-                    &format!("ip6tables-restore < {}", file("ip6tables.rules")),
-                ],
-            );
+            for (tool, cmd, name) in [
+                ("iptables-restore", "iptables", "iptables.rules"),
+                ("ip6tables-restore", "ip6tables", "ip6tables.rules"),
+            ] {
+                let text = std::fs::read_to_string(dir.join(name)).unwrap();
+                if text.contains("\n:INPUT ") {
+                    in_ns(ns, &["sh", "-c", &format!("{tool} < {}", file(name))]);
+                    continue;
+                }
+                in_ns(
+                    ns,
+                    &["sh", "-c", &format!("{tool} --noflush < {}", file(name))],
+                );
+                let hooks: Vec<&str> = text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("#   "))
+                    .filter(|l| l.starts_with(&format!("{cmd} -C ")))
+                    .collect();
+                assert!(!hooks.is_empty(), "{name}: no hook command in the header");
+                for hook in hooks {
+                    in_ns(ns, &["sh", "-c", hook]);
+                }
+            }
         }
     }
 }
@@ -808,7 +822,7 @@ fn run_ufw(ns: &str, dir: &Path) {
 }
 
 /// Accepts and drops whatever connections wait in the listeners' queues.
-fn drain(listeners: &BTreeMap<(String, u16), TcpListener>) {
+pub(crate) fn drain(listeners: &BTreeMap<(String, u16), TcpListener>) {
     for l in listeners.values() {
         while l.accept().is_ok() {}
     }
@@ -829,6 +843,7 @@ fn expected_gateway_flows() -> BTreeSet<(String, String, u16)> {
         add(a, "storage1", 9876); // agent-sn
     }
     add("console", "ams", 9876); // console-ms, console-ls-manage
+    add("console", "vmware-va", 9876); // console-agent (the office agents share its zone)
     add("console", "ams", 3389); // [[allow]] console-rdp
     set
 }
@@ -1002,7 +1017,7 @@ fn build_zoned_site(tag: &str, site: &Path) -> (Namespaces, BTreeMap<String, Nod
     (guard, nodes, gw)
 }
 
-fn listen_on(
+pub(crate) fn listen_on(
     nodes: &BTreeMap<String, Node>,
     listeners: &mut BTreeMap<(String, u16), TcpListener>,
     host: &str,
@@ -1068,6 +1083,7 @@ fn run_gateway(loader: Loader) {
         ("office-windows", "vmware-va", 9876),
         ("console", "storage1", 9876),
         ("vmware-va", "console", 9876),
+        ("vmware-va", "office-linux", 9876),
         ("vcenter", "ams", 443),
         ("console", "vmware-va", 22),
     ] {

@@ -111,19 +111,47 @@ pub fn blessing() -> bool {
 /// The one golden-file check: with `ABRFW_BLESS=1` writes `actual` to `path`, otherwise
 /// asserts that `path` holds exactly `actual`, naming the file and how to re-bless.
 pub fn check_or_bless(path: &Path, actual: &str) {
+    check_or_bless_hinted(
+        path,
+        actual,
+        "if the change is intended, rerun with ABRFW_BLESS=1",
+    );
+}
+
+/// [`check_or_bless`] with the fix to print on a mismatch (`regenerate it with ...`).
+pub fn check_or_bless_hinted(path: &Path, actual: &str, hint: &str) {
     if blessing() {
         std::fs::create_dir_all(path.parent().expect("a parent")).expect("create dir");
         std::fs::write(path, actual).expect("write reference");
         return;
     }
     let expected = std::fs::read_to_string(path)
-        .unwrap_or_else(|_| panic!("missing {}; bless with ABRFW_BLESS=1", path.display()));
-    pretty_assertions::assert_eq!(
-        expected,
-        actual,
-        "{} differs; if the change is intended, rerun with ABRFW_BLESS=1",
-        path.display()
-    );
+        .unwrap_or_else(|_| panic!("missing {}; {hint}", path.display()));
+    // Large generated files (man page, completions) would drown the report in a diff.
+    if expected.len() + actual.len() > 200_000 {
+        assert!(expected == actual, "{} differs; {hint}", path.display());
+        return;
+    }
+    pretty_assertions::assert_eq!(expected, actual, "{} differs; {hint}", path.display());
+}
+
+/// The golden check of a directory: every file under `dir` is what `produced` holds for it, and
+/// a reference no case produced fails too. `ABRFW_BLESS=1` rewrites the directory.
+pub fn check_tree_or_bless(dir: &Path, produced: &std::collections::BTreeMap<PathBuf, String>) {
+    if blessing() {
+        let _ = std::fs::remove_dir_all(dir);
+    } else {
+        let expected = crate::golden::tree(dir);
+        pretty_assertions::assert_eq!(
+            expected.keys().collect::<Vec<_>>(),
+            produced.keys().collect::<Vec<_>>(),
+            "files under {} (references without a producer fail too); bless with ABRFW_BLESS=1",
+            dir.display()
+        );
+    }
+    for (rel, text) in produced {
+        check_or_bless(&dir.join(rel), text);
+    }
 }
 
 fn is_root() -> bool {

@@ -7,19 +7,19 @@
 //! confirm them against the 12.5 port tables (S12) before relying on them.
 
 use super::Confidence::{High, Low, Medium};
-use super::{Condition, Flow, Phase, Port, Release, SourcePort};
+use super::{Condition, EncryptionNote, Flow, Group, Phase, Port, Release, SourcePort};
 use crate::ir::Protocol::Tcp;
 use crate::role::Component::*;
 use crate::role::Role;
 
-const TLS: &str = "encrypted by TLS";
-const ZMTP: &str = "encrypted by ZMTP CURVE (ZeroMQ)";
-const HTTPS: &str = "encrypted by HTTPS";
+const TLS: EncryptionNote = EncryptionNote::encrypted("encrypted by TLS");
+const ZMTP: EncryptionNote = EncryptionNote::encrypted("encrypted by ZMTP CURVE (ZeroMQ)");
+const HTTPS: EncryptionNote = EncryptionNote::encrypted("encrypted by HTTPS");
 
 /// Template for the operation-phase rows.
 const OPERATE: Flow = Flow {
     id: "",
-    group: "components",
+    group: Group::Components,
     initiator: Agent,
     responder: Ms,
     protocol: Tcp,
@@ -67,7 +67,7 @@ static FLOWS: [Flow; 16] = [
         responder: Sn,
         port: Port::Acronis,
         purpose: "Sending and receiving backup data",
-        encryption: "encrypted by TLS with mutual authentication",
+        encryption: EncryptionNote::encrypted("encrypted by TLS with mutual authentication"),
         ..OPERATE
     },
     Flow {
@@ -85,7 +85,7 @@ static FLOWS: [Flow; 16] = [
         responder: CatalogServer,
         port: Port::Fixed(9200),
         purpose: "Searching the catalog index",
-        encryption: "not stated",
+        encryption: EncryptionNote::unspecified("not stated"),
         confidence: Low,
         ..OPERATE
     },
@@ -95,7 +95,7 @@ static FLOWS: [Flow; 16] = [
         responder: AcronisWeb,
         port: Port::Fixed(80),
         purpose: "Downloading updates",
-        encryption: "not encrypted",
+        encryption: EncryptionNote::unencrypted("not encrypted"),
         ..OPERATE
     },
     Flow {
@@ -134,7 +134,7 @@ static FLOWS: [Flow; 16] = [
         responder: Esxi,
         port: Port::Fixed(902),
         purpose: "Accessing VMware vSphere (disk data transfer)",
-        encryption: "vendor-defined",
+        encryption: EncryptionNote::unspecified("vendor-defined"),
         source: "S21 (A7)",
         ..OPERATE
     },
@@ -164,7 +164,7 @@ static FLOWS: [Flow; 16] = [
         responder: Esxi,
         port: Port::Fixed(902),
         purpose: "Accessing VMware vSphere (disk data transfer)",
-        encryption: "vendor-defined",
+        encryption: EncryptionNote::unspecified("vendor-defined"),
         source: "S21 (A7)",
         ..OPERATE
     },
@@ -172,12 +172,14 @@ static FLOWS: [Flow; 16] = [
     // (flows.md §2.2, v12-push-win). Same ids as the 11.x rows.
     Flow {
         id: "ri-ms-win-files",
-        group: "remote-install",
+        group: Group::RemoteInstall,
         initiator: Ms,
         responder: TargetWin,
         port: Port::Fixed(445),
         purpose: "Sending installation files (remote installation from the web console)",
-        encryption: "depends on the File and Printer Sharing options in Windows",
+        encryption: EncryptionNote::depends_on_settings(
+            "depends on the File and Printer Sharing options in Windows",
+        ),
         phase: Phase::Install,
         condition: Condition::MS_PRESENT,
         source: "not verified (check S12)",
@@ -186,12 +188,12 @@ static FLOWS: [Flow; 16] = [
     },
     Flow {
         id: "ri-ms-win-params",
-        group: "remote-install",
+        group: Group::RemoteInstall,
         initiator: Ms,
         responder: TargetWin,
         port: Port::Fixed(25001),
         purpose: "Sending installation parameters (remote installation from the web console)",
-        encryption: "not stated",
+        encryption: EncryptionNote::unspecified("not stated"),
         phase: Phase::Install,
         condition: Condition::MS_PRESENT,
         source: "not verified (check S12)",

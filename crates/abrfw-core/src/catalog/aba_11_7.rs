@@ -2,19 +2,20 @@
 //!
 //! flows.md §2.1: every abr-11.5 flow (page 1 of the 11.7 edition, S2, is the 11.5 remote
 //! installation unchanged), plus the rows of §1 marked `later` from page 2 of the later revision
-//! (S3): console -> agent 9876, browser -> management server 8080, cloud storage 44445 and 55556,
+//! (S3): browser -> management server 8080, cloud storage 44445 and 55556,
 //! Agent for VMware (Windows) to vSphere, and Agent for Hyper-V as one more agent. The online
 //! storage is renamed "Acronis Cloud Backup Storage".
 
 use super::Confidence::{High, Medium};
-use super::{Condition, Flow, Port, Release, abr_11_5};
+use super::{Condition, EncryptionNote, Flow, Port, Release, abr_11_5};
 use crate::role::Component::*;
 use crate::role::Role;
 
-const E9876: &str =
-    "encrypted by default (TLS, negotiable through the Acronis administrative template)";
-const HTTPS: &str = "encrypted by HTTPS";
-const CLOUD: &str = "traffic is encrypted";
+const E9876: EncryptionNote = EncryptionNote::encrypted(
+    "encrypted by default (TLS, negotiable through the Acronis administrative template)",
+);
+const HTTPS: EncryptionNote = EncryptionNote::encrypted("encrypted by HTTPS");
+const CLOUD: EncryptionNote = EncryptionNote::encrypted("traffic is encrypted");
 
 /// Template for the rows of part 2 (S3): an operate-phase flow of the 11.5 catalog.
 const OPERATE: Flow = match find(&abr_11_5::FLOWS, "console-ms") {
@@ -22,9 +23,23 @@ const OPERATE: Flow = match find(&abr_11_5::FLOWS, "console-ms") {
     None => panic!("abr-11.5 has console-ms"),
 };
 
-/// Rows of abr-11.5 that the later revision words differently, replacing the 11.5 row of the
+/// Rows of abr-11.5 that the later revision words differently (console -> agent 9876 is drawn
+/// here, S3, where 11.5 has it from S9 only), replacing the 11.5 row of the
 /// same id.
-const CHANGED: [Flow; 3] = [
+const CHANGED: [Flow; 4] = [
+    // 11.5 has the direct connection from S9 only; the later revision draws the arrow (S3).
+    Flow {
+        id: "console-agent",
+        initiator: Console,
+        responder: Agent,
+        port: Port::Acronis,
+        purpose: "Managing agents (direct connection to a machine)",
+        encryption: E9876,
+        condition: Condition::ALWAYS,
+        source: "S3, S9",
+        confidence: Medium,
+        ..OPERATE
+    },
     Flow {
         id: "agent-cloud-443",
         initiator: Agent,
@@ -60,26 +75,14 @@ const CHANGED: [Flow; 3] = [
 ];
 
 /// Rows of flows.md §1 marked `later` (S3).
-const ADDED: [Flow; 7] = [
-    Flow {
-        id: "console-agent",
-        initiator: Console,
-        responder: Agent,
-        port: Port::Acronis,
-        purpose: "Managing agents (direct connection to a machine)",
-        encryption: E9876,
-        condition: Condition::ALWAYS,
-        source: "S3, S9",
-        confidence: Medium,
-        ..OPERATE
-    },
+const ADDED: [Flow; 6] = [
     Flow {
         id: "browser-ms-8080",
         initiator: Browser,
         responder: Ms,
         port: Port::Fixed(8080),
         purpose: "Accessing the management server Web page; downloading installation packages",
-        encryption: "not encrypted",
+        encryption: EncryptionNote::unencrypted("not encrypted"),
         source: "S3",
         confidence: High,
         ..OPERATE
@@ -134,7 +137,9 @@ const ADDED: [Flow; 7] = [
         responder: Esxi,
         port: Port::Fixed(902),
         purpose: "Accessing VMware vSphere (disk data transfer)",
-        encryption: "vendor-defined (the legend gives no note for 902)",
+        encryption: EncryptionNote::unspecified(
+            "vendor-defined (the legend gives no note for 902)",
+        ),
         source: "S3, S21 (A7)",
         confidence: Medium,
         ..OPERATE
@@ -193,8 +198,8 @@ const fn all_flows() -> [Flow; N] {
 
 const FLOWS: [Flow; N] = all_flows();
 
-const ROLES: [Role; 17] = {
-    let mut out = [Role::AgentHyperv; 17];
+const ROLES: [Role; 19] = {
+    let mut out = [Role::AgentHyperv; 19];
     let mut i = 0;
     while i < abr_11_5::ROLES.len() {
         out[i] = abr_11_5::ROLES[i];

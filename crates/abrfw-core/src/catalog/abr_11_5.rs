@@ -5,7 +5,10 @@
 //! environment. Source ids (S1, S4, ...) are those of flows.md §0; ambiguities (A1...) are §4.
 
 use super::Confidence::{High, Medium};
-use super::{Condition, DEFAULT_ACRONIS_PORT, Flow, Phase, Port, Presence, Release, SourcePort};
+use super::{
+    Condition, DEFAULT_ACRONIS_PORT, EncryptionNote, Flow, Group, Phase, Port, Presence, Release,
+    SourcePort,
+};
 use crate::ir::Protocol::{Tcp, Udp};
 use crate::role::Component::*;
 use crate::role::Role;
@@ -13,20 +16,27 @@ use crate::role::Role;
 const _: () = assert!(DEFAULT_ACRONIS_PORT == 9876);
 
 /// The vendor's legend for TCP 9876 (S1, S5; A17).
-const E9876: &str =
-    "encrypted by default (TLS, negotiable through the Acronis administrative template)";
-const SMB: &str = "depends on the File and Printer Sharing options in Windows";
-const P25001: &str = "channel not encrypted; user names and passwords are sent encrypted";
-const SSH: &str = "encrypted by SSH";
-const HTTPS: &str = "encrypted by HTTPS";
-const PLAIN: &str = "not encrypted";
-const DISCOVERY: &str = "not encrypted (Windows discovery and sharing protocols)";
-const E902: &str = "vendor-defined (the legend gives no note for 902)";
+const E9876: EncryptionNote = EncryptionNote::encrypted(
+    "encrypted by default (TLS, negotiable through the Acronis administrative template)",
+);
+const SMB: EncryptionNote = EncryptionNote::depends_on_settings(
+    "depends on the File and Printer Sharing options in Windows",
+);
+const P25001: EncryptionNote = EncryptionNote::unencrypted(
+    "channel not encrypted; user names and passwords are sent encrypted",
+);
+const SSH: EncryptionNote = EncryptionNote::encrypted("encrypted by SSH");
+const HTTPS: EncryptionNote = EncryptionNote::encrypted("encrypted by HTTPS");
+const PLAIN: EncryptionNote = EncryptionNote::unencrypted("not encrypted");
+const DISCOVERY: EncryptionNote =
+    EncryptionNote::unencrypted("not encrypted (Windows discovery and sharing protocols)");
+const E902: EncryptionNote =
+    EncryptionNote::unspecified("vendor-defined (the legend gives no note for 902)");
 
 /// Template for the remote-installation rows: install phase, ephemeral source ports, TCP.
 const INSTALL: Flow = Flow {
     id: "",
-    group: "remote-install",
+    group: Group::RemoteInstall,
     initiator: Ms,
     responder: TargetWin,
     protocol: Tcp,
@@ -42,19 +52,29 @@ const INSTALL: Flow = Flow {
 
 /// Template for the rows of part 2, "Communication between components".
 const OPERATE: Flow = Flow {
-    group: "components",
+    group: Group::Components,
     phase: Phase::Operate,
     condition: Condition::ALWAYS,
     ..INSTALL
 };
 
 /// Template for the Network Discovery / File and Printer Sharing rows (§3.1, A12): inbound on the
-/// machine that runs the installation, from the machines it installs to, any source port (NetBIOS
-/// and SSDP send from their own well-known ports).
+/// Windows machine that runs the installation, from the Windows machines it installs to.
+///
+/// The seed's sentence ("it is necessary to enable Network Discovery and File and Printer Sharing
+/// on the machine from where the installation is performed") names two Windows features, so the
+/// group applies only where both ends run Windows: the installer is the management server (a
+/// Windows role) or a Windows console ([`ConsoleWin`]), the peers are the Windows push targets
+/// ([`TargetWin`]). A Linux console or a Linux target has neither feature and gets none of these
+/// rules (docs/flows.md, "Network Discovery on a Linux console").
+///
+/// Source ports follow flows.md §1.1 ("source port for every row: the initiator's ephemeral
+/// range"), except for the three UDP protocols that send from their own well-known port, which
+/// the rows below mark `SourcePort::Any` with the reason.
 const NO_DNS: Flow = Flow {
-    group: "no-dns",
-    initiator: NewAgent,
-    source_port: SourcePort::Any,
+    group: Group::NoDns,
+    initiator: TargetWin,
+    source_port: SourcePort::Ephemeral,
     encryption: DISCOVERY,
     condition: Condition {
         management_server: Presence::Present,
@@ -65,30 +85,42 @@ const NO_DNS: Flow = Flow {
     ..INSTALL
 };
 
+/// NetBIOS name service: NetBT sends its name queries, registrations and answers from UDP 137 to
+/// UDP 137 (RFC 1001 §15, RFC 1002 §4.2), so an ephemeral-range rule would drop them.
+const FROM_137: SourcePort = SourcePort::Any;
+/// NetBIOS datagram service: datagrams go from UDP 138 to UDP 138 (RFC 1001 §17, RFC 1002 §4.4).
+const FROM_138: SourcePort = SourcePort::Any;
+/// SSDP: the Windows SSDP service sends its NOTIFY announcements and answers from UDP 1900 (S17,
+/// "UDP 1900 in and out"), while searches leave from an ephemeral port: either source.
+const FROM_1900: SourcePort = SourcePort::Any;
+/// Every TCP row, LLMNR and WS-Discovery: the initiator's ephemeral range (flows.md §1.1).
+const EPHEMERAL: SourcePort = SourcePort::Ephemeral;
+
 /// Network Discovery and File and Printer Sharing ports (flows.md §3.1): id suffix, protocol, port,
-/// what it is. ICMP echo and RPC (135 + dynamic) are left out: abrfw rules carry TCP and UDP only,
-/// and the RPC rows are secondary-source only (L).
+/// source port, what it is. ICMP echo and RPC (135 + dynamic) are left out: abrfw rules carry TCP
+/// and UDP only, and the RPC rows are secondary-source only (L).
 macro_rules! no_dns_group {
     ($installer:ident, $prefix:literal, $presence:expr) => {
         [
-            no_dns_group!(@ $installer, $prefix, $presence, "nb-name", Udp, 137, "File and Printer Sharing / Network Discovery: NetBIOS name service"),
-            no_dns_group!(@ $installer, $prefix, $presence, "nb-datagram", Udp, 138, "File and Printer Sharing / Network Discovery: NetBIOS datagram service"),
-            no_dns_group!(@ $installer, $prefix, $presence, "nb-session", Tcp, 139, "File and Printer Sharing: NetBIOS session service (SMB over NetBT)"),
-            no_dns_group!(@ $installer, $prefix, $presence, "smb", Tcp, 445, "File and Printer Sharing: SMB"),
-            no_dns_group!(@ $installer, $prefix, $presence, "llmnr", Udp, 5355, "File and Printer Sharing / Network Discovery: LLMNR name resolution"),
-            no_dns_group!(@ $installer, $prefix, $presence, "ssdp", Udp, 1900, "Network Discovery: SSDP"),
-            no_dns_group!(@ $installer, $prefix, $presence, "upnp", Tcp, 2869, "Network Discovery: UPnP"),
-            no_dns_group!(@ $installer, $prefix, $presence, "wsd", Udp, 3702, "Network Discovery: WS-Discovery"),
-            no_dns_group!(@ $installer, $prefix, $presence, "wsd-events", Tcp, 5357, "Network Discovery: WSD events (WSDAPI HTTP)"),
-            no_dns_group!(@ $installer, $prefix, $presence, "wsd-events-secure", Tcp, 5358, "Network Discovery: WSD events secure"),
+            no_dns_group!(@ $installer, $prefix, $presence, "nb-name", Udp, 137, FROM_137, "File and Printer Sharing / Network Discovery: NetBIOS name service"),
+            no_dns_group!(@ $installer, $prefix, $presence, "nb-datagram", Udp, 138, FROM_138, "File and Printer Sharing / Network Discovery: NetBIOS datagram service"),
+            no_dns_group!(@ $installer, $prefix, $presence, "nb-session", Tcp, 139, EPHEMERAL, "File and Printer Sharing: NetBIOS session service (SMB over NetBT)"),
+            no_dns_group!(@ $installer, $prefix, $presence, "smb", Tcp, 445, EPHEMERAL, "File and Printer Sharing: SMB"),
+            no_dns_group!(@ $installer, $prefix, $presence, "llmnr", Udp, 5355, EPHEMERAL, "File and Printer Sharing / Network Discovery: LLMNR name resolution"),
+            no_dns_group!(@ $installer, $prefix, $presence, "ssdp", Udp, 1900, FROM_1900, "Network Discovery: SSDP"),
+            no_dns_group!(@ $installer, $prefix, $presence, "upnp", Tcp, 2869, EPHEMERAL, "Network Discovery: UPnP"),
+            no_dns_group!(@ $installer, $prefix, $presence, "wsd", Udp, 3702, EPHEMERAL, "Network Discovery: WS-Discovery"),
+            no_dns_group!(@ $installer, $prefix, $presence, "wsd-events", Tcp, 5357, EPHEMERAL, "Network Discovery: WSD events (WSDAPI HTTP)"),
+            no_dns_group!(@ $installer, $prefix, $presence, "wsd-events-secure", Tcp, 5358, EPHEMERAL, "Network Discovery: WSD events secure"),
         ]
     };
-    (@ $installer:ident, $prefix:literal, $presence:expr, $name:literal, $proto:ident, $port:literal, $purpose:literal) => {
+    (@ $installer:ident, $prefix:literal, $presence:expr, $name:literal, $proto:ident, $port:literal, $sport:expr, $purpose:literal) => {
         Flow {
             id: concat!($prefix, $name),
             responder: $installer,
             protocol: $proto,
             port: Port::Fixed($port),
+            source_port: $sport,
             purpose: $purpose,
             condition: Condition {
                 management_server: $presence,
@@ -101,9 +133,9 @@ macro_rules! no_dns_group {
 
 pub(super) const NO_DNS_MS: [Flow; 10] = no_dns_group!(Ms, "ri-nodns-ms-", Presence::Present);
 pub(super) const NO_DNS_CONSOLE: [Flow; 10] =
-    no_dns_group!(Console, "ri-nodns-con-", Presence::Absent);
+    no_dns_group!(ConsoleWin, "ri-nodns-con-", Presence::Absent);
 
-const CATALOG: [Flow; 27] = [
+const CATALOG: [Flow; 30] = [
     // 1. Remote installation of agents (flows.md §1.1).
     Flow {
         id: "ri-request",
@@ -231,6 +263,19 @@ const CATALOG: [Flow; 27] = [
         source: "S1, S3",
         ..OPERATE
     },
+    // S9 ("Privileges for remote connection", ABR 11.5 user guide): the console connects
+    // directly to a managed machine. The 11.5 diagram draws no arrow for it; the later revision
+    // does (console -> agent TCP 9876, "Managing agents", S3). Without it a site with no
+    // management server could push agents but never manage them.
+    Flow {
+        id: "console-agent",
+        confidence: Medium,
+        initiator: Console,
+        responder: Agent,
+        purpose: "Managing a machine directly (console connected to the agent)",
+        source: "S9 (direct console connection; port from S1's note for 9876)",
+        ..OPERATE
+    },
     Flow {
         id: "ms-sn",
         confidence: Medium,
@@ -279,6 +324,32 @@ const CATALOG: [Flow; 27] = [
         purpose: "Backing up to an unmanaged vault on a NAS (NFS)",
         encryption: PLAIN,
         source: "S1, S3 (A6: port from the vault protocol)",
+        ..OPERATE
+    },
+    // The seed has "Standard ports and protocols" twice (S1): once to the unmanaged vaults,
+    // once from the storage node to the managed vault it keeps on a network share or NAS
+    // ("Managed vault (network share, NAS)" in S3). Ports from the protocol, as for the
+    // unmanaged vaults (A6); FTP and SFTP are drawn for unmanaged vaults only.
+    Flow {
+        id: "sn-vault-smb",
+        confidence: Medium,
+        initiator: Sn,
+        responder: ManagedVaultSmb,
+        port: Port::Fixed(445),
+        purpose: "Storage node keeping a managed vault on a network share or NAS (SMB)",
+        encryption: SMB,
+        source: "S1 (second \"Standard ports and protocols\"), S3 (A6: port from the vault protocol)",
+        ..OPERATE
+    },
+    Flow {
+        id: "sn-vault-nfs",
+        confidence: Medium,
+        initiator: Sn,
+        responder: ManagedVaultNfs,
+        port: Port::Fixed(2049),
+        purpose: "Storage node keeping a managed vault on a NAS (NFS)",
+        encryption: PLAIN,
+        source: "S1 (second \"Standard ports and protocols\"), S3 (A6: port from the vault protocol)",
         ..OPERATE
     },
     Flow {
@@ -374,8 +445,8 @@ const CATALOG: [Flow; 27] = [
 ];
 
 /// Concatenates the parts above into one array at compile time.
-const fn all_flows() -> [Flow; 47] {
-    let mut out = [INSTALL; 47];
+const fn all_flows() -> [Flow; 50] {
+    let mut out = [INSTALL; 50];
     let mut i = 0;
     while i < CATALOG.len() {
         out[i] = CATALOG[i];
@@ -392,10 +463,10 @@ const fn all_flows() -> [Flow; 47] {
 }
 
 /// Every flow of the release; later releases start from this list.
-pub(super) const FLOWS: [Flow; 47] = all_flows();
+pub(super) const FLOWS: [Flow; 50] = all_flows();
 
 /// The roles of the 11.5 diagram.
-pub(super) const ROLES: [Role; 15] = [
+pub(super) const ROLES: [Role; 17] = [
     Role::ManagementServer,
     Role::ManagementConsole,
     Role::LicenseServer,
@@ -411,6 +482,8 @@ pub(super) const ROLES: [Role; 15] = [
     Role::VaultSmb,
     Role::VaultSftp,
     Role::VaultNfs,
+    Role::ManagedVaultSmb,
+    Role::ManagedVaultNfs,
 ];
 
 /// Acronis Backup & Recovery 11.5, as drawn in "ABR11.5 Network Connections" (earliest revision).

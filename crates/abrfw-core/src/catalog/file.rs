@@ -10,7 +10,10 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Catalog, Condition, Confidence, Flow, Phase, Port, Presence, Release, SourcePort};
+use super::{
+    Catalog, Condition, Confidence, Encryption, EncryptionNote, Flow, Group, Phase, Port, Presence,
+    Release, SourcePort,
+};
 use crate::diagnostic::{Diagnostic, TopologyError};
 use crate::ir::Protocol;
 use crate::role::{Component, Role};
@@ -48,6 +51,7 @@ struct RawFlow {
     source_port: Option<Spanned<String>>,
     purpose: Spanned<String>,
     encryption: Option<Spanned<String>>,
+    encryption_class: Option<Spanned<String>>,
     phase: Option<Spanned<String>>,
     management_server: Option<Spanned<String>>,
     #[serde(default)]
@@ -227,10 +231,14 @@ impl Checker {
 
     fn flow(&mut self, f: &RawFlow) -> Flow {
         let id = self.id("flow id", &f.id);
-        let group = match &f.group {
-            Some(g) => self.id("group", g),
-            None => "custom",
-        };
+        let groups: Vec<&str> = Group::ALL.iter().map(|g| g.as_str()).collect();
+        let group = self.choice(
+            "group",
+            f.group.as_ref(),
+            Group::Custom,
+            Group::from_name,
+            &groups,
+        );
         let initiator = self.component(&f.initiator);
         let responder = self.component(&f.responder);
         let protocol = self.choice(
@@ -257,10 +265,19 @@ impl Checker {
             &["ephemeral", "any"],
         );
         let purpose = self.text("purpose", &f.purpose);
-        let encryption = match &f.encryption {
+        let note = match &f.encryption {
             Some(e) => self.text("encryption", e),
             None => "not stated",
         };
+        let classes: Vec<&str> = Encryption::ALL.iter().map(|e| e.as_str()).collect();
+        let class = self.choice(
+            "encryption class",
+            f.encryption_class.as_ref(),
+            Encryption::Unspecified,
+            Encryption::from_name,
+            &classes,
+        );
+        let encryption = EncryptionNote { class, note };
         let phase = self.choice(
             "phase",
             f.phase.as_ref(),

@@ -221,13 +221,141 @@ impl fmt::Display for Encryption {
     }
 }
 
+impl Encryption {
+    /// Every class, worst first.
+    pub const ALL: [Encryption; 4] = [
+        Encryption::Unencrypted,
+        Encryption::DependsOnSettings,
+        Encryption::Unspecified,
+        Encryption::Encrypted,
+    ];
+
+    /// The class spelled `name` (`encrypted`, `depends-on-settings`, ...).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+}
+
+/// A flow's encryption: its class, stated in the catalog, and the vendor's note in words.
+/// Serializes as the note (the catalog's JSON and reports print the note).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncryptionNote {
+    /// How the channel is protected.
+    pub class: Encryption,
+    /// The vendor's note (`encrypted by HTTPS`, `not stated`).
+    pub note: &'static str,
+}
+
+impl EncryptionNote {
+    /// An encrypted channel (TLS, SSH, HTTPS).
+    pub const fn encrypted(note: &'static str) -> Self {
+        Self {
+            class: Encryption::Encrypted,
+            note,
+        }
+    }
+
+    /// A channel that is not encrypted.
+    pub const fn unencrypted(note: &'static str) -> Self {
+        Self {
+            class: Encryption::Unencrypted,
+            note,
+        }
+    }
+
+    /// A channel whose protection depends on Windows' File and Printer Sharing settings.
+    pub const fn depends_on_settings(note: &'static str) -> Self {
+        Self {
+            class: Encryption::DependsOnSettings,
+            note,
+        }
+    }
+
+    /// A channel the sources say nothing definite about.
+    pub const fn unspecified(note: &'static str) -> Self {
+        Self {
+            class: Encryption::Unspecified,
+            note,
+        }
+    }
+}
+
+impl Serialize for EncryptionNote {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.note)
+    }
+}
+
+impl fmt::Display for EncryptionNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.note)
+    }
+}
+
+/// The group a flow belongs to: the sections of `docs/flows.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Group {
+    /// Remote installation of agents (phase install).
+    RemoteInstall,
+    /// Communication between installed components (phase operate).
+    Components,
+    /// Network Discovery and File and Printer Sharing on sites without DNS.
+    NoDns,
+    /// A flow of a user's catalog that names no group.
+    Custom,
+}
+
+impl Group {
+    /// Every group, in the order `docs/flows.md` lists them.
+    pub const ALL: [Group; 4] = [
+        Group::RemoteInstall,
+        Group::Components,
+        Group::NoDns,
+        Group::Custom,
+    ];
+
+    /// The catalog spelling: `remote-install`, `components`, `no-dns`, `custom`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Group::RemoteInstall => "remote-install",
+            Group::Components => "components",
+            Group::NoDns => "no-dns",
+            Group::Custom => "custom",
+        }
+    }
+
+    /// The group spelled `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == name)
+    }
+
+    /// A heading for the group's flows.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Group::RemoteInstall => "Remote installation of agents (phase `install`)",
+            Group::Components => "Communication between components (phase `operate`)",
+            Group::NoDns => {
+                "Network Discovery and File and Printer Sharing, non-DNS sites (`dns = false`, phase `install`)"
+            }
+            Group::Custom => "Group `custom`",
+        }
+    }
+}
+
+impl fmt::Display for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One documented connection: who opens it, to whom, on which port, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Flow {
     /// Stable id, used in rule comments and names (`agent-ms`).
     pub id: &'static str,
-    /// The group the flow belongs to (`remote-install`, `components`, `no-dns`).
-    pub group: &'static str,
+    /// The group the flow belongs to.
+    pub group: Group,
     /// The component that opens the connection.
     pub initiator: Component,
     /// The component that accepts it.
@@ -240,8 +368,8 @@ pub struct Flow {
     pub source_port: SourcePort,
     /// What the connection is for, in the vendor's words where it has them.
     pub purpose: &'static str,
-    /// The vendor's encryption note.
-    pub encryption: &'static str,
+    /// The channel's encryption: its class and the vendor's note.
+    pub encryption: EncryptionNote,
     /// Install or operate.
     pub phase: Phase,
     /// Site conditions.
@@ -267,26 +395,6 @@ pub struct Release {
     pub roles: &'static [Role],
     /// Every flow, in catalog order.
     pub flows: &'static [Flow],
-}
-
-impl Flow {
-    /// The class of the flow's encryption note.
-    ///
-    /// Read from the note's words, so that every release and a user's catalog file are classed
-    /// alike: "not encrypted" anywhere wins, then "depends on", then "encrypted"; anything else
-    /// ("vendor-defined", "not stated") is unspecified.
-    pub fn encryption_class(&self) -> Encryption {
-        let note = self.encryption.to_ascii_lowercase();
-        if note.contains("not encrypted") {
-            Encryption::Unencrypted
-        } else if note.contains("depends on") {
-            Encryption::DependsOnSettings
-        } else if note.contains("encrypted") {
-            Encryption::Encrypted
-        } else {
-            Encryption::Unspecified
-        }
-    }
 }
 
 impl Release {
@@ -400,7 +508,6 @@ mod tests {
             assert!(ids.contains(id), "{id} missing");
         }
         for later in [
-            "console-agent",
             "browser-ms-8080",
             "agent-cloud-44445",
             "agent-cloud-55556",
@@ -411,11 +518,63 @@ mod tests {
                 "{later} belongs to the later revision"
             );
         }
-        let no_dns = release.flows.iter().filter(|f| f.group == "no-dns").count();
+        let no_dns = release
+            .flows
+            .iter()
+            .filter(|f| f.group == Group::NoDns)
+            .count();
         assert_eq!(
             no_dns, 20,
             "10 ports on the management server, 10 on the console"
         );
+        // S9: the console manages a machine directly in 11.5 as well.
+        let direct = release.flow("console-agent").unwrap();
+        assert_eq!(
+            (direct.initiator, direct.responder, direct.port),
+            (Component::Console, Component::Agent, Port::Acronis)
+        );
+        assert!(direct.source.starts_with("S9"), "{}", direct.source);
+        assert_eq!(direct.confidence, Confidence::Medium);
+    }
+
+    #[test]
+    fn no_dns_rows_use_the_ephemeral_range_except_the_three_well_known_senders() {
+        let release = Catalog::builtin().default_release();
+        for f in release.flows.iter().filter(|f| f.group == Group::NoDns) {
+            let own_port = matches!(f.port, Port::Fixed(137 | 138 | 1900));
+            if own_port {
+                assert_eq!(f.protocol, Protocol::Udp, "{}", f.id);
+                assert_eq!(f.source_port, SourcePort::Any, "{}", f.id);
+            } else {
+                assert_eq!(f.source_port, SourcePort::Ephemeral, "{}", f.id);
+            }
+            assert_eq!(f.initiator, Component::TargetWin, "{}", f.id);
+            assert!(
+                matches!(f.responder, Component::Ms | Component::ConsoleWin),
+                "{}",
+                f.id
+            );
+        }
+    }
+
+    #[test]
+    fn the_managed_vault_is_in_both_11_x_releases_and_not_in_12_5() {
+        let catalog = Catalog::builtin();
+        for id in ["abr-11.5", "aba-11.7"] {
+            let release = catalog.release(id).unwrap();
+            for (flow, port, role) in [
+                ("sn-vault-smb", 445, Role::ManagedVaultSmb),
+                ("sn-vault-nfs", 2049, Role::ManagedVaultNfs),
+            ] {
+                let f = release.flow(flow).unwrap();
+                assert_eq!(f.initiator, Component::Sn);
+                assert_eq!(f.port, Port::Fixed(port));
+                assert!(f.source.contains("S3"), "{}", f.source);
+                assert!(release.has_role(role));
+            }
+        }
+        let twelve = catalog.release("ab-12.5").unwrap();
+        assert!(twelve.flow("sn-vault-smb").is_none());
     }
 
     #[test]
@@ -427,7 +586,6 @@ mod tests {
             assert!(later.flow(f.id).is_some(), "{} kept", f.id);
         }
         for id in [
-            "console-agent",
             "browser-ms-8080",
             "agent-cloud-44445",
             "agent-cloud-55556",
@@ -437,7 +595,9 @@ mod tests {
         ] {
             assert!(later.flow(id).is_some(), "{id} added");
         }
-        assert_eq!(later.flows.len(), old.flows.len() + 7);
+        assert_eq!(later.flows.len(), old.flows.len() + 6);
+        let direct = later.flow("console-agent").unwrap();
+        assert_eq!(direct.source, "S3, S9", "drawn in the later revision");
         assert!(
             later
                 .flow("agent-cloud-443")
@@ -510,18 +670,17 @@ mod tests {
     #[test]
     fn every_encryption_note_has_a_class() {
         let release = Catalog::builtin().default_release();
-        let class = |id: &str| release.flow(id).unwrap().encryption_class();
+        let class = |id: &str| release.flow(id).unwrap().encryption.class;
         assert_eq!(class("ms-agent"), Encryption::Encrypted);
         assert_eq!(class("ri-ms-win-params"), Encryption::Unencrypted);
         assert_eq!(class("update-check"), Encryption::Unencrypted);
         assert_eq!(class("ri-ms-win-files"), Encryption::DependsOnSettings);
         assert_eq!(class("ri-nodns-ms-smb"), Encryption::Unencrypted);
-        // Only the 902 row has no note in the legend; any other unclassified note is a new
-        // string that encryption_class() must learn.
+        // Only the 902 row has no note in the legend.
         let unspecified: Vec<&str> = release
             .flows
             .iter()
-            .filter(|f| f.encryption_class() == Encryption::Unspecified)
+            .filter(|f| f.encryption.class == Encryption::Unspecified)
             .map(|f| f.id)
             .collect();
         assert_eq!(unspecified, vec!["va-esxi-902"]);
@@ -531,7 +690,7 @@ mod tests {
             release
                 .flows
                 .iter()
-                .filter(|f| f.encryption_class() == Encryption::Unspecified)
+                .filter(|f| f.encryption.class == Encryption::Unspecified)
                 .map(|f| f.id)
                 .collect()
         };
@@ -541,7 +700,7 @@ mod tests {
         );
         let twelve = Catalog::builtin().release("ab-12.5").unwrap();
         for id in unspecified("ab-12.5") {
-            let note = twelve.flow(id).unwrap().encryption;
+            let note = twelve.flow(id).unwrap().encryption.note;
             assert!(
                 note == "not stated" || note.starts_with("vendor-defined"),
                 "{id}: {note}"

@@ -22,6 +22,12 @@ pub const MAX_ALLOWS: usize = 200_000;
 /// Most `[[gateway]]` tables.
 pub const MAX_GATEWAYS: usize = 1_000;
 
+/// Most `[[zone]]` tables.
+pub const MAX_ZONES: usize = 1_000;
+
+/// Most networks of one `[[zone]]`.
+pub const MAX_NETWORKS_PER_ZONE: usize = 1_000;
+
 /// Most addresses of one host; a network counts once (a /8 is one address).
 pub const MAX_ADDRESSES_PER_HOST: usize = 1_000;
 
@@ -72,6 +78,23 @@ pub(crate) fn check_counts(raw: &RawTopology) -> Vec<Diagnostic> {
         MAX_GATEWAYS,
         raw.gateways.get(MAX_GATEWAYS).map(|g| g.name.span()),
     );
+    over(
+        "[[zone]] tables",
+        raw.zones.len(),
+        MAX_ZONES,
+        raw.zones.get(MAX_ZONES).map(|z| z.name.span()),
+    );
+    for z in &raw.zones {
+        if let Some(networks) = &z.networks {
+            let networks = networks.get_ref();
+            over(
+                "networks in one zone",
+                networks.len(),
+                MAX_NETWORKS_PER_ZONE,
+                networks.get(MAX_NETWORKS_PER_ZONE).map(|n| n.span()),
+            );
+        }
+    }
     for h in &raw.hosts {
         let addresses = h.addresses.get_ref();
         over(

@@ -2,17 +2,25 @@
 //! including the one its administrators log in through. A host with an OS gets a warning (an
 //! error with `--strict`) for each address family it has in which no `[[allow]]` rule actually
 //! produces an inbound rule on one of its administrative ports: an allow whose `from` has no
-//! address of that family compiles to nothing there, and an allow from a host in another zone
-//! counts only when a `[[gateway]]` routes between the two zones (and so forwards it).
+//! address of that family compiles to nothing there, and an allow from another zone (a host's,
+//! or the `[[zone]]` whose networks hold the address) counts only when a `[[gateway]]` routes
+//! between the two zones (and so forwards it).
+//!
+//! Beside it, [`gateway_warnings`] looks at each `[[allow]]` on its own: an end that is an
+//! address in no zone is never forwarded by a gateway, which matters when the other end sits
+//! behind one; and under `policy = "drop"` an administrative allow (SSH, RDP, WinRM) between two
+//! zones no gateway routes is traffic no gateway forwards.
 
 use std::ops::Range;
 
 use ipnet::IpNet;
 
 use crate::diagnostic::Diagnostic;
+use crate::ir::address_text;
 use crate::ir::{Policy, Protocol};
 use crate::os::Os;
-use crate::topology::{Allow, AllowEnd, Gateway, Host};
+use crate::topology::raw::RawAllow;
+use crate::topology::{Allow, AllowEnd, Host, Topology};
 
 /// An address family, as the guard counts them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,16 +61,17 @@ pub(crate) fn end_has(end: AllowEnd, family: Family, hosts: &[Host]) -> bool {
     }
 }
 
-/// Whether traffic from host `from` reaches host `to` through the site's gateways: always
-/// when there are none (abrfw knows no routing then) or both sit in one zone; otherwise only
-/// when a gateway routes between their zones.
-fn routed(from: &Host, to: &Host, gateways: &[Gateway]) -> bool {
-    gateways.is_empty()
-        || from.zone == to.zone
-        || gateways.iter().any(|g| {
-            g.zones.iter().any(|(z, _)| *z == from.zone)
-                && g.zones.iter().any(|(z, _)| *z == to.zone)
-        })
+/// Whether traffic from allow end `from` reaches host `to` through the site's gateways: always
+/// when there are none (abrfw knows no routing then), both sit in one zone, or `from` is an
+/// address in no zone (its route is unknown: [`gateway_warnings`] speaks about it); otherwise
+/// only when a gateway routes between their zones.
+fn routed(topology: &Topology, from: AllowEnd, to: &Host) -> bool {
+    let Some(zone) = topology.zone_of_end(from) else {
+        return true;
+    };
+    topology.gateways.is_empty()
+        || zone == to.zone
+        || topology.gateways_between(zone, &to.zone).next().is_some()
 }
 
 /// The TCP ports administrators reach a host of `os` through, with the service's name:
@@ -75,16 +84,21 @@ pub fn admin_ports(os: Os) -> &'static [(u16, &'static str)] {
     }
 }
 
+/// Whether an allow opens one of `host`'s administrative ports, by protocol and port only.
+fn opens_admin_port(a: &Allow, host: &Host) -> bool {
+    let Some(os) = host.os else { return false };
+    a.protocol == Protocol::Tcp
+        && admin_ports(os)
+            .iter()
+            .any(|(p, _)| a.ports.first <= *p && *p <= a.ports.last)
+}
+
 /// One warning per host with an OS that no `[[allow]]` rule opens an administrative port to,
 /// when the policy is `drop`. `name_spans[i]` is where host `i`'s name is written.
-pub(crate) fn warnings(
-    policy: Policy,
-    hosts: &[Host],
-    name_spans: &[Range<usize>],
-    allows: &[Allow],
-    gateways: &[Gateway],
-) -> Vec<Diagnostic> {
-    if policy != Policy::Drop {
+pub(crate) fn warnings(topology: &Topology, name_spans: &[Range<usize>]) -> Vec<Diagnostic> {
+    let hosts = &topology.hosts;
+    let allows = &topology.allows;
+    if topology.options.policy != Policy::Drop {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -99,10 +113,7 @@ pub(crate) fn warnings(
                     .iter()
                     .any(|(p, _)| a.ports.first <= *p && *p <= a.ports.last)
                 && end_has(a.from, family, hosts)
-                && match a.from {
-                    AllowEnd::Host(j) => routed(&hosts[j], host, gateways),
-                    AllowEnd::Network(_) => true,
-                }
+                && routed(topology, a.from, host)
         };
         let all = families(host);
         let missing: Vec<Family> = all
@@ -136,6 +147,92 @@ pub(crate) fn warnings(
             .help(format!(
                 "add [[allow]] name = \"{name}-admin\", from = \"<admin network>\", to = \"{name}\", port = {port} ({service}); or set policy = \"fragment\"",
                 name = host.name
+            )),
+        );
+    }
+    out
+}
+
+/// The first gateway that has `zone` among its zones: what a host of that zone sits behind.
+fn gateway_of<'t>(topology: &'t Topology, zone: &str) -> Option<&'t str> {
+    topology
+        .gateways
+        .iter()
+        .find(|g| g.zones.iter().any(|(z, _)| z == zone))
+        .map(|g| g.name.as_str())
+}
+
+/// Per-allow warnings about gateways (see the module text). `raw[i]` is where allow `i` is
+/// written; call only when every allow resolved, so the two lists match one to one.
+pub(crate) fn gateway_warnings(topology: &Topology, raw: &[RawAllow]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if topology.gateways.is_empty() {
+        return out;
+    }
+    for (a, r) in topology.allows.iter().zip(raw) {
+        // An address in no zone on one side, a host behind a gateway on the other.
+        for (end, other, span) in [(a.from, a.to, r.from.span()), (a.to, a.from, r.to.span())] {
+            let (AllowEnd::Network(net), AllowEnd::Host(h)) = (end, other) else {
+                continue;
+            };
+            if topology.zone_of_network(net).is_some() {
+                continue;
+            }
+            let host = &topology.hosts[h];
+            let Some(gw) = gateway_of(topology, &host.zone) else {
+                continue;
+            };
+            out.push(
+                Diagnostic::new(
+                    format!(
+                        "[[allow]] {:?}: {} lies in no [[zone]]'s networks, so no gateway forwards it, but host {:?} sits behind gateway {gw:?} (zone {:?})",
+                        a.name,
+                        address_text(net),
+                        host.name,
+                        host.zone
+                    ),
+                    span,
+                )
+                .help(format!(
+                    "say where the address is: [[zone]] name = \"<zone>\", networks = [\"{}\"] (a network that holds it); in zone {:?} itself the rule needs no gateway",
+                    address_text(net),
+                    host.zone
+                )),
+            );
+        }
+        // An administrative allow between two zones that no gateway routes.
+        if topology.options.policy != Policy::Drop {
+            continue;
+        }
+        let AllowEnd::Host(t) = a.to else { continue };
+        let host = &topology.hosts[t];
+        if !opens_admin_port(a, host) {
+            continue;
+        }
+        let Some(from_zone) = topology.zone_of_end(a.from) else {
+            continue;
+        };
+        if from_zone == host.zone
+            || topology
+                .gateways_between(from_zone, &host.zone)
+                .next()
+                .is_some()
+        {
+            continue;
+        }
+        let Some(gw) = gateway_of(topology, &host.zone) else {
+            continue;
+        };
+        out.push(
+            Diagnostic::new(
+                format!(
+                    "[[allow]] {:?} may not reach host {:?}: it comes from zone {from_zone:?}, and no gateway forwards from {from_zone:?} to {:?} (the host sits behind gateway {gw:?}), whose policy is \"drop\"",
+                    a.name, host.name, host.zone
+                ),
+                r.name.span(),
+            )
+            .help(format!(
+                "add {from_zone:?} to the `zones` of gateway {gw:?} (with its interface when the gateway names interfaces); or set policy = \"fragment\""
             )),
         );
     }
@@ -243,6 +340,66 @@ mod tests {
             "{w:?}"
         );
         assert!(w.contains(&"[[allow]] \"v6\" compiles to no rule: its ends share no address family (IPv4 on one side, IPv6 on the other)".to_owned()), "{w:?}");
+    }
+
+    /// A gateway between servers and office; the admin network is a [[zone]] the gateway may
+    /// or may not join.
+    fn gateway_site(zones: &str, from: &str) -> String {
+        format!(
+            "[[zone]]\nname = \"admin\"\nnetworks = [\"10.99.0.0/24\"]\n\
+             [[host]]\nname = \"lx\"\nos = \"linux\"\naddresses = [\"192.0.2.20\"]\nroles = [\"agent\"]\nzone = \"servers\"\n\
+             [[host]]\nname = \"pc\"\naddresses = [\"198.51.100.2\"]\nroles = [\"agent\"]\nzone = \"office\"\n\
+             [[gateway]]\nname = \"gw\"\nos = \"linux\"\nzones = {zones}\n\
+             [[allow]]\nname = \"ssh\"\nfrom = \"{from}\"\nto = \"lx\"\nport = 22\n"
+        )
+    }
+
+    #[test]
+    fn an_address_in_no_zone_towards_a_host_behind_a_gateway_warns() {
+        let w = warned(&gateway_site(
+            r#"["servers", "office", "admin"]"#,
+            "10.98.0.0/24",
+        ));
+        assert!(
+            w.iter()
+                .any(|m| m
+                    .starts_with("[[allow]] \"ssh\": 10.98.0.0/24 lies in no [[zone]]'s networks")),
+            "{w:?}"
+        );
+        // Inside the admin zone, routed by the gateway: no warning at all.
+        let w = warned(&gateway_site(
+            r#"["servers", "office", "admin"]"#,
+            "10.99.0.7",
+        ));
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn an_admin_allow_from_a_zone_the_gateway_does_not_route_warns_at_the_allow() {
+        let text = gateway_site(r#"["servers", "office"]"#, "10.99.0.0/24");
+        let topo = parse("t.toml", &text, &Catalog::builtin()).unwrap();
+        let d = topo
+            .warnings
+            .iter()
+            .find(|d| {
+                d.message
+                    .starts_with("[[allow]] \"ssh\" may not reach host \"lx\"")
+            })
+            .unwrap_or_else(|| panic!("{:?}", topo.warnings));
+        let at = d.span.clone().unwrap().start;
+        assert!(
+            text[at..].starts_with("\"ssh\""),
+            "located at the allow's name"
+        );
+        // The host guard agrees: the only admin allow does not reach it.
+        assert!(
+            topo.warnings
+                .iter()
+                .any(|d| d.message.starts_with("host \"lx\" may lock out"))
+        );
+        // Under fragment the gateway drops nothing of its own: no warning.
+        let w = warned(&format!("[options]\npolicy = \"fragment\"\n{text}"));
+        assert!(w.is_empty(), "{w:?}");
     }
 
     #[test]

@@ -13,12 +13,15 @@ use ipnet::IpNet;
 
 use crate::catalog::{Catalog, DEFAULT_ACRONIS_PORT, Phase, Release};
 use crate::diagnostic::{Diagnostic, TopologyError};
-use crate::ir::{Policy, PortRange, Protocol};
+use crate::ir::{Policy, PortRange, Protocol, address_text};
 use crate::os::Os;
 use crate::role::Role;
-use raw::{OneOrMany, RawAllow, RawGateway, RawHost, RawPort, RawTopology};
+use raw::{OneOrMany, RawAllow, RawGateway, RawPort, RawTopology, RawZone};
 
-pub use limits::{MAX_ADDRESSES_PER_HOST, MAX_ALLOWS, MAX_FILE_BYTES, MAX_GATEWAYS, MAX_HOSTS};
+pub use limits::{
+    MAX_ADDRESSES_PER_HOST, MAX_ALLOWS, MAX_FILE_BYTES, MAX_GATEWAYS, MAX_HOSTS,
+    MAX_NETWORKS_PER_ZONE, MAX_ZONES,
+};
 pub use lockout::admin_ports;
 
 /// Longest host or allow name, in bytes. Names become directory names, rule names and parts of
@@ -44,6 +47,8 @@ pub struct Topology {
     pub allows: Vec<Allow>,
     /// Firewalls between zones, in file order.
     pub gateways: Vec<Gateway>,
+    /// The `[[zone]]` tables, sorted by name: zones with the networks that belong to them.
+    pub zones: Vec<SiteZone>,
     /// Problems that do not stop compilation (the lockout guard), in file order; `check
     /// --strict` makes them errors. Render them with [`crate::diagnostic::Warnings`].
     pub warnings: Vec<Diagnostic>,
@@ -64,6 +69,85 @@ pub struct Gateway {
     pub os: Os,
     /// The zones it routes between, sorted, each with its interface when given.
     pub zones: Vec<(String, Option<String>)>,
+    /// `backends = [...]`: the backends its files are written with, as written (checked against
+    /// the backend table by the CLI, which knows it); `None` for the site's choice.
+    pub backends: Option<BackendList>,
+}
+
+/// A list of backend names as the topology spells them, each with where it is, so that the
+/// code that knows the backends (the CLI's backend table) can reject one with a located error.
+/// Core knows no backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendList {
+    /// The names, in file order, each with its span in the topology text.
+    pub names: Vec<(String, Range<usize>)>,
+    /// The span of the whole list.
+    pub span: Range<usize>,
+}
+
+impl BackendList {
+    fn from_raw(raw: &toml::Spanned<Vec<toml::Spanned<String>>>) -> Self {
+        BackendList {
+            names: raw
+                .get_ref()
+                .iter()
+                .map(|n| (n.get_ref().clone(), n.span()))
+                .collect(),
+            span: raw.span(),
+        }
+    }
+}
+
+impl Gateway {
+    /// The interfaces of its zones, sorted by zone, when the topology names them (it names
+    /// either all or none): the gateway then filters only traffic between these interfaces.
+    pub fn interfaces(&self) -> Option<Vec<&str>> {
+        self.zones.iter().map(|(_, i)| i.as_deref()).collect()
+    }
+
+    /// Whether it routes between zones `a` and `b` (two different zones, both its own).
+    pub fn routes(&self, a: &str, b: &str) -> bool {
+        a != b && self.zones.iter().any(|(z, _)| z == a) && self.zones.iter().any(|(z, _)| z == b)
+    }
+}
+
+/// One `[[zone]]`: a network segment with a name, and the networks that lie in it. An address
+/// or network of an `[[allow]]` inside one of them belongs to the zone, so the rule crosses the
+/// gateways between that zone and the other end's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteZone {
+    /// Zone name, as hosts and gateways name it.
+    pub name: String,
+    /// Its networks, sorted, host bits clear; no two zones' networks overlap.
+    pub networks: Vec<IpNet>,
+}
+
+impl Topology {
+    /// The zone whose networks contain all of `net`, if any.
+    pub fn zone_of_network(&self, net: IpNet) -> Option<&str> {
+        self.zones
+            .iter()
+            .find(|z| z.networks.iter().any(|n| n.contains(&net)))
+            .map(|z| z.name.as_str())
+    }
+
+    /// The zone an `[[allow]]` end sits in: a host's own zone, or the zone whose networks hold
+    /// the address; `None` for an address in no zone.
+    pub fn zone_of_end(&self, end: AllowEnd) -> Option<&str> {
+        match end {
+            AllowEnd::Host(i) => Some(self.hosts[i].zone.as_str()),
+            AllowEnd::Network(n) => self.zone_of_network(n),
+        }
+    }
+
+    /// The gateways that forward traffic from zone `from` to zone `to`, in file order.
+    pub fn gateways_between<'t>(
+        &'t self,
+        from: &'t str,
+        to: &'t str,
+    ) -> impl Iterator<Item = &'t Gateway> + 't {
+        self.gateways.iter().filter(move |g| g.routes(from, to))
+    }
 }
 
 /// `[options]`, with defaults filled in.
@@ -77,6 +161,9 @@ pub struct Options {
     pub policy: Policy,
     /// Acronis port of hosts that do not set their own (default 9876).
     pub acronis_port: u16,
+    /// `linux_backends = [...]`: the backends of Linux and appliance hosts and gateways that
+    /// name none themselves; `None` for the default rows of the backend table.
+    pub linux_backends: Option<BackendList>,
 }
 
 /// One `[[host]]`: a machine, or a network of machines sharing one rule set.
@@ -96,6 +183,9 @@ pub struct Host {
     pub source_ports: Option<PortRange>,
     /// The network segment the host sits in ([`DEFAULT_ZONE`] unless it names one).
     pub zone: String,
+    /// `backends = [...]`: the backends its files are written with, as written; `None` for
+    /// the site's choice.
+    pub backends: Option<BackendList>,
 }
 
 /// One `[[allow]]` rule.
@@ -244,8 +334,21 @@ impl Resolver<'_> {
             .flat_map(|(i, a)| self.allow(i, a, &index, &hosts))
             .collect();
         self.check_unique_names("allow", raw.allows.iter().map(|a| &a.name));
-        self.check_zone_spellings(&raw.hosts);
-        let zones: BTreeSet<&str> = hosts.iter().map(|h| h.zone.as_str()).collect();
+        self.check_zone_spellings(
+            raw.hosts
+                .iter()
+                .filter_map(|h| h.zone.as_ref())
+                .chain(raw.zones.iter().map(|z| &z.name)),
+        );
+        self.check_unique_names("zone", raw.zones.iter().map(|z| &z.name));
+        let mut site_zones: Vec<SiteZone> = raw.zones.iter().map(|z| self.zone(z)).collect();
+        self.check_zone_overlaps(&raw.zones, &site_zones);
+        site_zones.sort_by(|a, b| a.name.cmp(&b.name));
+        let zones: BTreeSet<&str> = hosts
+            .iter()
+            .map(|h| h.zone.as_str())
+            .chain(site_zones.iter().map(|z| z.name.as_str()))
+            .collect();
         let gateways: Vec<Gateway> = raw
             .gateways
             .iter()
@@ -262,23 +365,30 @@ impl Resolver<'_> {
                 );
             }
         }
-        let name_spans: Vec<Range<usize>> = raw.hosts.iter().map(|h| h.name.span()).collect();
-        let mut warnings =
-            lockout::warnings(options.policy, &hosts, &name_spans, &allows, &gateways);
-        warnings.extend(hazards::internet_wide(&raw));
-        if self.diagnostics.is_empty() {
-            // Allows are resolved one to one with the raw ones only when none failed.
-            warnings.extend(hazards::without_rules(&hosts, &allows, &raw.allows));
-        }
-        warnings.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
-        Topology {
+        let mut topology = Topology {
             release,
             options,
             hosts,
             allows,
             gateways,
-            warnings,
+            zones: site_zones,
+            warnings: Vec::new(),
+        };
+        let name_spans: Vec<Range<usize>> = raw.hosts.iter().map(|h| h.name.span()).collect();
+        let mut warnings = lockout::warnings(&topology, &name_spans);
+        warnings.extend(hazards::internet_wide(&raw));
+        if self.diagnostics.is_empty() {
+            // Allows are resolved one to one with the raw ones only when none failed.
+            warnings.extend(hazards::without_rules(
+                &topology.hosts,
+                &topology.allows,
+                &raw.allows,
+            ));
+            warnings.extend(lockout::gateway_warnings(&topology, &raw.allows));
         }
+        warnings.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
+        topology.warnings = warnings;
+        topology
     }
 
     fn options(&mut self, raw: &raw::RawOptions) -> Options {
@@ -327,6 +437,7 @@ impl Resolver<'_> {
             dns: raw.dns.unwrap_or(true),
             policy,
             acronis_port,
+            linux_backends: raw.linux_backends.as_ref().map(BackendList::from_raw),
         }
     }
 
@@ -407,9 +518,9 @@ impl Resolver<'_> {
 
     /// Zones name pf tables and anchors and parts of file names: `Office` and `office` would
     /// be one on Windows and case-insensitive file systems, but two zones to abrfw.
-    fn check_zone_spellings(&mut self, hosts: &[RawHost]) {
+    fn check_zone_spellings<'z>(&mut self, names: impl Iterator<Item = &'z toml::Spanned<String>>) {
         let mut first: HashMap<String, &toml::Spanned<String>> = HashMap::new();
-        for z in hosts.iter().filter_map(|h| h.zone.as_ref()) {
+        for z in names {
             let key = z.get_ref().to_ascii_lowercase();
             match first.get(&key) {
                 Some(f) if f.get_ref() != z.get_ref() => {
@@ -437,7 +548,59 @@ impl Resolver<'_> {
         }
     }
 
-    fn host(&mut self, raw: &RawHost, options: &Options) -> Host {
+    fn zone(&mut self, raw: &RawZone) -> SiteZone {
+        self.name("zone", &raw.name);
+        let mut networks = Vec::new();
+        for n in raw.networks.iter().flat_map(|l| l.get_ref()) {
+            match parse_address(n.get_ref()) {
+                Ok(net) => networks.push(net),
+                Err(help) => self.report(
+                    Diagnostic::new(format!("invalid network {:?}", n.get_ref()), n.span())
+                        .help(help),
+                ),
+            }
+        }
+        networks.sort();
+        networks.dedup();
+        SiteZone {
+            name: raw.name.get_ref().clone(),
+            networks,
+        }
+    }
+
+    /// An address in two zones would have two meanings: the networks of different zones must
+    /// not overlap.
+    fn check_zone_overlaps(&mut self, raw: &[RawZone], zones: &[SiteZone]) {
+        let mut seen: Vec<(IpNet, usize)> = Vec::new();
+        for (i, r) in raw.iter().enumerate() {
+            for n in r.networks.iter().flat_map(|l| l.get_ref()) {
+                let Ok(net) = parse_address(n.get_ref()) else {
+                    continue;
+                };
+                let clash = seen
+                    .iter()
+                    .find(|(other, j)| *j != i && (other.contains(&net) || net.contains(other)));
+                if let Some((other, j)) = clash {
+                    self.report(
+                        Diagnostic::new(
+                            format!(
+                                "network {} of zone {:?} overlaps network {} of zone {:?}",
+                                address_text(net),
+                                zones[i].name,
+                                address_text(*other),
+                                zones[*j].name
+                            ),
+                            n.span(),
+                        )
+                        .help("an address belongs to one zone: split the networks so that no two zones share addresses"),
+                    );
+                }
+                seen.push((net, i));
+            }
+        }
+    }
+
+    fn host(&mut self, raw: &raw::RawHost, options: &Options) -> Host {
         self.name("host", &raw.name);
         self.directory_name("host", &raw.name);
         let os =
@@ -543,6 +706,7 @@ impl Resolver<'_> {
             acronis_port,
             source_ports,
             zone,
+            backends: raw.backends.as_ref().map(BackendList::from_raw),
         }
     }
 
@@ -566,7 +730,7 @@ impl Resolver<'_> {
             }
             let mut d = unknown("zone", z.get_ref(), z.span(), &known);
             d.help = Some(format!(
-                "{} Zones are those the hosts name (`zone = ...`, default {DEFAULT_ZONE:?}).",
+                "{} Zones are those the hosts name (`zone = ...`, default {DEFAULT_ZONE:?}) and the [[zone]] tables.",
                 d.help.unwrap_or_default()
             ));
             this.report(d);
@@ -618,6 +782,40 @@ impl Resolver<'_> {
             }
             interfaces.insert(zone.get_ref().clone(), iface.get_ref().clone());
         }
+        // With interfaces the gateway filters only traffic between them, so each of its zones
+        // needs one: a zone without would be neither filtered nor left alone on purpose.
+        if !interfaces.is_empty() {
+            let missing: Vec<&str> = selected
+                .iter()
+                .filter(|z| !interfaces.contains_key(*z))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                let span = raw
+                    .interfaces
+                    .keys()
+                    .next()
+                    .map_or_else(|| raw.name.span(), |k| k.span());
+                self.report(
+                    Diagnostic::new(
+                        format!(
+                            "gateway {:?} names interfaces for some zones but not for {}",
+                            raw.name.get_ref(),
+                            missing
+                                .iter()
+                                .map(|z| format!("{z:?}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        span,
+                    )
+                    .help(format!(
+                        "give every zone of the gateway its interface (interfaces = {{ {} = \"...\", ... }}), or none to filter all forwarded traffic",
+                        missing[0]
+                    )),
+                );
+            }
+        }
         Gateway {
             name: raw.name.get_ref().clone(),
             os: os.unwrap_or(Os::Linux),
@@ -628,6 +826,7 @@ impl Resolver<'_> {
                     (z, iface)
                 })
                 .collect(),
+            backends: raw.backends.as_ref().map(BackendList::from_raw),
         }
     }
 
@@ -854,7 +1053,7 @@ fn role_names() -> Vec<&'static str> {
 }
 
 /// "unknown role "agnet"" with a did-you-mean or the list of valid values.
-pub(crate) fn unknown(what: &str, value: &str, span: Range<usize>, known: &[&str]) -> Diagnostic {
+pub fn unknown(what: &str, value: &str, span: Range<usize>, known: &[&str]) -> Diagnostic {
     let help = match suggest(value, known) {
         Some(s) => format!("did you mean {s:?}?"),
         None => format!("valid values: {}", known.join(", ")),
@@ -1034,6 +1233,50 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn zones_and_gateway_interfaces_are_checked() {
+        let catalog = Catalog::builtin();
+        let host = "[[host]]\nname = \"a\"\naddresses = [\"10.0.0.1\"]\nroles = [\"agent\"]\nzone = \"srv\"\n";
+        let errors = |text: &str| -> Vec<String> {
+            match parse("t.toml", text, &catalog) {
+                Ok(_) => Vec::new(),
+                Err(e) => e.diagnostics.iter().map(|d| d.message.clone()).collect(),
+            }
+        };
+        let text = format!(
+            "{host}[[zone]]\nname = \"admin\"\nnetworks = [\"10.99.0.0/16\", \"10.98.0.1/24\"]\n\
+             [[zone]]\nname = \"lab\"\nnetworks = [\"10.99.3.0/24\"]\n"
+        );
+        assert_eq!(
+            errors(&text),
+            [
+                "invalid network \"10.98.0.1/24\"",
+                "network 10.99.3.0/24 of zone \"lab\" overlaps network 10.99.0.0/16 of zone \"admin\""
+            ]
+        );
+        // A [[zone]] without hosts is a zone a gateway may route; interfaces name all or none.
+        let text = format!(
+            "{host}[[zone]]\nname = \"admin\"\nnetworks = [\"10.99.0.0/24\"]\n\
+             [[gateway]]\nname = \"gw\"\nos = \"linux\"\nzones = [\"srv\", \"admin\"]\ninterfaces = {{ srv = \"eth0\" }}\n"
+        );
+        assert_eq!(
+            errors(&text),
+            ["gateway \"gw\" names interfaces for some zones but not for \"admin\""]
+        );
+        let topo = parse(
+            "t.toml",
+            &text.replace("srv = \"eth0\"", "srv = \"eth0\", admin = \"eth2\""),
+            &catalog,
+        )
+        .unwrap();
+        assert_eq!(topo.gateways[0].interfaces(), Some(vec!["eth2", "eth0"]));
+        assert_eq!(
+            topo.zone_of_network("10.99.0.128/25".parse().unwrap()),
+            Some("admin")
+        );
+        assert_eq!(topo.zone_of_network("10.99.0.0/23".parse().unwrap()), None);
     }
 
     #[test]

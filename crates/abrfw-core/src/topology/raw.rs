@@ -17,6 +17,16 @@ pub struct RawTopology {
     pub allows: Vec<RawAllow>,
     #[serde(default, rename = "gateway")]
     pub gateways: Vec<RawGateway>,
+    #[serde(default, rename = "zone")]
+    pub zones: Vec<RawZone>,
+}
+
+/// One `[[zone]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawZone {
+    pub name: Spanned<String>,
+    pub networks: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[options]`.
@@ -27,6 +37,7 @@ pub struct RawOptions {
     pub dns: Option<bool>,
     pub policy: Option<Spanned<String>>,
     pub acronis_port: Option<Spanned<RawPortNumber>>,
+    pub linux_backends: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// One `[[host]]`.
@@ -40,6 +51,7 @@ pub struct RawHost {
     pub acronis_port: Option<Spanned<RawPortNumber>>,
     pub ephemeral_ports: Option<Spanned<RawPort>>,
     pub zone: Option<Spanned<String>>,
+    pub backends: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// One `[[gateway]]`.
@@ -51,6 +63,7 @@ pub struct RawGateway {
     pub zones: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub interfaces: std::collections::BTreeMap<Spanned<String>, Spanned<String>>,
+    pub backends: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// One `[[allow]]`.
