@@ -125,6 +125,18 @@ pub fn schema() -> Value {
                 "pattern": name_pattern,
             },
             "port_number": { "type": "integer", "minimum": 1, "maximum": 65535 },
+            "selector": {
+                "description": "A host name, an address or network, `role:<role>` (every host with that role), `zone:<zone>` (every host in that zone) or `all` (every host with an `os`).",
+                "type": "string",
+                "minLength": 1,
+            },
+            "selectors": {
+                "description": "One selector or a list of them: one rule per selected (from, to) host pair.",
+                "oneOf": [
+                    { "$ref": "#/$defs/selector" },
+                    { "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/selector" } },
+                ],
+            },
             "port_range": {
                 "description": "A port (22) or a range (\"8000-8100\").",
                 "oneOf": [
@@ -185,9 +197,15 @@ pub fn schema() -> Value {
                 "required": ["name", "from", "to", "port"],
                 "properties": {
                     "name": { "$ref": "#/$defs/name" },
-                    "from": { "description": "A host name or an address/network.", "type": "string", "minLength": 1 },
-                    "to": { "description": "A host name or an address/network.", "type": "string", "minLength": 1 },
-                    "port": { "$ref": "#/$defs/port_range" },
+                    "from": { "$ref": "#/$defs/selectors" },
+                    "to": { "$ref": "#/$defs/selectors" },
+                    "port": {
+                        "description": "One port or range, or a list of them: one rule per port.",
+                        "oneOf": [
+                            { "$ref": "#/$defs/port_range" },
+                            { "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/port_range" } },
+                        ],
+                    },
                     "protocol": { "enum": ["tcp", "udp"] },
                     "description": {
                         "description": "Text for rule comments: printable, one line.",

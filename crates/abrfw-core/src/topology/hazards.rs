@@ -8,7 +8,7 @@ use ipnet::{IpNet, Ipv6Net};
 
 use crate::diagnostic::Diagnostic;
 use crate::topology::lockout::{Family, end_has, families};
-use crate::topology::raw::{RawAllow, RawTopology};
+use crate::topology::raw::{OneOrMany, RawAllow, RawPort, RawTopology};
 use crate::topology::{Allow, AllowEnd, Host, parse_address};
 
 /// Whether `net` covers the Internet rather than a site: IPv4 networks larger than the
@@ -49,12 +49,12 @@ pub(crate) fn internet_wide(raw: &RawTopology) -> Vec<Diagnostic> {
     }
     for a in &raw.allows {
         for (key, end) in [("from", &a.from), ("to", &a.to)] {
-            if parse_address(end.get_ref()).is_ok_and(|n| covers_internet(&n)) {
-                out.push(internet_warning(
-                    end.get_ref(),
-                    end.span(),
-                    &format!("[[allow]] `{key}`"),
-                ));
+            for (span, item) in OneOrMany::spanned(end) {
+                if let RawPort::Text(text) = item
+                    && parse_address(text).is_ok_and(|n| covers_internet(&n))
+                {
+                    out.push(internet_warning(text, span, &format!("[[allow]] `{key}`")));
+                }
             }
         }
     }
@@ -62,20 +62,42 @@ pub(crate) fn internet_wide(raw: &RawTopology) -> Vec<Diagnostic> {
 }
 
 /// One warning per `[[allow]]` that puts no rule on any host: both ends the same host, no end
-/// with an OS, or no address family that both ends have. `allows[i]` is `raw[i]` resolved.
+/// with an OS, or no address family that both ends have. An `[[allow]]` that selects several
+/// pairs is reported only when none of them yields a rule (the reason is the first pair's).
 pub(crate) fn without_rules(hosts: &[Host], allows: &[Allow], raw: &[RawAllow]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for (a, r) in allows.iter().zip(raw) {
+    let mut rest = allows;
+    for (origin, r) in raw.iter().enumerate() {
+        let n = rest.iter().take_while(|a| a.origin == origin).count();
+        let (group, tail) = rest.split_at(n);
+        rest = tail;
+        let Some(a) = group.first() else {
+            out.push(
+                Diagnostic::new(
+                    format!(
+                        "[[allow]] {:?} compiles to no rule: `from` and `to` select only the same host",
+                        r.name.get_ref()
+                    ),
+                    r.name.span(),
+                )
+                .help("fix `from` or `to` so the rule reaches a host, or remove the [[allow]]"),
+            );
+            continue;
+        };
         let rules_on = |me: AllowEnd, other: AllowEnd| match me {
             AllowEnd::Host(i) if hosts[i].os.is_some() => families(&hosts[i])
                 .into_iter()
                 .any(|f: Family| end_has(other, f, hosts)),
             _ => false,
         };
+        if group
+            .iter()
+            .any(|a| a.from != a.to && (rules_on(a.to, a.from) || rules_on(a.from, a.to)))
+        {
+            continue;
+        }
         let why = if a.from == a.to {
             "`from` and `to` are the same host".to_owned()
-        } else if rules_on(a.to, a.from) || rules_on(a.from, a.to) {
-            continue;
         } else if ![a.from, a.to]
             .iter()
             .any(|e| matches!(e, AllowEnd::Host(i) if hosts[*i].os.is_some()))

@@ -16,7 +16,7 @@ use crate::diagnostic::{Diagnostic, TopologyError};
 use crate::ir::{Log, Policy, PortRange, Protocol, address_text};
 use crate::os::Os;
 use crate::role::Role;
-use raw::{RawAllow, RawGateway, RawPort, RawTopology, RawZone};
+use raw::{OneOrMany, RawAllow, RawGateway, RawPort, RawTopology, RawZone};
 
 pub use limits::{
     MAX_ADDRESSES_PER_HOST, MAX_ALLOWS, MAX_FILE_BYTES, MAX_GATEWAYS, MAX_HOSTS,
@@ -27,6 +27,9 @@ pub use lockout::admin_ports;
 /// Longest host or allow name, in bytes. Names become directory names, rule names and parts of
 /// set and chain names in every backend; 63 keeps all of them within their limits.
 pub const MAX_NAME_LEN: usize = 63;
+
+/// Most (from, to, port) combinations one `[[allow]]` may select.
+pub const MAX_ALLOW_PAIRS: u64 = 1_000_000;
 
 /// Longest `[[allow]] description`, in characters.
 pub const MAX_DESCRIPTION_LEN: usize = 200;
@@ -194,6 +197,9 @@ pub struct Host {
 pub struct Allow {
     /// Unique name; the rule's flow id is `allow:<name>`.
     pub name: String,
+    /// Index of the `[[allow]]` in the file: one table with lists or selectors expands into
+    /// one [`Allow`] per (from, to, port) it selects, all with the same name and origin.
+    pub origin: usize,
     /// Who connects.
     pub from: AllowEnd,
     /// Who accepts.
@@ -328,7 +334,8 @@ impl Resolver<'_> {
         let allows: Vec<Allow> = raw
             .allows
             .iter()
-            .filter_map(|a| self.allow(a, &index))
+            .enumerate()
+            .flat_map(|(i, a)| self.allow(i, a, &index, &hosts))
             .collect();
         self.check_unique_names("allow", raw.allows.iter().map(|a| &a.name));
         self.check_zone_spellings(
@@ -465,18 +472,18 @@ impl Resolver<'_> {
         }
     }
 
-    fn port_range(&mut self, p: &toml::Spanned<RawPort>) -> PortRange {
-        let parsed = match p.get_ref() {
+    fn port_range(&mut self, p: &RawPort, span: Range<usize>) -> PortRange {
+        let parsed = match p {
             RawPort::Number(n) => u16::try_from(*n).ok().and_then(|n| PortRange::new(n, n)),
             RawPort::Text(t) => parse_port_range(t),
         };
         parsed.unwrap_or_else(|| {
-            let shown = match p.get_ref() {
+            let shown = match p {
                 RawPort::Number(n) => n.to_string(),
                 RawPort::Text(t) => format!("{t:?}"),
             };
             self.report(
-                Diagnostic::new(format!("invalid port or port range {shown}"), p.span()).help(
+                Diagnostic::new(format!("invalid port or port range {shown}"), span).help(
                     r#"write one port (22) or an inclusive range as a string ("8000-8100"), ports 1 to 65535"#,
                 ),
             );
@@ -699,7 +706,7 @@ impl Resolver<'_> {
             .as_ref()
             .map_or(options.acronis_port, |p| self.port_number(p));
         let source_ports = match &raw.ephemeral_ports {
-            Some(p) => Some(self.port_range(p)),
+            Some(p) => Some(self.port_range(p.get_ref(), p.span())),
             None => os.map(Os::ephemeral_ports),
         };
         let zone = match &raw.zone {
@@ -843,39 +850,137 @@ impl Resolver<'_> {
         }
     }
 
+    /// One `from`/`to` item: a host name, an address or network, `role:<role>`, `zone:<zone>`
+    /// or `all`; the ends it selects, or `None` after reporting why it selects nothing.
     fn allow_end(
         &mut self,
         key: &str,
-        value: &toml::Spanned<String>,
+        text: &str,
+        span: Range<usize>,
         hosts: &HashMap<&str, usize>,
-    ) -> Option<AllowEnd> {
-        let text = value.get_ref().as_str();
+        resolved: &[Host],
+    ) -> Option<Vec<AllowEnd>> {
         if let Some(&i) = hosts.get(text) {
-            return Some(AllowEnd::Host(i));
+            return Some(vec![AllowEnd::Host(i)]);
         }
         if let Ok(net) = parse_address(text) {
-            return Some(AllowEnd::Network(net));
+            return Some(vec![AllowEnd::Network(net)]);
+        }
+        let pick = |keep: &dyn Fn(&Host) -> bool| -> Vec<AllowEnd> {
+            (0..resolved.len())
+                .filter(|&i| keep(&resolved[i]))
+                .map(AllowEnd::Host)
+                .collect()
+        };
+        if text == "all" {
+            let ends = pick(&|h| h.os.is_some());
+            if ends.is_empty() {
+                self.report(
+                    Diagnostic::new(format!("`{key}` \"all\" selects no host"), span)
+                        .help("`all` is every [[host]] with an `os`; give a host an `os`"),
+                );
+                return None;
+            }
+            return Some(ends);
+        }
+        if let Some(name) = text.strip_prefix("role:") {
+            let Some(role) = Role::from_name(name) else {
+                self.report(unknown("role", name, span, &role_names()));
+                return None;
+            };
+            let ends = pick(&|h| h.roles.contains(&role));
+            if ends.is_empty() {
+                self.report(
+                    Diagnostic::new(format!("`{key}` {text:?} selects no host"), span)
+                        .help(format!("no [[host]] has the role {name:?}: add it to a host's `roles`, or remove the item")),
+                );
+                return None;
+            }
+            return Some(ends);
+        }
+        if let Some(zone) = text.strip_prefix("zone:") {
+            let ends = pick(&|h| h.zone == zone);
+            if ends.is_empty() {
+                let zones: BTreeSet<&str> = resolved.iter().map(|h| h.zone.as_str()).collect();
+                let zones: Vec<&str> = zones.into_iter().collect();
+                self.report(unknown("zone", zone, span, &zones));
+                return None;
+            }
+            return Some(ends);
         }
         let names: Vec<&str> = hosts.keys().copied().collect();
         let help = match suggest(text, &names) {
             Some(s) => format!("did you mean {s:?}?"),
-            None => "name a [[host]] or write an IPv4/IPv6 address or network".into(),
+            None => "name a [[host]], write an IPv4/IPv6 address or network, `role:<role>`, `zone:<zone>` or `all`".into(),
         };
         self.report(
             Diagnostic::new(
-                format!("`{key}` {text:?} is neither a host of this topology nor an address"),
-                value.span(),
+                format!(
+                    "`{key}` {text:?} is neither a host of this topology, an address nor a selector"
+                ),
+                span,
             )
             .help(help),
         );
         None
     }
 
-    fn allow(&mut self, raw: &RawAllow, hosts: &HashMap<&str, usize>) -> Option<Allow> {
+    /// Every end a `from` or `to` value selects, in file order, each once.
+    fn allow_ends(
+        &mut self,
+        key: &str,
+        value: &toml::Spanned<OneOrMany>,
+        hosts: &HashMap<&str, usize>,
+        resolved: &[Host],
+    ) -> Option<Vec<AllowEnd>> {
+        let mut out: Vec<AllowEnd> = Vec::new();
+        let mut ok = true;
+        if value.get_ref().items.is_empty() {
+            self.report(
+                Diagnostic::new(format!("`{key}` is an empty list"), value.span())
+                    .help("name at least one host, address, `role:<role>`, `zone:<zone>` or `all`"),
+            );
+            return None;
+        }
+        for (span, item) in OneOrMany::spanned(value) {
+            let RawPort::Text(text) = item else {
+                self.report(
+                    Diagnostic::new(format!("`{key}` takes host names, addresses or selectors, not numbers"), span)
+                        .help("quote it: a host name, an address such as \"192.0.2.10\", `role:<role>`, `zone:<zone>` or `all`"),
+                );
+                ok = false;
+                continue;
+            };
+            match self.allow_end(key, text, span, hosts, resolved) {
+                Some(ends) => {
+                    for e in ends {
+                        if !out.contains(&e) {
+                            out.push(e);
+                        }
+                    }
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// One `[[allow]]`, expanded into one [`Allow`] per selected (from, to, port) triple; pairs
+    /// of a host with itself are left out (`role:agent` to `role:agent`).
+    fn allow(
+        &mut self,
+        origin: usize,
+        raw: &RawAllow,
+        hosts: &HashMap<&str, usize>,
+        resolved: &[Host],
+    ) -> Vec<Allow> {
         self.name("allow", &raw.name);
-        let from = self.allow_end("from", &raw.from, hosts);
-        let to = self.allow_end("to", &raw.to, hosts);
-        if let (Some(AllowEnd::Network(_)), Some(AllowEnd::Network(_))) = (from, to) {
+        let from = self.allow_ends("from", &raw.from, hosts, resolved);
+        let to = self.allow_ends("to", &raw.to, hosts, resolved);
+        if let (Some(f), Some(t)) = (&from, &to)
+            && f.iter().all(|e| matches!(e, AllowEnd::Network(_)))
+            && t.iter().all(|e| matches!(e, AllowEnd::Network(_)))
+        {
             self.report(
                 Diagnostic::new(
                     "neither `from` nor `to` is a host of this topology",
@@ -884,7 +989,19 @@ impl Resolver<'_> {
                 .help("an [[allow]] rule is put on a host: name a [[host]] on at least one side"),
             );
         }
-        let ports = self.port_range(&raw.port);
+        let mut ports = Vec::new();
+        if raw.port.get_ref().items.is_empty() {
+            self.report(
+                Diagnostic::new("`port` is an empty list", raw.port.span())
+                    .help(r#"write one port (22), a range ("8000-8100") or a list of them"#),
+            );
+        }
+        for (span, p) in OneOrMany::spanned(&raw.port) {
+            let range = self.port_range(p, span);
+            if !ports.contains(&range) {
+                ports.push(range);
+            }
+        }
         let protocol = match raw.protocol.as_ref().map(|p| p.get_ref().as_str()) {
             None | Some("tcp") => Protocol::Tcp,
             Some("udp") => Protocol::Udp,
@@ -909,14 +1026,45 @@ impl Resolver<'_> {
                 d.get_ref().clone()
             }
         };
-        Some(Allow {
-            name: raw.name.get_ref().clone(),
-            from: from?,
-            to: to?,
-            protocol,
-            ports,
-            description,
-        })
+        let (Some(from), Some(to)) = (from, to) else {
+            return Vec::new();
+        };
+        let pairs = (from.len() as u64)
+            .saturating_mul(to.len() as u64)
+            .saturating_mul(ports.len() as u64);
+        if pairs > MAX_ALLOW_PAIRS {
+            self.report(
+                Diagnostic::new(
+                    format!(
+                        "[[allow]] {:?} selects {pairs} (from, to, port) combinations, more than {MAX_ALLOW_PAIRS}",
+                        raw.name.get_ref()
+                    ),
+                    raw.name.span(),
+                )
+                .help("narrow `from` or `to` (a role or zone instead of `all`), or use a network address on one side"),
+            );
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for &f in &from {
+            for &t in &to {
+                if f == t && (from.len() > 1 || to.len() > 1) {
+                    continue;
+                }
+                for &p in &ports {
+                    out.push(Allow {
+                        name: raw.name.get_ref().clone(),
+                        origin,
+                        from: f,
+                        to: t,
+                        protocol,
+                        ports: p,
+                        description: description.clone(),
+                    });
+                }
+            }
+        }
+        out
     }
 }
 

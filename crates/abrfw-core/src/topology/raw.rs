@@ -73,11 +73,68 @@ pub struct RawGateway {
 #[serde(deny_unknown_fields)]
 pub struct RawAllow {
     pub name: Spanned<String>,
-    pub from: Spanned<String>,
-    pub to: Spanned<String>,
-    pub port: Spanned<RawPort>,
+    pub from: Spanned<OneOrMany>,
+    pub to: Spanned<OneOrMany>,
+    pub port: Spanned<OneOrMany>,
     pub protocol: Option<Spanned<String>>,
     pub description: Option<Spanned<String>>,
+}
+
+/// A value written once (`"db"`, `22`) or as a list (`["db", "web"]`, `[22, "8000-8100"]`).
+/// A list item keeps its own span; a single value takes the span of the key's value.
+#[derive(Debug)]
+pub struct OneOrMany {
+    pub items: Vec<(Option<std::ops::Range<usize>>, RawPort)>,
+}
+
+impl OneOrMany {
+    /// Each item with its span (the whole value's span for a single value).
+    pub fn spanned<'a>(
+        outer: &'a Spanned<OneOrMany>,
+    ) -> impl Iterator<Item = (std::ops::Range<usize>, &'a RawPort)> + 'a {
+        outer
+            .get_ref()
+            .items
+            .iter()
+            .map(move |(s, v)| (s.clone().unwrap_or_else(|| outer.span()), v))
+    }
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(r#"a port number (22) or a range as a string ("8000-8100") for `port`, a host name, address or selector for `from`/`to`, or a list of them"#)
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<OneOrMany, E> {
+                Ok(OneOrMany {
+                    items: vec![(None, RawPort::Number(n))],
+                })
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<OneOrMany, E> {
+                self.visit_i64(i64::try_from(n).unwrap_or(i64::MAX))
+            }
+            fn visit_str<E: serde::de::Error>(self, t: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany {
+                    items: vec![(None, RawPort::Text(t.to_owned()))],
+                })
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OneOrMany, A::Error> {
+                let mut items = Vec::new();
+                while let Some(v) = seq.next_element::<Spanned<RawPort>>()? {
+                    let span = v.span();
+                    items.push((Some(span), v.into_inner()));
+                }
+                Ok(OneOrMany { items })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A port as written: `22` or `"8000-8100"`. Deserialized by hand so that a value of the
