@@ -24,6 +24,9 @@ export PATH
 
 HOST={{ host }}
 BACKENDS={{ backends }}
+# A gateway's iptables files hold only abrfw's own chains: they load with --noflush beside the
+# gateway's own rules, and one jump from FORWARD (named in the file's header) hooks them in.
+IPT_NOFLUSH={% if kind == "gateway" %}yes{% endif %}
 DEFAULT_SECONDS=120
 STATE=${ABRFW_STATE_DIR:-/var/lib/abrfw}
 UNIT_DIR=${ABRFW_UNIT_DIR:-/etc/systemd/system}
@@ -122,10 +125,24 @@ load_new() {
 	nftables) nft -f "$2/nftables.nft" ;;
 	iptables)
 		if [ -f "$2/ipset.rules" ]; then ipset restore -! <"$2/ipset.rules" || return 1; fi
-		iptables-restore <"$2/iptables.rules" && ip6tables-restore <"$2/ip6tables.rules"
+		if [ "$IPT_NOFLUSH" = yes ]; then
+			iptables-restore --noflush <"$2/iptables.rules" &&
+				ip6tables-restore --noflush <"$2/ip6tables.rules" || return 1
+			ipt_hook iptables "$2/iptables.rules" && ipt_hook ip6tables "$2/ip6tables.rules"
+		else
+			iptables-restore <"$2/iptables.rules" && ip6tables-restore <"$2/ip6tables.rules"
+		fi
 		;;
 	pf) pfctl -a abrfw -f "$2/pf.conf" ;;
 	esac
+}
+
+# Hooks a gateway file's chain into FORWARD once ($1: iptables or ip6tables, $2: the file),
+# as the file's header says: `-C` first, so a reload adds no second jump.
+ipt_hook() {
+	chain=$(sed -n 's/^#   [a-z0-9]*tables -C FORWARD -j \(ABRFW-[A-Z]*\) 2>\/dev\/null || .*/\1/p' "$2" | head -n 1)
+	[ -n "$chain" ] || { say "error: $2 names no FORWARD hook in its header"; return 1; }
+	"$1" -C FORWARD -j "$chain" 2>/dev/null || "$1" -I FORWARD -j "$chain"
 }
 
 # The tables the iptables files replace (`*filter` ...), one per line.

@@ -530,3 +530,68 @@ fn apply_sh_is_posix_sh_and_refuses_bad_arguments() {
         assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
     }
 }
+
+/// A gateway's iptables files hold only abrfw's chains: apply.sh loads them with `--noflush`,
+/// hooks them into FORWARD once (a second apply adds no second jump), leaves the gateway's own
+/// INPUT chain and policy alone, and an unconfirmed apply restores the filter table exactly.
+#[test]
+fn gateway_apply_keeps_the_gateways_own_rules_and_hooks_forward_once() {
+    if !possible() {
+        return;
+    }
+    let ns = format!("abrfw-rgw-{}", std::process::id());
+    sh(&["ip", "netns", "add", &ns]);
+    let _guard = Namespaces(vec![ns.clone()]);
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    stdout_ok(&[
+        "compile",
+        crate::support::fixture("topologies/gateway-zones.toml")
+            .to_str()
+            .unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    let script = out.join("fw-core/apply.sh");
+    let state = work.path().join("state");
+    let run = |shell: &str| -> String {
+        let o = Command::new("ip")
+            .args(["netns", "exec", &ns, "sh", "-ec", shell])
+            .env("ABRFW_STATE_DIR", &state)
+            .env("ABRFW_UNIT_DIR", work.path().join("units"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let apply = script.to_str().unwrap();
+    run("iptables -P INPUT DROP; iptables -A INPUT -p tcp --dport 22 -j ACCEPT");
+    let own = "iptables -S INPUT; ip6tables -S INPUT";
+    let before_input = run(own);
+    let table = "iptables-save -t filter | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]/[0:0]/'";
+    let before = run(table);
+    run(&format!("sh {apply} iptables --confirm-within 600"));
+    run(&format!("sh {apply} confirm"));
+    let loaded = run(table);
+    assert_ne!(loaded, before);
+    // A second apply (a reload) changes nothing and adds no second jump.
+    run(&format!("sh {apply} iptables --confirm-within 600"));
+    assert_eq!(run(table), loaded);
+    for tool in ["iptables", "ip6tables"] {
+        let forward = run(&format!("{tool} -S FORWARD"));
+        assert_eq!(
+            forward.matches("-j ABRFW-GW").count(),
+            1,
+            "{tool}: {forward}"
+        );
+    }
+    assert_eq!(run(own), before_input, "the gateway's own INPUT changed");
+    // Rolling back restores the filter table as the last apply found it.
+    run(&format!("sh {apply} rollback"));
+    assert_eq!(run(table), loaded);
+    assert_eq!(run(own), before_input);
+}
