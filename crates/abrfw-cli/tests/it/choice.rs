@@ -26,18 +26,22 @@ fn out_dir_writes_only_the_chosen_files() {
     // linux_backends: nftables and json for the Linux host and the appliance naming none...
     assert_eq!(
         files_of(&tree, "debian-agent"),
-        ["nftables.nft", "rules.json"]
+        ["apply.sh", "nftables.nft", "rules.json"]
     );
-    assert_eq!(files_of(&tree, "vmware-va"), ["nftables.nft", "rules.json"]);
+    assert_eq!(
+        files_of(&tree, "vmware-va"),
+        ["apply.sh", "nftables.nft", "rules.json"]
+    );
     // ... and Windows hosts keep their defaults.
     assert_eq!(
         files_of(&tree, "ams"),
         ["firewall.ps1", "netsh.cmd", "rules.json"]
     );
-    // The gateway's own choice.
+    // The gateway's own choice (apply.sh loads what the nftables and iptables rows wrote;
+    // firewalld.sh and ufw.sh apply themselves).
     assert_eq!(
         files_of(&tree, "fw-linux"),
-        ["ip6tables.rules", "iptables.rules"]
+        ["apply.sh", "ip6tables.rules", "iptables.rules"]
     );
     // The manifest lists exactly those files.
     let manifest: serde_json::Value =
@@ -60,7 +64,11 @@ fn backend_flag_overrides_the_choice() {
         "vmware-va",
         "fw-linux",
     ] {
-        assert_eq!(files_of(&tree, host), ["nftables.nft"], "{host}");
+        assert_eq!(
+            files_of(&tree, host),
+            ["apply.sh", "nftables.nft"],
+            "{host}"
+        );
     }
     assert!(files_of(&tree, "ams").is_empty());
 }
@@ -125,7 +133,7 @@ fn a_changed_choice_removes_the_files_no_longer_chosen() {
     };
     compile(&site);
     assert!(out.join("rhel-agent/firewalld.sh").exists());
-    // The RHEL host moves to nftables: firewalld.sh goes, nftables.nft comes.
+    // The RHEL host moves to nftables: firewalld.sh goes, nftables.nft and its apply.sh come.
     std::fs::write(
         &site,
         text.replace(r#"backends = ["firewalld"]"#, r#"backends = ["nftables"]"#),
@@ -133,11 +141,12 @@ fn a_changed_choice_removes_the_files_no_longer_chosen() {
     .unwrap();
     let said = compile(&site);
     assert!(
-        said.contains("1 added") && said.contains("1 removed"),
+        said.contains("2 added") && said.contains("1 removed"),
         "{said}"
     );
     assert!(!out.join("rhel-agent/firewalld.sh").exists());
     assert!(out.join("rhel-agent/nftables.nft").exists());
+    assert!(out.join("rhel-agent/apply.sh").exists());
     let manifest = std::fs::read_to_string(out.join("abrfw.json")).unwrap();
     assert!(!manifest.contains("firewalld.sh"), "{manifest}");
 }

@@ -98,6 +98,7 @@ golden_tests! {
     golden_nodns_nomgmt => "nodns-nomgmt",
     golden_pf => "pf",
     golden_pf_fragment => "pf-fragment",
+    golden_selectors => "selectors",
     golden_windows_policy => "windows-policy",
     golden_zones => "zones",
 }

@@ -331,11 +331,15 @@ impl Resolver<'_> {
             .enumerate()
             .map(|(i, h)| (h.name.get_ref().as_str(), i))
             .collect();
+        self.check_unique_names("zone", raw.zones.iter().map(|z| &z.name));
+        let mut site_zones: Vec<SiteZone> = raw.zones.iter().map(|z| self.zone(z)).collect();
+        self.check_zone_overlaps(&raw.zones, &site_zones);
+        site_zones.sort_by(|a, b| a.name.cmp(&b.name));
         let allows: Vec<Allow> = raw
             .allows
             .iter()
             .enumerate()
-            .flat_map(|(i, a)| self.allow(i, a, &index, &hosts))
+            .flat_map(|(i, a)| self.allow(i, a, &index, &hosts, &site_zones))
             .collect();
         self.check_unique_names("allow", raw.allows.iter().map(|a| &a.name));
         self.check_zone_spellings(
@@ -344,10 +348,6 @@ impl Resolver<'_> {
                 .filter_map(|h| h.zone.as_ref())
                 .chain(raw.zones.iter().map(|z| &z.name)),
         );
-        self.check_unique_names("zone", raw.zones.iter().map(|z| &z.name));
-        let mut site_zones: Vec<SiteZone> = raw.zones.iter().map(|z| self.zone(z)).collect();
-        self.check_zone_overlaps(&raw.zones, &site_zones);
-        site_zones.sort_by(|a, b| a.name.cmp(&b.name));
         let zones: BTreeSet<&str> = hosts
             .iter()
             .map(|h| h.zone.as_str())
@@ -859,6 +859,7 @@ impl Resolver<'_> {
         span: Range<usize>,
         hosts: &HashMap<&str, usize>,
         resolved: &[Host],
+        zones: &[SiteZone],
     ) -> Option<Vec<AllowEnd>> {
         if let Some(&i) = hosts.get(text) {
             return Some(vec![AllowEnd::Host(i)]);
@@ -899,11 +900,23 @@ impl Resolver<'_> {
             return Some(ends);
         }
         if let Some(zone) = text.strip_prefix("zone:") {
-            let ends = pick(&|h| h.zone == zone);
+            // The zone's hosts, then the networks of its [[zone]] table (addresses of machines
+            // that are no host of the topology, such as the administrators' workstations).
+            let mut ends = pick(&|h| h.zone == zone);
+            ends.extend(
+                zones
+                    .iter()
+                    .filter(|z| z.name == zone)
+                    .flat_map(|z| z.networks.iter().copied().map(AllowEnd::Network)),
+            );
             if ends.is_empty() {
-                let zones: BTreeSet<&str> = resolved.iter().map(|h| h.zone.as_str()).collect();
-                let zones: Vec<&str> = zones.into_iter().collect();
-                self.report(unknown("zone", zone, span, &zones));
+                let names: BTreeSet<&str> = resolved
+                    .iter()
+                    .map(|h| h.zone.as_str())
+                    .chain(zones.iter().map(|z| z.name.as_str()))
+                    .collect();
+                let names: Vec<&str> = names.into_iter().collect();
+                self.report(unknown("zone", zone, span, &names));
                 return None;
             }
             return Some(ends);
@@ -932,6 +945,7 @@ impl Resolver<'_> {
         value: &toml::Spanned<OneOrMany>,
         hosts: &HashMap<&str, usize>,
         resolved: &[Host],
+        zones: &[SiteZone],
     ) -> Option<Vec<AllowEnd>> {
         let mut out: Vec<AllowEnd> = Vec::new();
         let mut ok = true;
@@ -951,7 +965,7 @@ impl Resolver<'_> {
                 ok = false;
                 continue;
             };
-            match self.allow_end(key, text, span, hosts, resolved) {
+            match self.allow_end(key, text, span, hosts, resolved, zones) {
                 Some(ends) => {
                     for e in ends {
                         if !out.contains(&e) {
@@ -973,10 +987,11 @@ impl Resolver<'_> {
         raw: &RawAllow,
         hosts: &HashMap<&str, usize>,
         resolved: &[Host],
+        zones: &[SiteZone],
     ) -> Vec<Allow> {
         self.name("allow", &raw.name);
-        let from = self.allow_ends("from", &raw.from, hosts, resolved);
-        let to = self.allow_ends("to", &raw.to, hosts, resolved);
+        let from = self.allow_ends("from", &raw.from, hosts, resolved, zones);
+        let to = self.allow_ends("to", &raw.to, hosts, resolved, zones);
         if let (Some(f), Some(t)) = (&from, &to)
             && f.iter().all(|e| matches!(e, AllowEnd::Network(_)))
             && t.iter().all(|e| matches!(e, AllowEnd::Network(_)))
