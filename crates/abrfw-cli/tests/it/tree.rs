@@ -395,9 +395,11 @@ fn a_run_killed_half_way_leaves_old_or_new_files_and_a_consistent_manifest() {
     for round in 0..2usize {
         let target = (round + 1) % 2;
         let before = tree(&out);
-        let pending = before
+        // The files this run renames into place: those of the target tree that are missing
+        // or differ now (a file to remove is no rename; earlier rounds leave both kinds).
+        let pending = complete[target]
             .iter()
-            .filter(|(r, t)| complete[target].get(*r) != Some(*t))
+            .filter(|(r, t)| before.get(*r) != Some(*t))
             .count();
         assert!(pending > 2, "round {round}: nothing to rename");
         let status = Command::new(env!("CARGO_BIN_EXE_abrfw"))
