@@ -785,7 +785,9 @@ fn end(topology: &Topology, r: &Resolved, family: Family, text: &str) -> Result<
             Ok(End {
                 host: None,
                 address: *a,
-                zone: None,
+                // An address in a [[zone]]'s networks sits in that zone: the gateways between
+                // it and the other end filter the path.
+                zone: topology.zone_of_network(IpNet::from(*a)).map(str::to_owned),
                 os: None,
             })
         }

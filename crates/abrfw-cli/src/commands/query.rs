@@ -43,6 +43,7 @@ pub fn run(args: &QueryArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
 fn end(e: &End) -> String {
     match (&e.host, &e.zone) {
         (Some(h), Some(z)) => format!("{h} ({}, zone {z})", e.address),
+        (None, Some(z)) => format!("{} (no host of the site, in zone {z})", e.address),
         _ => format!("{} (outside the site)", e.address),
     }
 }

@@ -11,7 +11,7 @@ use crate::explain::check_golden;
 use crate::support::{abrfw, fixture};
 
 /// (topology, case name, arguments after the site).
-const CASES: [(&str, &str, &[&str]); 14] = [
+const CASES: [(&str, &str, &[&str]); 16] = [
     (
         "example",
         "agent-registers",
@@ -117,6 +117,16 @@ const CASES: [(&str, &str, &[&str]); 14] = [
         "zones",
         "address-in-network",
         &["--from", "198.51.100.70", "--to", "ams", "--port", "3389"],
+    ),
+    (
+        "gateway-zones",
+        "admin-network-through-gateway",
+        &["--from", "10.99.0.7", "--to", "lx", "--port", "22"],
+    ),
+    (
+        "gateway-zones",
+        "admin-network-other-port",
+        &["--from", "10.99.0.7", "--to", "lx", "--port", "80"],
     ),
 ];
 
