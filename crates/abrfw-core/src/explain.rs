@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, EncryptionNote, Flow, Group, Phase, Port, Presence, Release};
 use crate::compile::{CompileError, applicable, compile, compile_gateways, release_of};
-use crate::ir::{Direction, ForwardRule, PortRange, Protocol, Rule};
+use crate::ir::{Direction, FlowId, ForwardRule, PortRange, Protocol, Rule};
 use crate::links::share_family;
 use crate::os::Os;
 use crate::role::{Component, Role};
@@ -860,7 +860,7 @@ fn not_forwarded(
         });
     }
     for allow in &topology.allows {
-        let flow = format!("allow:{}", allow.name);
+        let flow = FlowId::allow(&allow.name).to_string();
         if forwarded.contains(&flow.as_str()) {
             continue;
         }
