@@ -20,7 +20,7 @@ use abrfw_core::Os;
 
 use crate::golden::compile_to_tree;
 use crate::netns::{Loader, Node, Probe, listen_on, load_rules, probe_before_and_after};
-use crate::ns::{Namespaces, in_ns, sh};
+use crate::ns::{Namespaces, attach_to_bridge, in_ns, sh};
 use crate::pf::check::{Mode, check};
 use crate::support::{fixture, system_tests_possible};
 
@@ -168,25 +168,7 @@ fn build(tag: &str, topo: &abrfw_core::Topology) -> (Namespaces, BTreeMap<String
     for (i, (name, leg, addr, os)) in machines.into_iter().enumerate() {
         let ns = format!("{prefix}-{i}");
         guard.0.push(ns.clone());
-        sh(&["ip", "netns", "add", &ns]);
-        let outer = format!("v{tag}{i}");
-        sh(&[
-            "ip", "link", "add", &outer, "netns", &sw, "type", "veth", "peer", "eth0", "netns", &ns,
-        ]);
-        in_ns(
-            &sw,
-            &[
-                "ip",
-                "link",
-                "set",
-                &outer,
-                "master",
-                &format!("br{leg}"),
-                "up",
-            ],
-        );
-        in_ns(&ns, &["ip", "link", "set", "lo", "up"]);
-        in_ns(&ns, &["ip", "link", "set", "eth0", "up"]);
+        attach_to_bridge(&sw, &ns, &format!("v{tag}{i}"), &format!("br{leg}"));
         in_ns(
             &ns,
             &["ip", "addr", "add", &format!("{addr}/24"), "dev", "eth0"],

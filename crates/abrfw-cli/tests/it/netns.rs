@@ -19,7 +19,7 @@ use abrfw_core::{Direction, HostRules, Os};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::golden::{compile_to_tree, compile_to_tree_with};
-use crate::ns::{Namespaces, in_ns, sh, with_ns};
+use crate::ns::{Namespaces, attach_to_bridge, in_ns, sh, with_ns};
 use crate::support::{compile_file, fixture, system_tests_possible};
 
 /// The documented flows of fixtures/topologies/example.toml, by hand: (initiator, responder, port).
@@ -1017,25 +1017,7 @@ fn build_zoned_site(tag: &str, site: &Path) -> (Namespaces, BTreeMap<String, Nod
         let (_, _, gw4, gw6) = zones[z];
         let ns = format!("{prefix}-{i}");
         guard.0.push(ns.clone());
-        sh(&["ip", "netns", "add", &ns]);
-        let outer = format!("v{tag}{i}");
-        sh(&[
-            "ip", "link", "add", &outer, "netns", &sw, "type", "veth", "peer", "eth0", "netns", &ns,
-        ]);
-        in_ns(
-            &sw,
-            &[
-                "ip",
-                "link",
-                "set",
-                &outer,
-                "master",
-                &format!("br{z}"),
-                "up",
-            ],
-        );
-        in_ns(&ns, &["ip", "link", "set", "lo", "up"]);
-        in_ns(&ns, &["ip", "link", "set", "eth0", "up"]);
+        attach_to_bridge(&sw, &ns, &format!("v{tag}{i}"), &format!("br{z}"));
         let v4 = first_address(&h.addresses, false);
         let v6 = first_address(&h.addresses, true);
         if let Some(a) = v4 {

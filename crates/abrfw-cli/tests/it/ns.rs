@@ -52,3 +52,15 @@ pub fn with_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
         .expect("namespace thread")
     })
 }
+
+/// Creates namespace `ns` and plugs it into bridge `bridge` of the switch namespace `sw`: a veth
+/// pair, `outer` on the switch's side, `eth0` inside `ns`, both up with `lo`.
+pub fn attach_to_bridge(sw: &str, ns: &str, outer: &str, bridge: &str) {
+    sh(&["ip", "netns", "add", ns]);
+    sh(&[
+        "ip", "link", "add", outer, "netns", sw, "type", "veth", "peer", "eth0", "netns", ns,
+    ]);
+    in_ns(sw, &["ip", "link", "set", outer, "master", bridge, "up"]);
+    in_ns(ns, &["ip", "link", "set", "lo", "up"]);
+    in_ns(ns, &["ip", "link", "set", "eth0", "up"]);
+}
