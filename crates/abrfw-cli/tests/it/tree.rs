@@ -393,14 +393,23 @@ fn a_run_killed_half_way_leaves_old_or_new_files_and_a_consistent_manifest() {
     // time, through the test-only ABRFW_TEST_ABORT_AFTER_RENAMES (docs/security.md).
     let _ = mixed;
     for round in 0..2usize {
-        let target = (round + 1) % 2;
         let before = tree(&out);
-        // The files this run renames into place: those of the target tree that are missing
-        // or differ now (a file to remove is no rename; earlier rounds leave both kinds).
-        let pending = complete[target]
-            .iter()
-            .filter(|(r, t)| before.get(*r) != Some(*t))
-            .count();
+        // The files a run towards version v renames into place: those of v's tree that are
+        // missing or differ now (a file to remove is no rename; earlier rounds leave both
+        // kinds). The timed kills may have left the tree at either version, so each round
+        // writes towards the one farther away.
+        let pending_for = |v: usize| {
+            complete[v]
+                .iter()
+                .filter(|(r, t)| before.get(*r) != Some(*t))
+                .count()
+        };
+        let target = if pending_for(0) >= pending_for(1) {
+            0
+        } else {
+            1
+        };
+        let pending = pending_for(target);
         assert!(pending > 2, "round {round}: nothing to rename");
         let status = Command::new(env!("CARGO_BIN_EXE_abrfw"))
             .args(["compile", sites[target].to_str().unwrap(), "--out-dir"])
