@@ -31,6 +31,11 @@ pub enum Command {
     Flows(FlowsArgs),
     /// List the built-in releases (and one loaded with --catalog).
     Releases(ReleasesArgs),
+    /// List the site services an [[allow]] can name with `service = ...`, with their ports.
+    ///
+    /// `service = "dns"` (or a list) stands for the service's protocols and ports; each
+    /// service says where its ports are documented.
+    Services(ServicesArgs),
     /// Compare a site under two releases, or two versions of a site; exit 1 when they differ.
     ///
     /// `abrfw diff SITE.toml --from abr-11.5 --to ab-12.5` compiles one site under two
@@ -319,6 +324,21 @@ pub enum ReleasesFormat {
     Json,
     /// The releases side by side, flow by flow and role by role: the tables of docs/releases.md.
     Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServicesArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ServicesFormat::Table)]
+    pub format: ServicesFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServicesFormat {
+    /// Aligned columns for a terminal.
+    Table,
+    /// JSON: every service with its ports and source.
+    Json,
 }
 
 #[derive(Debug, clap::Args)]

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Command::Inventory(a) => commands::inventory::run(a, &mut stdout),
         Command::Flows(a) => commands::flows::run(a, &mut stdout),
         Command::Releases(a) => commands::releases::run(a, &mut stdout),
+        Command::Services(a) => commands::services::run(a, &mut stdout),
         Command::Diff(a) => commands::diff::run(a, &mut stdout),
         Command::Example => stdout
             .write_all(site::EXAMPLE.as_bytes())

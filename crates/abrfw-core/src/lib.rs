@@ -33,6 +33,7 @@ pub mod par;
 pub mod query;
 pub mod render;
 pub mod role;
+pub mod services;
 pub mod text;
 pub mod topology;
 
@@ -51,4 +52,5 @@ pub use links::{Link, links};
 pub use os::{GATEWAY_OS, Os};
 pub use render::{Files, Numbering};
 pub use role::{Component, Role};
+pub use services::{SERVICES, Service, ServicePort};
 pub use topology::Topology;

@@ -208,6 +208,17 @@ pub struct Allow {
     pub protocol: Protocol,
     /// Destination port or range.
     pub ports: PortRange,
+    /// The source port the `from` end sends from when the service fixes one (the DHCP
+    /// client's 68); `None` for the `from` host's ephemeral range.
+    pub source_port: Option<u16>,
+    /// The built-in service (`service = "dns"`) this protocol and port come from; `None` for
+    /// `port`/`protocol`.
+    pub service: Option<&'static str>,
+    /// The `from` item that selected this end as written: a host name, an address,
+    /// `role:<role>`, `zone:<zone>` or `all`.
+    pub from_selector: String,
+    /// The `to` item that selected the other end, as written.
+    pub to_selector: String,
     /// Free text for rule comments (default: the name).
     pub description: String,
 }
@@ -946,8 +957,8 @@ impl Resolver<'_> {
         hosts: &HashMap<&str, usize>,
         resolved: &[Host],
         zones: &[SiteZone],
-    ) -> Option<Vec<AllowEnd>> {
-        let mut out: Vec<AllowEnd> = Vec::new();
+    ) -> Option<Vec<(AllowEnd, String)>> {
+        let mut out: Vec<(AllowEnd, String)> = Vec::new();
         let mut ok = true;
         if value.get_ref().items.is_empty() {
             self.report(
@@ -968,8 +979,8 @@ impl Resolver<'_> {
             match self.allow_end(key, text, span, hosts, resolved, zones) {
                 Some(ends) => {
                     for e in ends {
-                        if !out.contains(&e) {
-                            out.push(e);
+                        if !out.iter().any(|(o, _)| *o == e) {
+                            out.push((e, text.clone()));
                         }
                     }
                 }
@@ -993,8 +1004,8 @@ impl Resolver<'_> {
         let from = self.allow_ends("from", &raw.from, hosts, resolved, zones);
         let to = self.allow_ends("to", &raw.to, hosts, resolved, zones);
         if let (Some(f), Some(t)) = (&from, &to)
-            && f.iter().all(|e| matches!(e, AllowEnd::Network(_)))
-            && t.iter().all(|e| matches!(e, AllowEnd::Network(_)))
+            && f.iter().all(|(e, _)| matches!(e, AllowEnd::Network(_)))
+            && t.iter().all(|(e, _)| matches!(e, AllowEnd::Network(_)))
         {
             self.report(
                 Diagnostic::new(
@@ -1004,28 +1015,7 @@ impl Resolver<'_> {
                 .help("an [[allow]] rule is put on a host: name a [[host]] on at least one side"),
             );
         }
-        let mut ports = Vec::new();
-        if raw.port.get_ref().items.is_empty() {
-            self.report(
-                Diagnostic::new("`port` is an empty list", raw.port.span())
-                    .help(r#"write one port (22), a range ("8000-8100") or a list of them"#),
-            );
-        }
-        for (span, p) in OneOrMany::spanned(&raw.port) {
-            let range = self.port_range(p, span);
-            if !ports.contains(&range) {
-                ports.push(range);
-            }
-        }
-        let protocol = match raw.protocol.as_ref().map(|p| p.get_ref().as_str()) {
-            None | Some("tcp") => Protocol::Tcp,
-            Some("udp") => Protocol::Udp,
-            Some(other) => {
-                let span = raw.protocol.as_ref().map_or(0..0, |p| p.span());
-                self.report(unknown("protocol", other, span, &["tcp", "udp"]));
-                Protocol::Tcp
-            }
-        };
+        let ports = self.allow_ports(raw);
         let description = match &raw.description {
             None => raw.name.get_ref().clone(),
             Some(d) => {
@@ -1061,19 +1051,23 @@ impl Resolver<'_> {
             return Vec::new();
         }
         let mut out = Vec::new();
-        for &f in &from {
-            for &t in &to {
+        for (f, from_selector) in &from {
+            for (t, to_selector) in &to {
                 if f == t && (from.len() > 1 || to.len() > 1) {
                     continue;
                 }
-                for &p in &ports {
+                for p in &ports {
                     out.push(Allow {
                         name: raw.name.get_ref().clone(),
                         origin,
-                        from: f,
-                        to: t,
-                        protocol,
-                        ports: p,
+                        from: *f,
+                        to: *t,
+                        protocol: p.protocol,
+                        ports: p.ports,
+                        source_port: p.source_port,
+                        service: p.service,
+                        from_selector: from_selector.clone(),
+                        to_selector: to_selector.clone(),
                         description: description.clone(),
                     });
                 }
@@ -1081,6 +1075,105 @@ impl Resolver<'_> {
         }
         out
     }
+
+    /// The (protocol, port) pairs of an `[[allow]]`: its `service` list, or its `port` list
+    /// with its `protocol` (default TCP); each once, in the order written.
+    fn allow_ports(&mut self, raw: &RawAllow) -> Vec<AllowPort> {
+        let mut out: Vec<AllowPort> = Vec::new();
+        let mut push = |p: AllowPort| {
+            if !out.iter().any(|o| (o.protocol, o.ports) == (p.protocol, p.ports)) {
+                out.push(p);
+            }
+        };
+        match (&raw.service, &raw.port) {
+            (Some(service), _) => {
+                for (key, span) in [
+                    ("port", raw.port.as_ref().map(|p| p.span())),
+                    ("protocol", raw.protocol.as_ref().map(|p| p.span())),
+                ] {
+                    if let Some(span) = span {
+                        self.report(
+                            Diagnostic::new(format!("`{key}` together with `service`"), span)
+                                .help("a service names its own protocols and ports: remove `port` and `protocol`, or `service` (see `abrfw services`)"),
+                        );
+                    }
+                }
+                if service.get_ref().items.is_empty() {
+                    self.report(
+                        Diagnostic::new("`service` is an empty list", service.span())
+                            .help("name at least one service; `abrfw services` lists them"),
+                    );
+                }
+                for (span, item) in OneOrMany::spanned(service) {
+                    let RawPort::Text(text) = item else {
+                        self.report(
+                            Diagnostic::new("`service` takes service names, not numbers", span)
+                                .help("write a service name such as \"dns\", or use `port` for a port number"),
+                        );
+                        continue;
+                    };
+                    let Some(s) = crate::services::service(text) else {
+                        self.report(
+                            unknown("service", text, span, &crate::services::names())
+                                .help_suffix(" `abrfw services` lists them."),
+                        );
+                        continue;
+                    };
+                    for p in s.ports {
+                        push(AllowPort {
+                            protocol: p.protocol,
+                            ports: p.ports,
+                            source_port: p.source_port,
+                            service: Some(s.name),
+                        });
+                    }
+                }
+            }
+            (None, None) => self.report(
+                Diagnostic::new(
+                    format!("[[allow]] {:?} has neither `port` nor `service`", raw.name.get_ref()),
+                    raw.name.span(),
+                )
+                .help(r#"add `port = 22` (with `protocol = "udp"` for UDP) or `service = "ssh"` (`abrfw services` lists them)"#),
+            ),
+            (None, Some(port)) => {
+                let protocol = match raw.protocol.as_ref().map(|p| p.get_ref().as_str()) {
+                    None | Some("tcp") => Protocol::Tcp,
+                    Some("udp") => Protocol::Udp,
+                    Some(other) => {
+                        let span = raw.protocol.as_ref().map_or(0..0, |p| p.span());
+                        self.report(unknown("protocol", other, span, &["tcp", "udp"]));
+                        Protocol::Tcp
+                    }
+                };
+                if port.get_ref().items.is_empty() {
+                    self.report(
+                        Diagnostic::new("`port` is an empty list", port.span()).help(
+                            r#"write one port (22), a range ("8000-8100") or a list of them"#,
+                        ),
+                    );
+                }
+                for (span, p) in OneOrMany::spanned(port) {
+                    let range = self.port_range(p, span);
+                    push(AllowPort {
+                        protocol,
+                        ports: range,
+                        source_port: None,
+                        service: None,
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One (protocol, port) an `[[allow]]` opens, with the service it comes from.
+struct AllowPort {
+    protocol: Protocol,
+    ports: PortRange,
+    source_port: Option<u16>,
+    service: Option<&'static str>,
 }
 
 fn role_names() -> Vec<&'static str> {

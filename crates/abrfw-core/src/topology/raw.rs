@@ -75,8 +75,9 @@ pub struct RawAllow {
     pub name: Spanned<String>,
     pub from: Spanned<OneOrMany>,
     pub to: Spanned<OneOrMany>,
-    pub port: Spanned<OneOrMany>,
+    pub port: Option<Spanned<OneOrMany>>,
     pub protocol: Option<Spanned<String>>,
+    pub service: Option<Spanned<OneOrMany>>,
     pub description: Option<Spanned<String>>,
 }
 
@@ -106,7 +107,7 @@ impl<'de> Deserialize<'de> for OneOrMany {
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = OneOrMany;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(r#"a port number (22) or a range as a string ("8000-8100") for `port`, a host name, address or selector for `from`/`to`, or a list of them"#)
+                f.write_str(r#"a port number (22) or a range as a string ("8000-8100") for `port`, a host name, address or selector for `from`/`to`, a service name for `service`, or a list of them"#)
             }
             fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<OneOrMany, E> {
                 Ok(OneOrMany {
