@@ -252,8 +252,7 @@ fn compile_allow(allow: &Allow, hosts: &[Host], out: &mut BTreeMap<usize, Vec<Si
         return;
     }
     let (from_nets, from_names, sport) = side(allow.from);
-    // A service with a fixed client port (DHCP's 68) sends from it, not from the ephemeral range.
-    let sport = allow.source_port.map(PortRange::single).or(sport);
+    let sport = allow.source.ports(sport);
     let (to_nets, to_names, _) = side(allow.to);
     let rule = |direction, peers: Vec<IpNet>, peer_hosts| SiteRule {
         flow: FlowId::allow(&allow.name),
@@ -439,7 +438,7 @@ pub fn compile_gateways(
                 allow,
                 from,
                 to,
-                source_ports: allow.source_port.map(PortRange::single).or(match allow.from {
+                source_ports: allow.source.ports(match allow.from {
                     AllowEnd::Host(f) => hosts[f].source_ports,
                     AllowEnd::Network(_) => None,
                 }),

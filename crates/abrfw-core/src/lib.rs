@@ -52,5 +52,5 @@ pub use links::{Link, links};
 pub use os::{GATEWAY_OS, Os};
 pub use render::{Files, Numbering};
 pub use role::{Component, Role};
-pub use services::{SERVICES, Service, ServicePort};
+pub use services::{SERVICES, Service, ServicePort, SourcePort};
 pub use topology::Topology;

@@ -18,9 +18,33 @@ pub struct ServicePort {
     pub protocol: Protocol,
     /// The responder's port(s).
     pub ports: PortRange,
-    /// The initiator's fixed source port, for the few services that use one (the DHCP
-    /// client sends from 68); `None` when it uses its OS ephemeral range as usual.
-    pub source_port: Option<u16>,
+    /// The initiator's source ports.
+    pub source: SourcePort,
+}
+
+/// The source ports a service's client sends from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "kind", content = "port", rename_all = "kebab-case")]
+pub enum SourcePort {
+    /// Its OS ephemeral range (or the host's `ephemeral_ports`), as most clients do.
+    Ephemeral,
+    /// One fixed port (the DHCP client's 68).
+    Fixed(u16),
+    /// Any port: clients differ (ntpd and the Windows Time service send from 123, chrony and
+    /// systemd-timesyncd from an ephemeral port).
+    Any,
+}
+
+impl SourcePort {
+    /// The source ports a rule matches, given the initiator's ephemeral range (`None` for
+    /// an end outside the site, whose range is unknown): `None` means any port.
+    pub fn ports(self, ephemeral: Option<PortRange>) -> Option<PortRange> {
+        match self {
+            SourcePort::Ephemeral => ephemeral,
+            SourcePort::Fixed(p) => Some(PortRange::single(p)),
+            SourcePort::Any => None,
+        }
+    }
 }
 
 /// A site service: a name an `[[allow]]` can use, what it is, its ports and where they are
@@ -41,7 +65,7 @@ const fn tcp(port: u16) -> ServicePort {
     ServicePort {
         protocol: Protocol::Tcp,
         ports: PortRange::single(port),
-        source_port: None,
+        source: SourcePort::Ephemeral,
     }
 }
 
@@ -49,7 +73,7 @@ const fn udp(port: u16) -> ServicePort {
     ServicePort {
         protocol: Protocol::Udp,
         ports: PortRange::single(port),
-        source_port: None,
+        source: SourcePort::Ephemeral,
     }
 }
 
@@ -83,7 +107,7 @@ pub const SERVICES: &[Service] = &[
             ServicePort {
                 protocol: Protocol::Tcp,
                 ports: RPC_DYNAMIC,
-                source_port: None,
+                source: SourcePort::Ephemeral,
             },
             udp(53),
             udp(88),
@@ -98,7 +122,7 @@ pub const SERVICES: &[Service] = &[
         ports: &[ServicePort {
             protocol: Protocol::Udp,
             ports: PortRange::single(67),
-            source_port: Some(68),
+            source: SourcePort::Fixed(68),
         }],
         source: "RFC 2131 (Dynamic Host Configuration Protocol), section 4.1",
     },
@@ -123,8 +147,12 @@ pub const SERVICES: &[Service] = &[
     Service {
         name: "ntp",
         description: "NTP: time synchronisation (Kerberos needs clocks within five minutes)",
-        ports: &[udp(123)],
-        source: "RFC 5905 section 7.2",
+        ports: &[ServicePort {
+            protocol: Protocol::Udp,
+            ports: PortRange::single(123),
+            source: SourcePort::Any,
+        }],
+        source: "RFC 5905 section 7.2 (ntpd and the Windows Time service send from 123, other clients from an ephemeral port)",
     },
     Service {
         name: "rdp",
@@ -181,9 +209,10 @@ impl Service {
     pub fn ports_text(&self) -> String {
         let mut groups: Vec<(Protocol, Vec<String>)> = Vec::new();
         for p in self.ports {
-            let text = match p.source_port {
-                Some(s) => format!("{} (from {s})", p.ports),
-                None => p.ports.to_string(),
+            let text = match p.source {
+                SourcePort::Fixed(s) => format!("{} (from {s})", p.ports),
+                SourcePort::Any => format!("{} (from any port)", p.ports),
+                SourcePort::Ephemeral => p.ports.to_string(),
             };
             match groups.last_mut() {
                 Some((protocol, list)) if *protocol == p.protocol => list.push(text),
@@ -229,5 +258,9 @@ mod tests {
         assert_eq!(service("dns").unwrap().ports_text(), "tcp 53; udp 53");
         assert_eq!(service("smtp").unwrap().ports_text(), "tcp 25,587");
         assert_eq!(service("dhcp").unwrap().ports_text(), "udp 67 (from 68)");
+        assert_eq!(
+            service("ntp").unwrap().ports_text(),
+            "udp 123 (from any port)"
+        );
     }
 }

@@ -3,6 +3,7 @@
 mod hazards;
 mod limits;
 mod lockout;
+mod outbound;
 mod raw;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -16,6 +17,7 @@ use crate::diagnostic::{Diagnostic, TopologyError};
 use crate::ir::{Log, Policy, PortRange, Protocol, address_text};
 use crate::os::Os;
 use crate::role::Role;
+use crate::services::SourcePort;
 use raw::{OneOrMany, RawAllow, RawGateway, RawPort, RawTopology, RawZone};
 
 pub use limits::{
@@ -208,9 +210,9 @@ pub struct Allow {
     pub protocol: Protocol,
     /// Destination port or range.
     pub ports: PortRange,
-    /// The source port the `from` end sends from when the service fixes one (the DHCP
-    /// client's 68); `None` for the `from` host's ephemeral range.
-    pub source_port: Option<u16>,
+    /// The source ports the `from` end sends from: its ephemeral range, unless the service
+    /// says otherwise (the DHCP client's 68; any port for NTP).
+    pub source: SourcePort,
     /// The built-in service (`service = "dns"`) this protocol and port come from; `None` for
     /// `port`/`protocol`.
     pub service: Option<&'static str>,
@@ -391,6 +393,7 @@ impl Resolver<'_> {
         };
         let name_spans: Vec<Range<usize>> = raw.hosts.iter().map(|h| h.name.span()).collect();
         let mut warnings = lockout::warnings(&topology, &name_spans);
+        warnings.extend(outbound::warnings(&topology, &name_spans));
         warnings.extend(hazards::internet_wide(&raw));
         if self.diagnostics.is_empty() {
             // Allows are resolved one to one with the raw ones only when none failed.
@@ -1064,7 +1067,7 @@ impl Resolver<'_> {
                         to: *t,
                         protocol: p.protocol,
                         ports: p.ports,
-                        source_port: p.source_port,
+                        source: p.source,
                         service: p.service,
                         from_selector: from_selector.clone(),
                         to_selector: to_selector.clone(),
@@ -1081,7 +1084,10 @@ impl Resolver<'_> {
     fn allow_ports(&mut self, raw: &RawAllow) -> Vec<AllowPort> {
         let mut out: Vec<AllowPort> = Vec::new();
         let mut push = |p: AllowPort| {
-            if !out.iter().any(|o| (o.protocol, o.ports) == (p.protocol, p.ports)) {
+            if !out
+                .iter()
+                .any(|o| (o.protocol, o.ports) == (p.protocol, p.ports))
+            {
                 out.push(p);
             }
         };
@@ -1123,7 +1129,7 @@ impl Resolver<'_> {
                         push(AllowPort {
                             protocol: p.protocol,
                             ports: p.ports,
-                            source_port: p.source_port,
+                            source: p.source,
                             service: Some(s.name),
                         });
                     }
@@ -1158,7 +1164,7 @@ impl Resolver<'_> {
                     push(AllowPort {
                         protocol,
                         ports: range,
-                        source_port: None,
+                        source: SourcePort::Ephemeral,
                         service: None,
                     });
                 }
@@ -1172,7 +1178,7 @@ impl Resolver<'_> {
 struct AllowPort {
     protocol: Protocol,
     ports: PortRange,
-    source_port: Option<u16>,
+    source: SourcePort,
     service: Option<&'static str>,
 }
 

@@ -1,0 +1,89 @@
+//! Warnings for hosts whose outbound traffic is dropped (errors with `--strict`): a rule set
+//! that closes outbound connections also closes the services every host relies on, which no
+//! Acronis flow opens.
+//!
+//! - DNS: the vendor notes that agents find the management server by name through DNS or the
+//!   hosts file; a host with outbound drop and no `[[allow]]` from it to UDP 53 resolves no
+//!   name.
+//! - Active Directory: a Windows host with outbound drop and no `[[allow]]` from it to
+//!   Kerberos (88) cannot log a domain user on, renew its machine password or apply group
+//!   policy (Microsoft KB 832017 lists what a domain member needs: `service = "ad"`).
+
+use std::ops::Range;
+
+use crate::diagnostic::Diagnostic;
+use crate::ir::{Policy, Protocol};
+use crate::topology::lockout::{end_has, families};
+use crate::topology::{Allow, AllowEnd, Host, Topology};
+
+/// Whether host `i`'s rule set drops outbound connections no rule allows: under
+/// `policy = "drop"` a rule set filters both directions.
+pub(crate) fn outbound_drops(topology: &Topology, _host: usize) -> bool {
+    topology.options.policy == Policy::Drop
+}
+
+/// Whether some `[[allow]]` gives host `i` an outbound rule to `port` over `protocol`: it is
+/// the `from` end, and the `to` end has an address of one of the host's families.
+fn opens_outbound(topology: &Topology, i: usize, protocol: Protocol, port: u16) -> bool {
+    let host = &topology.hosts[i];
+    topology.allows.iter().any(|a: &Allow| {
+        a.from == AllowEnd::Host(i)
+            && a.to != a.from
+            && a.protocol == protocol
+            && a.ports.contains(port)
+            && families(host)
+                .into_iter()
+                .any(|f| end_has(a.to, f, &topology.hosts))
+    })
+}
+
+/// One warning per host with an OS and outbound drop that no `[[allow]]` lets resolve names
+/// (UDP 53), and one per such Windows host that no `[[allow]]` lets reach Kerberos (88).
+/// `name_spans[i]` is where host `i`'s name is written.
+pub(crate) fn warnings(topology: &Topology, name_spans: &[Range<usize>]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (i, (host, span)) in topology.hosts.iter().zip(name_spans).enumerate() {
+        let Some(os) = host.os else { continue };
+        if !outbound_drops(topology, i) {
+            continue;
+        }
+        if !opens_outbound(topology, i, Protocol::Udp, 53) {
+            out.push(dns_warning(host, span.clone()));
+        }
+        if os.is_windows()
+            && !opens_outbound(topology, i, Protocol::Tcp, 88)
+            && !opens_outbound(topology, i, Protocol::Udp, 88)
+        {
+            out.push(ad_warning(host, span.clone()));
+        }
+    }
+    out
+}
+
+fn dns_warning(host: &Host, span: Range<usize>) -> Diagnostic {
+    Diagnostic::new(
+        format!(
+            "host {:?} cannot resolve names: policy \"drop\" closes its outbound traffic and no [[allow]] rule lets it reach DNS (udp 53)",
+            host.name
+        ),
+        span,
+    )
+    .help(format!(
+        "agents find the management server by name through DNS or the hosts file: add [[allow]] name = \"dns\", from = \"{}\" (or \"all\"), to = \"<resolver>\", service = \"dns\"; or set policy = \"fragment\"",
+        host.name
+    ))
+}
+
+fn ad_warning(host: &Host, span: Range<usize>) -> Diagnostic {
+    Diagnostic::new(
+        format!(
+            "Windows host {:?} cannot reach Active Directory: policy \"drop\" closes its outbound traffic and no [[allow]] rule lets it reach Kerberos (88)",
+            host.name
+        ),
+        span,
+    )
+    .help(format!(
+        "a domain member needs its domain controllers (KB 832017): add [[allow]] name = \"ad\", from = \"{}\" (or \"role:...\"), to = \"<domain controllers>\", service = \"ad\"; or set policy = \"fragment\"",
+        host.name
+    ))
+}
