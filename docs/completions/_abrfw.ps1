@@ -29,6 +29,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a topology and summarise what it compiles to')
             [CompletionResult]::new('flows', 'flows', [CompletionResultType]::ParameterValue, 'Print the flow catalog of a release')
             [CompletionResult]::new('releases', 'releases', [CompletionResultType]::ParameterValue, 'List the built-in releases (and one loaded with --catalog)')
+            [CompletionResult]::new('services', 'services', [CompletionResultType]::ParameterValue, 'List the site services an [[allow]] can name with `service = ...`, with their ports')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Compare a site under two releases, or two versions of a site; exit 1 when they differ')
             [CompletionResult]::new('example', 'example', [CompletionResultType]::ParameterValue, 'Print the built-in example topology (a starting point for your own site)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (e.g. `abrfw completions bash > /etc/bash_completion.d/abrfw`)')
@@ -78,6 +79,12 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
         }
         'abrfw;releases' {
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Load a release catalog of your own (TOML, see docs/releases.md) and list it too')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'abrfw;services' {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -170,6 +177,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a topology and summarise what it compiles to')
             [CompletionResult]::new('flows', 'flows', [CompletionResultType]::ParameterValue, 'Print the flow catalog of a release')
             [CompletionResult]::new('releases', 'releases', [CompletionResultType]::ParameterValue, 'List the built-in releases (and one loaded with --catalog)')
+            [CompletionResult]::new('services', 'services', [CompletionResultType]::ParameterValue, 'List the site services an [[allow]] can name with `service = ...`, with their ports')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Compare a site under two releases, or two versions of a site; exit 1 when they differ')
             [CompletionResult]::new('example', 'example', [CompletionResultType]::ParameterValue, 'Print the built-in example topology (a starting point for your own site)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (e.g. `abrfw completions bash > /etc/bash_completion.d/abrfw`)')
@@ -192,6 +200,9 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             break
         }
         'abrfw;help;releases' {
+            break
+        }
+        'abrfw;help;services' {
             break
         }
         'abrfw;help;diff' {

@@ -58,6 +58,9 @@ _abrfw() {
             abrfw,schema)
                 cmd="abrfw__subcmd__schema"
                 ;;
+            abrfw,services)
+                cmd="abrfw__subcmd__services"
+                ;;
             abrfw__subcmd__help,check)
                 cmd="abrfw__subcmd__help__subcmd__check"
                 ;;
@@ -100,6 +103,9 @@ _abrfw() {
             abrfw__subcmd__help,schema)
                 cmd="abrfw__subcmd__help__subcmd__schema"
                 ;;
+            abrfw__subcmd__help,services)
+                cmd="abrfw__subcmd__help__subcmd__services"
+                ;;
             *)
                 ;;
         esac
@@ -107,7 +113,7 @@ _abrfw() {
 
     case "${cmd}" in
         abrfw)
-            opts="-h -V --help --version compile check flows releases diff example completions man explain query graph schema inventory help"
+            opts="-h -V --help --version compile check flows releases services diff example completions man explain query graph schema inventory help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -349,7 +355,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__help)
-            opts="compile check flows releases diff example completions man explain query graph schema inventory help"
+            opts="compile check flows releases services diff example completions man explain query graph schema inventory help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,6 +564,20 @@ _abrfw() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abrfw__subcmd__help__subcmd__services)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abrfw__subcmd__inventory)
             opts="-h --example --release --catalog --strict --tree --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -677,6 +697,24 @@ _abrfw() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abrfw__subcmd__services)
+            opts="-h --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

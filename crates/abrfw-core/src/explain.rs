@@ -92,6 +92,13 @@ pub enum Origin {
     Allow {
         /// The allow rule's name.
         name: String,
+        /// The built-in service (`service = "dns"`) the rule's protocol and port come from;
+        /// `None` for one written with `port`.
+        service: Option<&'static str>,
+        /// The `from`/`to` item that selected this host (`role:agent`, `all`, its name).
+        selected_by: Vec<String>,
+        /// The items of the other side that selected the rule's peers, sorted.
+        peers_selected_by: Vec<String>,
     },
 }
 
@@ -476,10 +483,7 @@ fn origin(
     ms_hosts: &[String],
 ) -> Origin {
     let Some(flow) = rule.flow.catalog_id().and_then(|id| release.flow(id)) else {
-        let name = rule.flow.allow_name().unwrap_or(&rule.flow);
-        return Origin::Allow {
-            name: name.to_owned(),
-        };
+        return allow_origin(topology, host, rule);
     };
     let (mine, theirs) = match rule.direction {
         Direction::Inbound => (flow.responder, flow.initiator),
@@ -503,6 +507,52 @@ fn origin(
         source: flow.source,
         conditions,
     })
+}
+
+/// The `[[allow]]` behind a rule: its name, its service, and the selectors of both sides
+/// (the host's end, and the other ends whose addresses are among the rule's peers).
+fn allow_origin(topology: &Topology, host: &Host, rule: &Rule) -> Origin {
+    let name = rule.flow.allow_name().unwrap_or(&rule.flow);
+    let me = topology.hosts.iter().position(|h| h.name == host.name);
+    let in_peers = |end: AllowEnd| -> bool {
+        let nets: Vec<ipnet::IpNet> = match end {
+            AllowEnd::Host(i) => topology.hosts[i].addresses.clone(),
+            AllowEnd::Network(n) => vec![n],
+        };
+        nets.iter().any(|n| match n {
+            ipnet::IpNet::V4(n) => rule.peers.v4.contains(n),
+            ipnet::IpNet::V6(n) => rule.peers.v6.contains(n),
+        })
+    };
+    let mut service = None;
+    let mut selected_by: Vec<String> = Vec::new();
+    let mut peers_selected_by: Vec<String> = Vec::new();
+    for a in topology.allows.iter().filter(|a| {
+        a.name == name && a.protocol == rule.protocol && a.ports == rule.destination_port
+    }) {
+        let (mine, mine_by, theirs, theirs_by) = match rule.direction {
+            Direction::Inbound => (a.to, &a.to_selector, a.from, &a.from_selector),
+            Direction::Outbound => (a.from, &a.from_selector, a.to, &a.to_selector),
+        };
+        if me.is_none_or(|m| mine != AllowEnd::Host(m)) || !in_peers(theirs) {
+            continue;
+        }
+        service = service.or(a.service);
+        if !selected_by.contains(mine_by) {
+            selected_by.push(mine_by.clone());
+        }
+        if !peers_selected_by.contains(theirs_by) {
+            peers_selected_by.push(theirs_by.clone());
+        }
+    }
+    selected_by.sort();
+    peers_selected_by.sort();
+    Origin::Allow {
+        name: name.to_owned(),
+        service,
+        selected_by,
+        peers_selected_by,
+    }
 }
 
 /// The site facts that let a flow apply: its phase is selected, the management-server condition

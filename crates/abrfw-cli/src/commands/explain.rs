@@ -260,8 +260,26 @@ fn text(e: &Explanation) -> String {
                     let _ = writeln!(t, "              {fact}");
                 }
             }
-            Origin::Allow { name } => {
-                let _ = writeln!(t, "  because:    [[allow]] {name} in the topology");
+            Origin::Allow {
+                name,
+                service,
+                selected_by,
+                peers_selected_by,
+            } => {
+                let service = service.map_or_else(String::new, |s| format!(", service {s:?}"));
+                let _ = writeln!(t, "  because:    [[allow]] {name} in the topology{service}");
+                let (mine, theirs) = match r.direction {
+                    Direction::Inbound => ("to", "from"),
+                    Direction::Outbound => ("from", "to"),
+                };
+                if !selected_by.is_empty() {
+                    let _ = writeln!(
+                        t,
+                        "              `{mine}` {} selects this host, `{theirs}` {} selects the peers",
+                        quoted(selected_by),
+                        quoted(peers_selected_by)
+                    );
+                }
             }
         }
     }
@@ -320,4 +338,13 @@ fn text(e: &Explanation) -> String {
         }
     }
     t
+}
+
+/// `"a", "b"`: selector items as the topology writes them.
+fn quoted(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("{i:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

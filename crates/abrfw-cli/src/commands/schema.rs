@@ -23,6 +23,7 @@ pub fn run(out: &mut dyn std::io::Write) -> Result<Outcome> {
 
 /// The schema, built from the core's tables.
 pub fn schema() -> Value {
+    let services = abrfw_core::services::names();
     let releases: Vec<&str> = Catalog::builtin().releases().iter().map(|r| r.id).collect();
     let os: Vec<&str> = Os::ALL.iter().map(|o| o.as_str()).collect();
     // Core's list of gateway OSes (the backend table's tests check each has a gateway backend),
@@ -194,7 +195,17 @@ pub fn schema() -> Value {
             "allow": {
                 "type": "object",
                 "additionalProperties": false,
-                "required": ["name", "from", "to", "port"],
+                "required": ["name", "from", "to"],
+                "oneOf": [
+                    { "required": ["port"], "not": { "required": ["service"] } },
+                    {
+                        "required": ["service"],
+                        "allOf": [
+                            { "not": { "required": ["port"] } },
+                            { "not": { "required": ["protocol"] } },
+                        ],
+                    },
+                ],
                 "properties": {
                     "name": { "$ref": "#/$defs/name" },
                     "from": { "$ref": "#/$defs/selectors" },
@@ -207,6 +218,13 @@ pub fn schema() -> Value {
                         ],
                     },
                     "protocol": { "enum": ["tcp", "udp"] },
+                    "service": {
+                        "description": "A built-in site service, or a list of them, instead of port and protocol (`abrfw services` lists them).",
+                        "oneOf": [
+                            { "enum": services },
+                            { "type": "array", "minItems": 1, "items": { "enum": services } },
+                        ],
+                    },
                     "description": {
                         "description": "Text for rule comments: printable, one line.",
                         "type": "string",

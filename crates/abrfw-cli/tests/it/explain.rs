@@ -21,7 +21,7 @@ pub fn check_golden(dir: &Path, produced: &BTreeMap<PathBuf, String>) {
 
 /// The questions asked of each fixture site, besides every host's full explanation in text:
 /// (topology, host, extra arguments). Each gives a text and a JSON reference.
-const QUESTIONS: [(&str, &str, &[&str]); 13] = [
+const QUESTIONS: [(&str, &str, &[&str]); 15] = [
     ("example", "ams", &["--port", "445"]),
     ("example", "ams", &["--port", "25001"]),
     ("example", "linux-agent", &["--port", "445"]),
@@ -38,6 +38,9 @@ const QUESTIONS: [(&str, &str, &[&str]); 13] = [
     ("nodns-nomgmt", "tuned-agent", &["--port", "9900"]),
     ("install-only", "ams", &["--port", "9876"]),
     ("zones", "office-linux", &["--peer", "vcenter"]),
+    // Site services and selectors: the service and the selector behind each allow rule.
+    ("example", "linux-agent", &["--port", "53"]),
+    ("example", "ams", &["--port", "3389"]),
     // A [[gateway]]: its forward rules and the flows behind them.
     ("zones", "fw-linux", &["--port", "3389"]),
     ("zones", "fw-linux", &["--peer", "vmware-va"]),

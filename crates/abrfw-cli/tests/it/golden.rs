@@ -99,6 +99,7 @@ golden_tests! {
     golden_pf => "pf",
     golden_pf_fragment => "pf-fragment",
     golden_selectors => "selectors",
+    golden_services => "services",
     golden_windows_policy => "windows-policy",
     golden_zones => "zones",
 }

@@ -15,7 +15,9 @@ fn site(dir: &std::path::Path, text: &str) -> String {
 
 const LINUX: &str = "[[host]]\nname = \"lx\"\nos = \"linux\"\naddresses = [\"10.0.0.1\"]\nroles = [\"agent\"]\n\n\
     [[host]]\nname = \"win\"\nos = \"windows\"\naddresses = [\"10.0.0.2\"]\nroles = [\"agent\"]\n\n\
-    [[host]]\nname = \"peer\"\naddresses = [\"10.0.0.3\"]\nroles = [\"online-storage\"]\n";
+    [[host]]\nname = \"peer\"\naddresses = [\"10.0.0.3\"]\nroles = [\"online-storage\"]\n\n\
+    [[allow]]\nname = \"dns\"\nfrom = \"all\"\nto = [\"10.0.0.53\", \"fd00::53\"]\nservice = \"dns\"\n\n\
+    [[allow]]\nname = \"ad\"\nfrom = \"win\"\nto = \"10.0.0.53\"\nservice = \"ad\"\n";
 
 #[test]
 fn fixture_sites_get_exactly_the_recorded_lockout_warnings() {
@@ -166,4 +168,64 @@ fn addresses_that_cover_the_internet_warn_and_fail_under_strict() {
         stderr.contains("error: peer address \"0.0.0.0/0\" covers the Internet"),
         "{stderr}"
     );
+}
+
+/// Outbound drop without DNS (every host with an OS) or without Active Directory (Windows):
+/// a located warning each, errors under `--strict`; a `service` or a `port` rule that opens
+/// the port silences it, TCP 53 alone or an inbound rule does not, and so does a fragment.
+#[test]
+fn outbound_drop_without_dns_or_ad_warns_and_fails_under_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = "[[host]]\nname = \"lx\"\nos = \"linux\"\naddresses = [\"10.0.0.1\"]\nroles = [\"agent\"]\n\n\
+        [[host]]\nname = \"win\"\nos = \"windows\"\naddresses = [\"10.0.0.2\"]\nroles = [\"agent\"]\n\n\
+        [[allow]]\nname = \"admin\"\nfrom = \"10.9.0.0/24\"\nto = [\"lx\", \"win\"]\nservice = [\"ssh\", \"rdp\"]\n";
+    let path = site(dir.path(), hosts);
+    let run = abrfw(&["check", &path]);
+    assert_eq!(run.status.code(), Some(0));
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    assert!(stderr.contains(&format!("warning: host \"lx\" cannot resolve names: policy \"drop\" closes its outbound traffic and no [[allow]] rule lets it reach DNS (udp 53)\n --> {path}:2:8")), "{stderr}");
+    assert!(stderr.contains(&format!("warning: host \"win\" cannot resolve names: policy \"drop\" closes its outbound traffic and no [[allow]] rule lets it reach DNS (udp 53)\n --> {path}:8:8")), "{stderr}");
+    assert!(stderr.contains(&format!("warning: Windows host \"win\" cannot reach Active Directory: policy \"drop\" closes its outbound traffic and no [[allow]] rule lets it reach Kerberos (88)\n --> {path}:8:8")), "{stderr}");
+    assert!(stderr.contains("service = \"dns\""), "{stderr}");
+    assert!(stderr.contains("service = \"ad\""), "{stderr}");
+    assert_eq!(stderr.matches("warning: ").count(), 3, "{stderr}");
+    let strict = abrfw(&["check", "--strict", &path]);
+    assert_eq!(strict.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(strict.stderr).unwrap(),
+        stderr.replace("warning: ", "error: ")
+    );
+
+    // TCP 53 only, or DNS and Kerberos inbound, do not count.
+    let wrong = format!(
+        "{hosts}\n[[allow]]\nname = \"tcp53\"\nfrom = \"lx\"\nto = \"10.0.0.53\"\nport = 53\n\n\
+         [[allow]]\nname = \"inbound\"\nfrom = \"10.0.0.53\"\nto = \"win\"\nservice = [\"dns\", \"ad\"]\n"
+    );
+    let run = abrfw(&["check", &site(dir.path(), &wrong)]);
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    assert_eq!(stderr.matches("warning: ").count(), 3, "{stderr}");
+
+    // The services, or a plain UDP 53 rule and a Kerberos port, silence them.
+    for fix in [
+        "[[allow]]\nname = \"dns\"\nfrom = \"all\"\nto = \"10.0.0.53\"\nservice = \"dns\"\n\n\
+         [[allow]]\nname = \"ad\"\nfrom = \"win\"\nto = \"10.0.0.53\"\nservice = \"ad\"\n",
+        "[[allow]]\nname = \"dns\"\nfrom = [\"lx\", \"win\"]\nto = \"10.0.0.53\"\nport = 53\nprotocol = \"udp\"\n\n\
+         [[allow]]\nname = \"krb\"\nfrom = \"win\"\nto = \"10.0.0.53\"\nport = 88\n",
+    ] {
+        let run = abrfw(&[
+            "check",
+            "--strict",
+            &site(dir.path(), &format!("{hosts}\n{fix}")),
+        ]);
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(run.stderr.is_empty());
+    }
+    let fragment = format!("[options]\npolicy = \"fragment\"\n\n{hosts}");
+    let run = abrfw(&["check", "--strict", &site(dir.path(), &fragment)]);
+    assert_eq!(run.status.code(), Some(0));
 }
