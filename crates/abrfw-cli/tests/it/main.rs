@@ -23,6 +23,7 @@ mod props;
 mod query;
 mod rollout;
 mod scale;
+mod services;
 mod support;
 mod tree;
 mod validate;
