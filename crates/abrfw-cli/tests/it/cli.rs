@@ -201,3 +201,41 @@ fn completions_and_man_page_come_from_the_argument_definitions() {
     let man = stdout_ok(&["man"]);
     assert!(man.starts_with(".ie") && man.contains(".SH NAME"));
 }
+
+/// `abrfw services` lists every built-in service with its ports (table), and in JSON each with
+/// its protocols, ports, source ports and the document they come from.
+#[test]
+fn services_lists_the_built_in_services() {
+    let table = stdout_ok(&["services"]);
+    assert!(table.starts_with("NAME "), "{table}");
+    for s in abrfw_core::SERVICES {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with(&format!("{} ", s.name)) && l.contains(&s.ports_text())),
+            "{} missing: {table}",
+            s.name
+        );
+    }
+    assert!(
+        table.contains("tcp 53; udp 53") && table.contains("udp 67 (from 68)"),
+        "{table}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_ok(&["services", "--format", "json"])).unwrap();
+    let list = json["services"].as_array().unwrap();
+    assert_eq!(list.len(), abrfw_core::SERVICES.len());
+    let ad = list.iter().find(|s| s["name"] == "ad").unwrap();
+    assert!(ad["source"].as_str().unwrap().contains("KB 832017"));
+    assert!(
+        ad["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["protocol"] == "udp"
+                && p["ports"]["first"] == 88
+                && p["source"]["kind"] == "ephemeral")
+    );
+    let ntp = list.iter().find(|s| s["name"] == "ntp").unwrap();
+    assert_eq!(ntp["ports"][0]["source"]["kind"], "any");
+}
