@@ -555,6 +555,7 @@ mod tests {
             roles: vec![abrfw_core::Role::Agent],
             release: abrfw_core::ReleaseId("abr-11.5"),
             policy,
+            outbound: abrfw_core::Outbound::Drop,
             log: abrfw_core::Log::Off,
             addresses: Peers::from_nets(["192.0.2.1/32".parse().unwrap()]),
             rules: rules.into(),
