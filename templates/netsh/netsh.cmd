@@ -5,7 +5,7 @@ rem Run as Administrator on Windows Vista / Server 2008 or later. Safe to run ag
 rem 1. Rename abrfw's current rules (names starting with {{ v.h.prefix }}) to {{ v.h.retired }}; they keep filtering.
 rem 2. Add the new rules.
 {%- if v.h.drop %}
-rem 3. Turn the firewall on and block what no rule allows, inbound and outbound (policy drop).
+rem 3. Turn the firewall on and block what no rule allows, {{ v.h.blocks }} (policy drop).
 {%- endif %}
 rem 4. Delete the {{ v.h.retired }} rules.
 rem If step 1 fails, nothing is deleted. If a later step fails, the rules added so far are deleted
@@ -21,7 +21,7 @@ netsh advfirewall firewall add rule name="{{ r.name }}" dir={{ r.dir }} action=a
 {%- endfor %}
 {%- if v.h.drop %}
 netsh advfirewall set allprofiles state on || goto :add_failed
-netsh advfirewall set allprofiles firewallpolicy blockinbound,blockoutbound || goto :add_failed
+netsh advfirewall set allprofiles firewallpolicy blockinbound,{{ v.h.outbound }} || goto :add_failed
 {%- endif %}
 {%- if v.h.log %}
 rem log = "drops": dropped packets go to pfirewall.log (4 MB, then the firewall starts a new file).

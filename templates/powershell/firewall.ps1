@@ -7,7 +7,7 @@
 #    they keep filtering meanwhile.
 # 2. Add the new rules, group {{ v.group }}.
 {%- if v.drop %}
-# 3. Turn the firewall on and block what no rule allows, inbound and outbound (policy drop).
+# 3. Turn the firewall on and block what no rule allows, {{ v.blocks }} (policy drop).
 {%- endif %}
 # 4. Remove the retired rules.
 # If a step before 4 fails, the rules added so far are removed and the retired rules get their
@@ -38,7 +38,7 @@ try {
 {%- if v.drop %}
 
     $step = 'set the default policy'
-    Set-NetFirewallProfile -All -Enabled 'True' -DefaultInboundAction 'Block' -DefaultOutboundAction 'Block'
+    Set-NetFirewallProfile -All -Enabled 'True' -DefaultInboundAction 'Block' -DefaultOutboundAction '{{ v.outbound }}'
 {%- endif %}
 {%- if v.log %}
 

@@ -5,7 +5,7 @@
 # Adds abrfw's rules to ufw, each with the comment 'abrfw {{ v.generation }} FLOW', then deletes
 # the rules of earlier abrfw runs (an abrfw comment with another generation). Rules without an
 # abrfw comment are never touched. Running it again changes nothing.
-# policy = "{{ v.policy }}": {% if v.drop %}then ufw's defaults become deny incoming and deny outgoing, and ufw is enabled.{% else %}ufw's defaults and whether it is enabled stay as they are.{% endif %}
+# policy = "{{ v.policy }}": {% if v.drop %}then ufw's defaults become deny incoming and {{ v.outgoing }} outgoing, and ufw is enabled.{% else %}ufw's defaults and whether it is enabled stay as they are.{% endif %}
 #
 #   sh ufw.sh            install or replace abrfw's rules
 #   sh ufw.sh --remove   delete every rule with an abrfw comment (roll back; defaults stay)
@@ -55,7 +55,7 @@ fi
 
 if [ "$remove" = no ]; then
 	ufw default deny incoming >/dev/null
-	ufw default deny outgoing >/dev/null
+	ufw default {{ v.outgoing }} outgoing >/dev/null
 {%- if v.log %}
 	# log = "drops": ufw logs what its default policy blocks, rate-limited, as [UFW BLOCK]
 	# (ufw's own prefix: ufw cannot be given another one).

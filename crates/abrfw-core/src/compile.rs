@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use ipnet::IpNet;
 
-use crate::catalog::{Catalog, Flow, Port, Release, SourcePort};
+use crate::catalog::{Catalog, Flow, Phase, Port, Release, SourcePort};
 use crate::ir::{
     Direction, Family, FlowId, ForwardRule, GatewayRules, HostRules, Peers, PortRange, Protocol,
     ReleaseId, Rule, Rules, Zone,
@@ -160,7 +160,7 @@ pub fn compile(catalog: &Catalog, topology: &Topology) -> Result<Vec<HostRules>,
                 b.finish().into()
             }
         };
-        host_rules(host, os, topology, release.id, rules)
+        host_rules(host, os, release.id, rules)
     });
     result.sort_by(|a, b| a.host.cmp(&b.host));
     Ok(result)
@@ -171,6 +171,7 @@ pub fn compile(catalog: &Catalog, topology: &Topology) -> Result<Vec<HostRules>,
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Class<'a> {
     roles: &'a [Role],
+    phases: &'a std::collections::BTreeSet<Phase>,
     os: Option<Os>,
     source_ports: Option<PortRange>,
     acronis_port: u16,
@@ -183,6 +184,7 @@ impl<'a> Class<'a> {
         let b = Builder::new(host);
         Self {
             roles: &host.roles,
+            phases: &host.phases,
             os: host.os,
             source_ports: host.source_ports,
             acronis_port: host.acronis_port,
@@ -216,19 +218,14 @@ fn flow_rules(plans: &[Plan], hosts: &[Host], me: usize) -> Vec<Rule> {
 }
 
 /// The IR of one host around its rules.
-fn host_rules(
-    host: &Host,
-    os: Os,
-    topology: &Topology,
-    release: &'static str,
-    rules: Rules,
-) -> HostRules {
+fn host_rules(host: &Host, os: Os, release: &'static str, rules: Rules) -> HostRules {
     HostRules {
         host: host.name.clone(),
         os,
         roles: host.roles.clone(),
         release: ReleaseId(release),
-        policy: topology.options.policy,
+        policy: host.policy,
+        outbound: host.effective_outbound(),
         log: host.log,
         addresses: Peers::from_nets(host.addresses.iter().copied()),
         rules,
@@ -313,22 +310,21 @@ pub(crate) fn applicable(release: &'static Release, topology: &Topology) -> Vec<
         })
         .collect();
     let has_ms = roles.iter().any(|r| r.contains(&Role::ManagementServer));
-    let members = |c: Component| -> Vec<usize> {
+    // A host takes part in the flows of its own phases only: one that says
+    // `phases = ["operate"]` neither opens nor accepts the remote-installation flows.
+    let members = |c: Component, phase: Phase| -> Vec<usize> {
         (0..hosts.len())
-            .filter(|&i| c.matches(&roles[i], hosts[i].os))
+            .filter(|&i| hosts[i].phases.contains(&phase) && c.matches(&roles[i], hosts[i].os))
             .collect()
     };
     release
         .flows
         .iter()
-        .filter(|f| {
-            topology.options.phases.contains(&f.phase)
-                && f.condition.holds(has_ms, topology.options.dns)
-        })
+        .filter(|f| f.condition.holds(has_ms, topology.options.dns))
         .map(|flow| Applicable {
             flow,
-            initiators: members(flow.initiator),
-            responders: members(flow.responder),
+            initiators: members(flow.initiator, flow.phase),
+            responders: members(flow.responder, flow.phase),
         })
         .filter(|a| !a.initiators.is_empty() && !a.responders.is_empty())
         .collect()
@@ -539,7 +535,7 @@ pub fn compile_gateways(
             gateway: gw.name.clone(),
             os: gw.os,
             release: ReleaseId(release.id),
-            policy: topology.options.policy,
+            policy: gw.policy,
             log: topology.options.log,
             zones: gw
                 .zones

@@ -194,6 +194,19 @@ pub enum WhyNot {
         /// The flow's phase.
         phase: Phase,
     },
+    /// The flow's phase is not among this host's own `phases` (`[[host]] phases`).
+    HostPhaseNotSelected {
+        /// The flow's phase.
+        phase: Phase,
+    },
+    /// The peer the question names does not take part in the flow's phase: its own
+    /// `phases` leave it out (an installed agent with `phases = ["operate"]`).
+    PeerPhaseNotSelected {
+        /// The peer host.
+        peer: String,
+        /// The flow's phase.
+        phase: Phase,
+    },
     /// The flow needs a management server and no host has that role.
     NeedsManagementServer,
     /// The flow applies only without a management server, and these hosts are one.
@@ -257,6 +270,12 @@ impl fmt::Display for WhyNot {
             }
             WhyNot::PhaseNotSelected { phase } => {
                 write!(f, "phase {phase} is not in [options] phases")
+            }
+            WhyNot::HostPhaseNotSelected { phase } => {
+                write!(f, "phase {phase} is not in this host's own phases")
+            }
+            WhyNot::PeerPhaseNotSelected { peer, phase } => {
+                write!(f, "phase {phase} is not in the phases of {peer}")
             }
             WhyNot::NeedsManagementServer => {
                 f.write_str("needs a management server, and no host has the management-server role")
@@ -978,8 +997,12 @@ fn why_not(
     if host.os.is_none() {
         why.push(WhyNot::HostHasNoOs);
     }
-    if !topology.options.phases.contains(&flow.phase) {
-        why.push(WhyNot::PhaseNotSelected { phase: flow.phase });
+    if !host.phases.contains(&flow.phase) {
+        why.push(if host.phases == topology.options.phases {
+            WhyNot::PhaseNotSelected { phase: flow.phase }
+        } else {
+            WhyNot::HostPhaseNotSelected { phase: flow.phase }
+        });
     }
     match flow.condition.management_server {
         Presence::Any => {}
@@ -1021,12 +1044,21 @@ fn why_not(
                 component: others[0],
                 roles: roles_for(release, others[0], hosts[p].os),
             });
+        } else if !hosts[p].phases.contains(&flow.phase) {
+            why.push(WhyNot::PeerPhaseNotSelected {
+                peer: hosts[p].name.clone(),
+                phase: flow.phase,
+            });
         } else if !share_family(host, &hosts[p]) {
             why.push(WhyNot::NoCommonFamily);
         }
     } else {
         let other_hosts: Vec<usize> = (0..hosts.len())
-            .filter(|&i| i != me && others.iter().any(|&c| plays(c, &hosts[i])))
+            .filter(|&i| {
+                i != me
+                    && hosts[i].phases.contains(&flow.phase)
+                    && others.iter().any(|&c| plays(c, &hosts[i]))
+            })
             .collect();
         if other_hosts.is_empty() {
             if others.iter().any(|&c| plays(c, host)) {

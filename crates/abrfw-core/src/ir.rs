@@ -414,6 +414,35 @@ impl Policy {
     }
 }
 
+/// What a drop-policy rule set does with outbound connections it has no rule for
+/// (`outbound`, per host or in `[options]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outbound {
+    /// Drop them (the default): the rule set filters both directions.
+    #[default]
+    Drop,
+    /// Accept them: the rule set filters inbound traffic only. The outbound allow rules are
+    /// still listed (they document the flows and count packets) but decide nothing.
+    Accept,
+}
+
+impl Outbound {
+    /// The topology spelling, `drop` or `accept`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outbound::Drop => "drop",
+            Outbound::Accept => "accept",
+        }
+    }
+
+    /// True for [`Outbound::Drop`] (serialization leaves the field out, so the IR JSON of a
+    /// site that does not use `outbound` is unchanged).
+    pub fn is_drop(&self) -> bool {
+        *self == Outbound::Drop
+    }
+}
+
 /// What a rule set logs (`[options] log`, or a host's own `log`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -466,8 +495,13 @@ pub struct HostRules {
     pub roles: Vec<Role>,
     /// The product release whose catalog was compiled (`abr-11.5`).
     pub release: ReleaseId,
-    /// Drop or fragment.
+    /// Drop or fragment (the host's own `policy`, else `[options] policy`).
     pub policy: Policy,
+    /// Under [`Policy::Drop`]: whether outbound connections without a rule are dropped or
+    /// accepted (the host's own `outbound`, else `[options] outbound`). A fragment has no
+    /// default of its own, so it is always [`Outbound::Drop`] there.
+    #[serde(default, skip_serializing_if = "Outbound::is_drop")]
+    pub outbound: Outbound,
     /// Whether the rule set logs its drops.
     #[serde(default, skip_serializing_if = "Log::is_off")]
     pub log: Log,
@@ -537,6 +571,12 @@ impl HostRules {
             self.os,
             self.roles_text()
         )
+    }
+
+    /// True when the rule set drops outbound connections it has no rule for: policy drop and
+    /// outbound drop. Under `outbound = "accept"` (or a fragment) outbound is not filtered.
+    pub fn drops_outbound(&self) -> bool {
+        self.policy == Policy::Drop && self.outbound == Outbound::Drop
     }
 
     /// The rules of one direction, in order.

@@ -46,7 +46,7 @@ pub use explain::{Explanation, GatewayExplanation, explain, explain_gateway};
 pub use ipnet;
 pub use ir::{
     AddressRun, Connection, Direction, Family, FlowId, FlowKind, ForwardRule, GatewayRules,
-    HostRules, Log, Peers, Policy, PortRange, Protocol, ReleaseId, Rule, Rules, Zone,
+    HostRules, Log, Outbound, Peers, Policy, PortRange, Protocol, ReleaseId, Rule, Rules, Zone,
 };
 pub use links::{Link, links};
 pub use os::{GATEWAY_OS, Os};

@@ -225,12 +225,18 @@ pub enum Verdict {
         /// Why.
         why: Unfiltered,
     },
+    /// The hop is the connecting host and its rule set accepts outbound connections without a
+    /// rule (`outbound = "accept"`).
+    OutboundAccepted,
 }
 
 impl Verdict {
     /// True for a verdict that lets the connection on.
     pub fn passes(&self) -> bool {
-        matches!(self, Verdict::Allow(_) | Verdict::NotFiltered { .. })
+        matches!(
+            self,
+            Verdict::Allow(_) | Verdict::NotFiltered { .. } | Verdict::OutboundAccepted
+        )
     }
 }
 
@@ -576,6 +582,12 @@ impl<'a> Site<'a> {
         if let Some(r) = fitting.first() {
             let also = fitting[1..].iter().map(|r| r.flow.to_string()).collect();
             return Verdict::Allow(self.decider(&r.flow, &r.purpose, r.source_ports, also));
+        }
+        if direction == Direction::Outbound
+            && rules.policy == Policy::Drop
+            && !rules.drops_outbound()
+        {
+            return Verdict::OutboundAccepted;
         }
         let mut reasons: Vec<DropReason> = mine
             .iter()

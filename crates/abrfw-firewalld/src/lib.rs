@@ -94,6 +94,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
         }
     }
     let drop = host.policy == Policy::Drop;
+    let out_accept = drop && !host.drops_outbound();
     let log = drop && host.log.drops();
     let target = if drop { "DROP" } else { "CONTINUE" };
     let icmp: Vec<&str> = if drop { ICMPV6.to_vec() } else { Vec::new() };
@@ -126,10 +127,15 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
                 ),
                 ingress: "HOST",
                 egress: "ANY",
-                target,
-                icmp,
+                // outbound = "accept": the host's outbound connections are not filtered.
+                target: if out_accept { "ACCEPT" } else { target },
+                icmp: if out_accept { Vec::new() } else { icmp },
                 rules: outbound.rules,
-                log_prefix: if log { "abrfw-drop-out " } else { "" },
+                log_prefix: if log && !out_accept {
+                    "abrfw-drop-out "
+                } else {
+                    ""
+                },
             },
         ],
     };

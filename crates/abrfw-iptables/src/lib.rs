@@ -152,7 +152,11 @@ pub fn render_files(host: &HostRules, opts: &Options) -> Result<RuleFiles, Error
     let header = host.header();
     finish(
         Kind::Host,
-        (host.policy, host.log),
+        (
+            host.policy,
+            host.log,
+            host.policy == Policy::Drop && !host.drops_outbound(),
+        ),
         header,
         &[CHAIN_IN, CHAIN_OUT],
         tables,
@@ -195,7 +199,7 @@ pub fn render_gateway_files(gw: &GatewayRules, opts: &Options) -> Result<RuleFil
         .collect();
     finish(
         Kind::Gateway(scope),
-        (gw.policy, gw.log),
+        (gw.policy, gw.log, false),
         header,
         &[CHAIN_FWD],
         tables,
@@ -237,7 +241,7 @@ impl Tables {
 /// Puts the views together and runs the templates.
 fn finish(
     kind: Kind,
-    (policy, log): (Policy, Log),
+    (policy, log, out_accept): (Policy, Log, bool),
     header: String,
     chain_names: &[&'static str],
     mut tables: Tables,
@@ -264,6 +268,7 @@ fn finish(
             (Kind::Gateway(_), Policy::Drop) => vec![("FORWARD", CHAIN_GW)],
         };
         let view = TableView {
+            out_accept,
             log: log.drops(),
             rate: LOG_RATE_PER_MINUTE,
             header: header.clone(),
@@ -351,6 +356,8 @@ struct IpsetTemplate<'a> {
 
 /// Everything one `*filter` file prints, decided here.
 struct TableView {
+    /// `outbound = "accept"`: OUTPUT accepts by default (hosts with policy drop).
+    out_accept: bool,
     /// Log what the default policy drops (`log = "drops"`); iptables counts per rule anyway.
     log: bool,
     /// Drop-log lines per minute.
@@ -555,6 +562,7 @@ mod tests {
             roles: vec![abrfw_core::Role::Agent],
             release: abrfw_core::ReleaseId("abr-11.5"),
             policy,
+            outbound: abrfw_core::Outbound::Drop,
             log: abrfw_core::Log::Off,
             addresses: Peers::from_nets(["192.0.2.1/32".parse().unwrap()]),
             rules: rules.into(),

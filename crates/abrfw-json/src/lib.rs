@@ -64,6 +64,11 @@ pub struct RulesFile {
     /// `drop`: the rule set is complete and denies everything else; `fragment`: only the allow
     /// rules, for the site's own firewall to jump to.
     pub policy: PolicyView,
+    /// `"accept"` when the drop-policy rule set accepts outbound connections without a rule
+    /// (`outbound = "accept"`: it filters inbound only; the outbound rules are listed all the
+    /// same); absent when outbound is dropped too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound: Option<String>,
     /// The host's own addresses and networks.
     pub addresses: Addresses,
     /// Allow rules, in the stable order every backend uses.
@@ -185,6 +190,8 @@ impl RulesFile {
                 Policy::Drop => PolicyView::Drop,
                 Policy::Fragment => PolicyView::Fragment,
             },
+            outbound: (host.policy == Policy::Drop && !host.drops_outbound())
+                .then(|| "accept".to_owned()),
             addresses: Addresses::new(&host.addresses),
             rules: host
                 .rules

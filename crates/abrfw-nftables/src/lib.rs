@@ -78,6 +78,7 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
     }
     let view = View {
         header: host.header(),
+        out_accept: host.policy == Policy::Drop && !host.drops_outbound(),
         log: host.log.drops(),
         rate: LOG_RATE_PER_MINUTE,
         counter: host.log.drops(),
@@ -131,6 +132,7 @@ fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Err
     }
     let view = View {
         header: gw.header(),
+        out_accept: false,
         log: gw.log.drops(),
         rate: LOG_RATE_PER_MINUTE,
         counter: gw.log.drops(),
@@ -187,6 +189,8 @@ struct FragmentTemplate<'a> {
 /// Everything the templates print, decided here.
 struct View {
     header: String,
+    /// `outbound = "accept"`: the output chain accepts by default (hosts with policy drop).
+    out_accept: bool,
     /// Log what the default policy drops (`log = "drops"`, complete rule sets only).
     log: bool,
     /// Drop-log lines per minute.

@@ -91,11 +91,17 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
         rules.push(RuleView::new(dir, None, from, to, rule.connection(), None));
     }
     let log = log_keyword(host.log);
+    let out_accept = host.policy == Policy::Drop && !host.drops_outbound();
     let drop = match host.policy {
         Policy::Drop => vec![
             format!("pass quick inet6 proto icmp6 all icmp6-type {{ {ICMP6_TYPES} }} no state"),
             format!("block drop in {log}quick on ! lo0 all"),
-            format!("block drop out {log}quick on ! lo0 all"),
+            if out_accept {
+                // outbound = "accept": the host's own connections are not filtered.
+                "pass out quick on ! lo0 all".to_owned()
+            } else {
+                format!("block drop out {log}quick on ! lo0 all")
+            },
         ],
         Policy::Fragment => Vec::new(),
     };
@@ -105,7 +111,11 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
         gateway: false,
         tables: tables.into_views(),
         rules,
-        drop_comment: "Everything else in and out, except on the loopback interface.",
+        drop_comment: if out_accept {
+            "Everything else in, except on the loopback interface; everything out passes (outbound = \"accept\")."
+        } else {
+            "Everything else in and out, except on the loopback interface."
+        },
         drop,
     };
     finish(PfTemplate { v: &view }.render()?)

@@ -80,8 +80,17 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
         }
     }
     let drop = host.policy == Policy::Drop;
+    // outbound = "accept": ufw's default for outgoing is allow, so only inbound is filtered.
+    let outgoing = if drop && !host.drops_outbound() {
+        "allow"
+    } else {
+        "deny"
+    };
     let mut digest = Sha256::new();
     digest.update(host.policy.as_str());
+    if outgoing == "allow" {
+        digest.update(b" outbound accept");
+    }
     for r in &rules {
         digest.update(b"\n");
         digest.update(&r.command);
@@ -94,6 +103,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
         header: host.header(),
         policy: host.policy.as_str(),
         drop,
+        outgoing,
         log: drop && host.log.drops(),
         ipv6,
         generation,
@@ -121,6 +131,8 @@ struct View {
     header: String,
     policy: &'static str,
     drop: bool,
+    /// `ufw default ... outgoing` under policy drop: `deny`, or `allow` for `outbound = "accept"`.
+    outgoing: &'static str,
     /// `ufw logging low` (`log = "drops"` with policy drop).
     log: bool,
     ipv6: bool,

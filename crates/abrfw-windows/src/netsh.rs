@@ -65,6 +65,10 @@ struct Header {
     roles: String,
     release: String,
     drop: bool,
+    /// `allowoutbound` for `outbound = "accept"`, else `blockoutbound`.
+    outbound: &'static str,
+    /// What the default policy blocks, for the step comment.
+    blocks: &'static str,
     /// Log dropped packets to pfirewall.log (`log = "drops"` with policy drop).
     log: bool,
     prefix: &'static str,
@@ -79,6 +83,16 @@ impl Header {
             roles: host.roles_text(),
             release: host.release.to_string(),
             drop: host.policy == Policy::Drop,
+            outbound: if host.drops_outbound() {
+                "blockoutbound"
+            } else {
+                "allowoutbound"
+            },
+            blocks: if host.drops_outbound() {
+                "inbound and outbound"
+            } else {
+                "inbound; outbound is allowed (outbound = \"accept\")"
+            },
             log: host.policy == Policy::Drop && host.log.drops(),
             prefix: NAME_PREFIX,
             retired: RETIRED_PREFIX,

@@ -67,6 +67,10 @@ struct View {
     roles: String,
     release: String,
     drop: bool,
+    /// `-DefaultOutboundAction`: `Allow` for `outbound = "accept"`, else `Block`.
+    outbound: &'static str,
+    /// What the default policy blocks, for the step comment.
+    blocks: &'static str,
     /// Log dropped packets to pfirewall.log (`log = "drops"` with policy drop).
     log: bool,
     /// `abrfw:*`, `abrfw-retired*`, `abrfw-retired:*` and `abrfw-retired:` as the script
@@ -118,6 +122,16 @@ impl View {
             roles: host.roles_text(),
             release: host.release.to_string(),
             drop: host.policy == Policy::Drop,
+            outbound: if host.drops_outbound() {
+                "Block"
+            } else {
+                "Allow"
+            },
+            blocks: if host.drops_outbound() {
+                "inbound and outbound"
+            } else {
+                "inbound; outbound is allowed (outbound = \"accept\")"
+            },
             log: host.policy == Policy::Drop && host.log.drops(),
             live_pattern: format!("{NAME_PREFIX}*"),
             retired_display_pattern: format!("{RETIRED_PREFIX}*"),

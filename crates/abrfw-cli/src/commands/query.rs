@@ -100,6 +100,13 @@ pub fn text(a: &Answer) -> String {
             Verdict::NotFiltered { why } => {
                 let _ = writeln!(t, "\n{n}. {}: not filtered ({why})", hop.at);
             }
+            Verdict::OutboundAccepted => {
+                let _ = writeln!(
+                    t,
+                    "\n{n}. {}: accept (outbound = \"accept\": the host does not filter its outbound connections)",
+                    hop.at
+                );
+            }
         }
     }
     let blocked: Vec<String> = a

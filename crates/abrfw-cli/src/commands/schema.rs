@@ -77,8 +77,12 @@ pub fn schema() -> Value {
                         "type": "boolean",
                     },
                     "policy": {
-                        "description": "drop: complete default-deny rule sets; fragment: allow rules only (default drop).",
+                        "description": "drop: complete default-deny rule sets; fragment: allow rules only (default drop). A host or gateway may set its own.",
                         "enum": policies,
+                    },
+                    "outbound": {
+                        "description": "drop: drop-policy rule sets drop outbound connections without a rule; accept: they filter inbound only (default drop). A host may set its own.",
+                        "enum": ["drop", "accept"],
                     },
                     "acronis_port": {
                         "description": "The Acronis port (default 9876).",
@@ -183,6 +187,20 @@ pub fn schema() -> Value {
                         "description": "This host's logging, overriding [options] log.",
                         "enum": ["drops", "off"],
                     },
+                    "policy": {
+                        "description": "This host's policy, overriding [options] policy.",
+                        "enum": policies,
+                    },
+                    "outbound": {
+                        "description": "This host's outbound default under policy drop, overriding [options] outbound: accept filters inbound only.",
+                        "enum": ["drop", "accept"],
+                    },
+                    "phases": {
+                        "description": "The phases this host takes part in, overriding [options] phases: an installed agent says [\"operate\"] and loses its remote-installation rules, and its peers theirs towards it.",
+                        "type": "array",
+                        "minItems": 1,
+                        "items": { "enum": phases },
+                    },
                     "backends": {
                         "description": "The backends compile --out-dir writes for this host (default: linux_backends on Linux, else every default backend serving its OS); each must serve its OS.",
                         "type": "array",
@@ -245,6 +263,10 @@ pub fn schema() -> Value {
                         "type": "array",
                         "minItems": 2,
                         "items": { "$ref": "#/$defs/name" },
+                    },
+                    "policy": {
+                        "description": "This gateway's policy, overriding [options] policy.",
+                        "enum": policies,
                     },
                     "backends": {
                         "description": "The backends that write its forward rules (default: linux_backends on Linux, else every gateway backend serving its OS); each must serve its OS.",

@@ -93,6 +93,7 @@ golden_tests! {
     golden_backend_choice => "backend-choice",
     golden_example => "example",
     golden_gateway_zones => "gateway-zones",
+    golden_host_policy => "host-policy",
     golden_install_only => "install-only",
     golden_logging => "logging",
     golden_nodns_nomgmt => "nodns-nomgmt",

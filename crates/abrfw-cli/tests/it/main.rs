@@ -10,6 +10,7 @@ mod explain;
 mod gateway;
 mod generated;
 mod golden;
+mod host_policy;
 mod hostile;
 mod iptables;
 mod json;

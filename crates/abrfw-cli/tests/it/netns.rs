@@ -225,7 +225,7 @@ fn first_address(nets: &[abrfw_core::ipnet::IpNet], v6: bool) -> Option<IpAddr> 
 
 /// Builds the site: a switch namespace with a bridge, one namespace per host plus an admin
 /// machine and a stranger, addresses on-link, ephemeral ranges per OS.
-fn build_site(tag: &str, site: &Path) -> (Namespaces, BTreeMap<String, Node>) {
+pub(crate) fn build_site(tag: &str, site: &Path) -> (Namespaces, BTreeMap<String, Node>) {
     let text = std::fs::read_to_string(site).unwrap();
     let catalog = abrfw_core::Catalog::builtin();
     let topo = abrfw_core::topology::parse("example", &text, &catalog).unwrap();

@@ -94,15 +94,17 @@ fn opens_admin_port(a: &Allow, host: &Host) -> bool {
 }
 
 /// One warning per host with an OS that no `[[allow]]` rule opens an administrative port to,
-/// when the policy is `drop`. `name_spans[i]` is where host `i`'s name is written.
+/// when its policy is `drop` (its own or the site's). `outbound = "accept"` changes nothing
+/// here: it opens only connections the host makes, and an administrator connects to it.
+/// `name_spans[i]` is where host `i`'s name is written.
 pub(crate) fn warnings(topology: &Topology, name_spans: &[Range<usize>]) -> Vec<Diagnostic> {
     let hosts = &topology.hosts;
     let allows = &topology.allows;
-    if topology.options.policy != Policy::Drop {
-        return Vec::new();
-    }
     let mut out = Vec::new();
     for (i, (host, span)) in hosts.iter().zip(name_spans).enumerate() {
+        if host.policy != Policy::Drop {
+            continue;
+        }
         let Some(os) = host.os else { continue };
         let ports = admin_ports(os);
         let opens = |a: &Allow, family: Family| {
@@ -201,9 +203,6 @@ pub(crate) fn gateway_warnings(topology: &Topology, raw: &[RawAllow]) -> Vec<Dia
             );
         }
         // An administrative allow between two zones that no gateway routes.
-        if topology.options.policy != Policy::Drop {
-            continue;
-        }
         let AllowEnd::Host(t) = a.to else { continue };
         let host = &topology.hosts[t];
         if !opens_admin_port(a, host) {
@@ -223,6 +222,13 @@ pub(crate) fn gateway_warnings(topology: &Topology, raw: &[RawAllow]) -> Vec<Dia
         let Some(gw) = gateway_of(topology, &host.zone) else {
             continue;
         };
+        if topology
+            .gateways
+            .iter()
+            .any(|g| g.name == gw && g.policy != Policy::Drop)
+        {
+            continue;
+        }
         out.push(
             Diagnostic::new(
                 format!(

@@ -14,7 +14,7 @@ use ipnet::IpNet;
 
 use crate::catalog::{Catalog, DEFAULT_ACRONIS_PORT, Phase, Release};
 use crate::diagnostic::{Diagnostic, TopologyError};
-use crate::ir::{Log, Policy, PortRange, Protocol, address_text};
+use crate::ir::{Log, Outbound, Policy, PortRange, Protocol, address_text};
 use crate::os::Os;
 use crate::role::Role;
 use crate::services::SourcePort;
@@ -74,6 +74,8 @@ pub struct Gateway {
     /// `backends = [...]`: the backends its files are written with, as written (checked against
     /// the backend table by the CLI, which knows it); `None` for the site's choice.
     pub backends: Option<BackendList>,
+    /// Drop (a complete forward policy) or fragment: its own `policy`, else `[options] policy`.
+    pub policy: Policy,
 }
 
 /// A list of backend names as the topology spells them, each with where it is, so that the
@@ -159,8 +161,11 @@ pub struct Options {
     pub phases: BTreeSet<Phase>,
     /// Whether the site has DNS (default `true`); `false` adds the no-DNS discovery flows.
     pub dns: bool,
-    /// Drop (complete rule set, default) or fragment.
+    /// Drop (complete rule set, default) or fragment: hosts and gateways that set none.
     pub policy: Policy,
+    /// Whether drop-policy hosts that set none drop (default) or accept outbound connections
+    /// without a rule.
+    pub outbound: Outbound,
     /// Acronis port of hosts that do not set their own (default 9876).
     pub acronis_port: u16,
     /// `log`: what every rule set logs unless its host says otherwise.
@@ -192,6 +197,32 @@ pub struct Host {
     /// `backends = [...]`: the backends its files are written with, as written; `None` for
     /// the site's choice.
     pub backends: Option<BackendList>,
+    /// Drop or fragment (its own `policy`, else `[options] policy`).
+    pub policy: Policy,
+    /// Outbound without a rule: drop or accept (its own `outbound`, else `[options]
+    /// outbound`). Only a drop policy has a default to change: see [`Host::drops_outbound`].
+    pub outbound: Outbound,
+    /// The phases whose flows it takes part in (its own `phases`, else `[options] phases`):
+    /// a flow of a phase it lacks gives neither it nor its peers a rule for it.
+    pub phases: BTreeSet<Phase>,
+}
+
+impl Host {
+    /// True when this host's rule set drops the outbound connections it has no rule for:
+    /// policy `drop` and outbound `drop` (its own values, else the site's). False under
+    /// `outbound = "accept"` and under `policy = "fragment"` (the site's firewall decides).
+    pub fn drops_outbound(&self) -> bool {
+        self.policy == Policy::Drop && self.outbound == Outbound::Drop
+    }
+
+    /// The outbound setting its rule set is written with: a fragment has no default of its
+    /// own, so it keeps [`Outbound::Drop`] (its outbound allow rules are written either way).
+    pub fn effective_outbound(&self) -> Outbound {
+        match self.policy {
+            Policy::Drop => self.outbound,
+            Policy::Fragment => Outbound::Drop,
+        }
+    }
 }
 
 /// One `[[allow]]` rule.
@@ -369,7 +400,7 @@ impl Resolver<'_> {
         let gateways: Vec<Gateway> = raw
             .gateways
             .iter()
-            .map(|g| self.gateway(g, &zones))
+            .map(|g| self.gateway(g, &zones, &options))
             .collect();
         // Gateways share the hosts' namespace: both name an output directory.
         let mut taken: BTreeSet<String> =
@@ -410,42 +441,15 @@ impl Resolver<'_> {
     }
 
     fn options(&mut self, raw: &raw::RawOptions) -> Options {
-        let mut phases = BTreeSet::new();
-        match &raw.phases {
-            None => phases.extend(Phase::ALL),
-            Some(list) => {
-                if list.get_ref().is_empty() {
-                    self.report(
-                        Diagnostic::new("`phases` is empty", list.span())
-                            .help(r#"list at least one of "install", "operate""#),
-                    );
-                }
-                for p in list.get_ref() {
-                    match Phase::from_name(p.get_ref()) {
-                        Some(phase) => {
-                            phases.insert(phase);
-                        }
-                        None => self.report(unknown(
-                            "phase",
-                            p.get_ref(),
-                            p.span(),
-                            &["install", "operate"],
-                        )),
-                    }
-                }
-            }
-        }
-        let policy = match &raw.policy {
-            None => Policy::Drop,
-            Some(p) => match p.get_ref().as_str() {
-                "drop" => Policy::Drop,
-                "fragment" => Policy::Fragment,
-                other => {
-                    self.report(unknown("policy", other, p.span(), &["drop", "fragment"]));
-                    Policy::Drop
-                }
-            },
+        let phases = match &raw.phases {
+            None => Phase::ALL.into_iter().collect(),
+            Some(list) => self.phases(list),
         };
+        let policy = raw.policy.as_ref().map_or(Policy::Drop, |p| self.policy(p));
+        let outbound = raw
+            .outbound
+            .as_ref()
+            .map_or(Outbound::Drop, |o| self.outbound(o));
         let acronis_port = raw
             .acronis_port
             .as_ref()
@@ -455,9 +459,69 @@ impl Resolver<'_> {
             phases,
             dns: raw.dns.unwrap_or(true),
             policy,
+            outbound,
             acronis_port,
             linux_backends: raw.linux_backends.as_ref().map(BackendList::from_raw),
             log,
+        }
+    }
+
+    /// `phases = ["install", "operate"]`, in `[options]` or a `[[host]]`.
+    fn phases(&mut self, list: &toml::Spanned<Vec<toml::Spanned<String>>>) -> BTreeSet<Phase> {
+        let mut phases = BTreeSet::new();
+        if list.get_ref().is_empty() {
+            self.report(
+                Diagnostic::new("`phases` is empty", list.span())
+                    .help(r#"list at least one of "install", "operate""#),
+            );
+        }
+        for p in list.get_ref() {
+            match Phase::from_name(p.get_ref()) {
+                Some(phase) => {
+                    phases.insert(phase);
+                }
+                None => self.report(unknown(
+                    "phase",
+                    p.get_ref(),
+                    p.span(),
+                    &["install", "operate"],
+                )),
+            }
+        }
+        phases
+    }
+
+    /// `policy = "drop"` or `"fragment"`.
+    fn policy(&mut self, p: &toml::Spanned<String>) -> Policy {
+        match p.get_ref().as_str() {
+            "drop" => Policy::Drop,
+            "fragment" => Policy::Fragment,
+            other => {
+                self.report(unknown(
+                    "policy",
+                    other,
+                    p.span(),
+                    &[Policy::Drop.as_str(), Policy::Fragment.as_str()],
+                ));
+                Policy::Drop
+            }
+        }
+    }
+
+    /// `outbound = "drop"` or `"accept"`.
+    fn outbound(&mut self, o: &toml::Spanned<String>) -> Outbound {
+        match o.get_ref().as_str() {
+            "drop" => Outbound::Drop,
+            "accept" => Outbound::Accept,
+            other => {
+                self.report(unknown(
+                    "outbound",
+                    other,
+                    o.span(),
+                    &[Outbound::Drop.as_str(), Outbound::Accept.as_str()],
+                ));
+                Outbound::Drop
+            }
         }
     }
 
@@ -731,6 +795,18 @@ impl Resolver<'_> {
             }
         };
         let log = raw.log.as_ref().map_or(options.log, |l| self.log(l));
+        let policy = raw
+            .policy
+            .as_ref()
+            .map_or(options.policy, |p| self.policy(p));
+        let outbound = raw
+            .outbound
+            .as_ref()
+            .map_or(options.outbound, |o| self.outbound(o));
+        let phases = match &raw.phases {
+            None => options.phases.clone(),
+            Some(list) => self.phases(list),
+        };
         Host {
             name: raw.name.get_ref().clone(),
             os,
@@ -741,10 +817,13 @@ impl Resolver<'_> {
             zone,
             log,
             backends: raw.backends.as_ref().map(BackendList::from_raw),
+            policy,
+            outbound,
+            phases,
         }
     }
 
-    fn gateway(&mut self, raw: &RawGateway, zones: &BTreeSet<&str>) -> Gateway {
+    fn gateway(&mut self, raw: &RawGateway, zones: &BTreeSet<&str>, options: &Options) -> Gateway {
         self.name("gateway", &raw.name);
         self.directory_name("gateway", &raw.name);
         let os = Os::from_name(raw.os.get_ref()).filter(|os| crate::os::GATEWAY_OS.contains(os));
@@ -861,6 +940,10 @@ impl Resolver<'_> {
                 })
                 .collect(),
             backends: raw.backends.as_ref().map(BackendList::from_raw),
+            policy: raw
+                .policy
+                .as_ref()
+                .map_or(options.policy, |p| self.policy(p)),
         }
     }
 

@@ -36,6 +36,7 @@ pub struct RawOptions {
     pub phases: Option<Spanned<Vec<Spanned<String>>>>,
     pub dns: Option<bool>,
     pub policy: Option<Spanned<String>>,
+    pub outbound: Option<Spanned<String>>,
     pub acronis_port: Option<Spanned<RawPortNumber>>,
     pub log: Option<Spanned<String>>,
     pub linux_backends: Option<Spanned<Vec<Spanned<String>>>>,
@@ -54,6 +55,9 @@ pub struct RawHost {
     pub zone: Option<Spanned<String>>,
     pub log: Option<Spanned<String>>,
     pub backends: Option<Spanned<Vec<Spanned<String>>>>,
+    pub policy: Option<Spanned<String>>,
+    pub outbound: Option<Spanned<String>>,
+    pub phases: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// One `[[gateway]]`.
@@ -66,6 +70,7 @@ pub struct RawGateway {
     #[serde(default)]
     pub interfaces: std::collections::BTreeMap<Spanned<String>, Spanned<String>>,
     pub backends: Option<Spanned<Vec<Spanned<String>>>>,
+    pub policy: Option<Spanned<String>>,
 }
 
 /// One `[[allow]]`.
