@@ -26,4 +26,5 @@ mod scale;
 mod support;
 mod tree;
 mod validate;
+mod verify;
 mod windows;
