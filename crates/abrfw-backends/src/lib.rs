@@ -351,7 +351,7 @@ pub struct Verifier {
     /// Reads the collected state.
     pub parse: fn(&str) -> Result<State, LiveError>,
     /// The state the backend's files load for a host.
-    pub expected: fn(&HostRules) -> State,
+    pub expected: fn(&HostRules) -> Result<State>,
 }
 
 impl Verifier {
@@ -362,14 +362,24 @@ impl Verifier {
 }
 
 /// Every backend `abrfw verify` reads, in the order `--tree` looks for their files.
-pub static VERIFIERS: [Verifier; 1] = [Verifier {
-    name: abrfw_nftables::NAME,
-    live_file: "nftables.live.json",
-    command: abrfw_nftables::live::LIVE_COMMAND,
-    os: LINUX,
-    parse: abrfw_nftables::live::parse_live,
-    expected: abrfw_nftables::live::expected,
-}];
+pub static VERIFIERS: [Verifier; 2] = [
+    Verifier {
+        name: abrfw_nftables::NAME,
+        live_file: "nftables.live.json",
+        command: abrfw_nftables::live::LIVE_COMMAND,
+        os: LINUX,
+        parse: abrfw_nftables::live::parse_live,
+        expected: |h| Ok(abrfw_nftables::live::expected(h)),
+    },
+    Verifier {
+        name: abrfw_iptables::NAME,
+        live_file: "iptables.live",
+        command: abrfw_iptables::live::LIVE_COMMAND,
+        os: LINUX,
+        parse: abrfw_iptables::live::parse_live,
+        expected: |h| Ok(abrfw_iptables::live::expected(h)?),
+    },
+];
 
 /// The verifier named `name`.
 pub fn verifier(name: &str) -> Option<&'static Verifier> {

@@ -228,6 +228,11 @@ pub struct State {
     pub allows: Vec<AllowRule>,
     /// Every other rule.
     pub others: Vec<OtherRule>,
+    /// In an expected state: the places (chains) the compiled rules own, when they own only
+    /// some (a fragment inside the site's own rules); live rules and policies elsewhere are
+    /// not compared. `None`: everything the live state holds is compared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<String>>,
 }
 
 /// The allow rules a host's IR gives, one per rule and address family that has peers (what
@@ -368,7 +373,19 @@ pub fn compare(expected: &State, live: &State) -> Report {
         extra.extend(left_live[n..].iter().map(|r| (*r).clone()));
     }
     pair_changed(&mut report, missing, extra);
-    let (missing_other, extra_other) = multiset_diff(&expected.others, &live.others);
+    let owned = |place: &String| {
+        expected
+            .scope
+            .as_ref()
+            .is_none_or(|scope| scope.contains(place))
+    };
+    let live_others: Vec<OtherRule> = live
+        .others
+        .iter()
+        .filter(|r| owned(&r.place))
+        .cloned()
+        .collect();
+    let (missing_other, extra_other) = multiset_diff(&expected.others, &live_others);
     report.missing_other = missing_other;
     report.extra_other = extra_other;
     let mut places: Vec<&String> = expected

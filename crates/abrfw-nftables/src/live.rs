@@ -43,6 +43,7 @@ pub fn expected(host: &HostRules) -> State {
         ..State::default()
     };
     if host.policy == Policy::Fragment {
+        state.scope = Some(vec!["abrfw_in".to_owned(), "abrfw_out".to_owned()]);
         return state;
     }
     for (chain, iface, jump, log) in [

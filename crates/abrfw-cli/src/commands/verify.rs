@@ -173,7 +173,7 @@ fn guess(host: &HostRules, text: &str) -> Result<&'static Verifier> {
 /// Reads one live state and compares it with the host's compiled rules.
 fn check(host: &HostRules, v: &'static Verifier, path: &Path, text: &str) -> Result<HostResult> {
     let live = (v.parse)(text).map_err(|e| located(path, text, v, &e))?;
-    let report = compare(&(v.expected)(host), &live);
+    let report = compare(&(v.expected)(host)?, &live);
     Ok(HostResult {
         host: host.host.clone(),
         backend: v.name,

@@ -149,3 +149,141 @@ fn unreadable_live_files_exit_2_with_a_location_and_a_hint() {
     assert_eq!(code, 2);
     assert!(stderr.contains("did you mean \"linux-agent\"?"), "{stderr}");
 }
+
+/// The NAS of a site whose peer lists are long enough for ipsets in both families.
+fn ipset_site(agents: usize) -> String {
+    let mut s = String::from(
+        "release = \"abr-11.5\"\n[options]\nphases = [\"operate\"]\npolicy = \"drop\"\n\n\
+         [[host]]\nname = \"nas\"\nos = \"linux\"\naddresses = [\"192.0.2.5\", \"2001:db8:0:1::5\"]\nroles = [\"vault-smb\", \"vault-nfs\"]\n\n\
+         [[allow]]\nname = \"admin-ssh\"\nfrom = \"192.0.2.20/32\"\nto = \"nas\"\nport = 22\n",
+    );
+    for i in 0..agents {
+        let n = 20 + 2 * i;
+        s.push_str(&format!(
+            "\n[[host]]\nname = \"agent{i}\"\nos = \"linux\"\naddresses = [\"192.0.2.{n}\", \"2001:db8:0:1::{n:x}\"]\nroles = [\"agent\"]\n"
+        ));
+    }
+    s
+}
+
+#[test]
+fn iptables_live_state_with_ipsets_matches_then_names_a_deleted_and_a_foreign_rule() {
+    if !system_tests_possible(
+        &["ip", "iptables-restore", "ip6tables-restore", "ipset"],
+        true,
+    ) {
+        return;
+    }
+    let ns = format!("abrfwvf{}i", std::process::id() % 100_000);
+    let _guard = Namespaces(vec![ns.clone()]);
+    sh(&["ip", "netns", "add", &ns]);
+    let work = tempfile::tempdir().unwrap();
+    let site = work.path().join("site.toml");
+    std::fs::write(&site, ipset_site(12)).unwrap();
+    let tree = work.path().join("out");
+    crate::support::stdout_ok(&[
+        "compile",
+        site.to_str().unwrap(),
+        "--out-dir",
+        tree.to_str().unwrap(),
+    ]);
+    let dir = tree.join("nas");
+    assert!(
+        dir.join("ipset.rules").exists(),
+        "the site must need ipsets"
+    );
+    ns_sh(
+        &ns,
+        &format!(
+            "cd {}\nipset restore -! < ipset.rules\niptables-restore < iptables.rules\nip6tables-restore < ip6tables.rules",
+            dir.display()
+        ),
+    );
+    let states = work.path().join("states");
+    std::fs::create_dir_all(states.join("nas")).unwrap();
+    let live = states.join("nas/iptables.live");
+    let dump = || {
+        let text = ns_sh(&ns, "iptables-save; ip6tables-save; ipset save");
+        std::fs::write(&live, text).unwrap();
+    };
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            site.to_str().unwrap(),
+            "--host",
+            "nas",
+            "--live",
+            live.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = abrfw(&args);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    dump();
+    let (code, stdout) = run(&[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("host nas (iptables): matches"), "{stdout}");
+    // --tree finds the same file by name.
+    let out = abrfw(&[
+        "verify",
+        site.to_str().unwrap(),
+        "--tree",
+        states.to_str().unwrap(),
+        "--backend",
+        "iptables",
+    ]);
+    let tree_out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        tree_out.contains("host nas (iptables): matches"),
+        "{tree_out}"
+    );
+
+    // Delete the admin SSH rule, add a foreign rule to INPUT, drop one agent from a set.
+    let save = ns_sh(&ns, "iptables-save");
+    let ssh = save
+        .lines()
+        .find(|l| l.contains("allow:admin-ssh:"))
+        .expect("admin-ssh rule");
+    let set = save
+        .lines()
+        .find_map(|l| {
+            l.split_whitespace()
+                .skip_while(|w| *w != "--match-set")
+                .nth(1)
+        })
+        .expect("a rule matching an ipset")
+        .to_owned();
+    let member = ns_sh(
+        &ns,
+        &format!("ipset list {set} | sed -n '/^Members:/{{n;p;q}}'"),
+    );
+    ns_sh(
+        &ns,
+        &format!(
+            "iptables {}\niptables -I INPUT 1 -p tcp --dport 8080 -j ACCEPT\nipset del {set} {}",
+            ssh.replacen("-A ", "-D ", 1),
+            member.trim()
+        ),
+    );
+    dump();
+    let (code, stdout) = run(&[]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(
+            "- missing inbound tcp 22 from 192.0.2.20 sport any (ipv4)  [allow:admin-ssh]"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "+ extra   in INPUT (ipv4): -p tcp -m tcp --dport 8080 -j ACCEPT  [not abrfw's]"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("~ changed ["), "{stdout}");
+    // The set serves two rules (SMB and NFS): both changed.
+    assert!(stdout.contains("4 difference(s)"), "{stdout}");
+}
