@@ -58,6 +58,9 @@ _abrfw() {
             abrfw,schema)
                 cmd="abrfw__subcmd__schema"
                 ;;
+            abrfw,verify)
+                cmd="abrfw__subcmd__verify"
+                ;;
             abrfw__subcmd__help,check)
                 cmd="abrfw__subcmd__help__subcmd__check"
                 ;;
@@ -100,6 +103,9 @@ _abrfw() {
             abrfw__subcmd__help,schema)
                 cmd="abrfw__subcmd__help__subcmd__schema"
                 ;;
+            abrfw__subcmd__help,verify)
+                cmd="abrfw__subcmd__help__subcmd__verify"
+                ;;
             *)
                 ;;
         esac
@@ -107,7 +113,7 @@ _abrfw() {
 
     case "${cmd}" in
         abrfw)
-            opts="-h -V --help --version compile check flows releases diff example completions man explain query graph schema inventory help"
+            opts="-h -V --help --version compile check flows releases diff example completions man explain query graph schema inventory verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -349,7 +355,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__help)
-            opts="compile check flows releases diff example completions man explain query graph schema inventory help"
+            opts="compile check flows releases diff example completions man explain query graph schema inventory verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,6 +564,20 @@ _abrfw() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abrfw__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abrfw__subcmd__inventory)
             opts="-h --example --release --catalog --strict --tree --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -677,6 +697,48 @@ _abrfw() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abrfw__subcmd__verify)
+            opts="-h --example --release --catalog --strict --host --live --tree --backend --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --release)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --live)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tree)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backend)
+                    COMPREPLY=($(compgen -W "nftables iptables" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
