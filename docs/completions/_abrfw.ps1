@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('graph', 'graph', [CompletionResultType]::ParameterValue, 'Draw the site''s connection diagram: arrows from initiator to responder, grouped by zone')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of the topology file (docs/topology.schema.json), for editors')
             [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Print an Ansible inventory of the site (JSON, which Ansible reads as YAML) for the playbook in contrib/ansible; see docs/config-management.md')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Compare a host''s live firewall with its compiled rules; exit 1 when they differ')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -172,6 +173,20 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'abrfw;verify' {
+            [CompletionResult]::new('--release', '--release', [CompletionResultType]::ParameterName, 'Compile under this release instead of the topology''s `release` (see `abrfw releases`)')
+            [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'The host whose live state --live holds')
+            [CompletionResult]::new('--live', '--live', [CompletionResultType]::ParameterName, 'The host''s live state, as the backend''s collection command prints it')
+            [CompletionResult]::new('--tree', '--tree', [CompletionResultType]::ParameterName, 'A directory of collected states: DIR/<host>/<backend file> for every host')
+            [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'The backend whose state --live holds (default: from the host''s OS and the file)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--example', '--example', [CompletionResultType]::ParameterName, 'Use the built-in example site instead of a file')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'abrfw;help' {
             [CompletionResult]::new('compile', 'compile', [CompletionResultType]::ParameterValue, 'Compile a site topology into firewall rule sets')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a topology and summarise what it compiles to')
@@ -187,6 +202,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('graph', 'graph', [CompletionResultType]::ParameterValue, 'Draw the site''s connection diagram: arrows from initiator to responder, grouped by zone')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of the topology file (docs/topology.schema.json), for editors')
             [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Print an Ansible inventory of the site (JSON, which Ansible reads as YAML) for the playbook in contrib/ansible; see docs/config-management.md')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Compare a host''s live firewall with its compiled rules; exit 1 when they differ')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -230,6 +246,9 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             break
         }
         'abrfw;help;inventory' {
+            break
+        }
+        'abrfw;help;verify' {
             break
         }
         'abrfw;help;help' {

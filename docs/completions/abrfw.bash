@@ -58,8 +58,8 @@ _abrfw() {
             abrfw,schema)
                 cmd="abrfw__subcmd__schema"
                 ;;
-            abrfw,services)
-                cmd="abrfw__subcmd__services"
+            abrfw,verify)
+                cmd="abrfw__subcmd__verify"
                 ;;
             abrfw__subcmd__help,check)
                 cmd="abrfw__subcmd__help__subcmd__check"
@@ -103,8 +103,8 @@ _abrfw() {
             abrfw__subcmd__help,schema)
                 cmd="abrfw__subcmd__help__subcmd__schema"
                 ;;
-            abrfw__subcmd__help,services)
-                cmd="abrfw__subcmd__help__subcmd__services"
+            abrfw__subcmd__help,verify)
+                cmd="abrfw__subcmd__help__subcmd__verify"
                 ;;
             *)
                 ;;
@@ -113,7 +113,7 @@ _abrfw() {
 
     case "${cmd}" in
         abrfw)
-            opts="-h -V --help --version compile check flows releases services diff example completions man explain query graph schema inventory help"
+            opts="-h -V --help --version compile check flows releases diff example completions man explain query graph schema inventory verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -355,7 +355,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__help)
-            opts="compile check flows releases services diff example completions man explain query graph schema inventory help"
+            opts="compile check flows releases diff example completions man explain query graph schema inventory verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -564,7 +564,7 @@ _abrfw() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        abrfw__subcmd__help__subcmd__services)
+        abrfw__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -704,15 +704,39 @@ _abrfw() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        abrfw__subcmd__services)
-            opts="-h --format --help"
+        abrfw__subcmd__verify)
+            opts="-h --example --release --catalog --strict --host --live --tree --backend --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --release)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --live)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tree)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backend)
+                    COMPREPLY=($(compgen -W "nftables iptables" -- "${cur}"))
+                    return 0
+                    ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)

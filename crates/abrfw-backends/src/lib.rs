@@ -13,6 +13,7 @@
 //! A new backend is a crate and a row here (checklist: `docs/backends/adding.md`).
 #![deny(missing_docs)]
 
+use abrfw_core::verify::{LiveError, State};
 use abrfw_core::{Files, GatewayRules, HostRules, Os};
 use anyhow::Result;
 
@@ -333,4 +334,54 @@ mod tests {
             assert!(!b.os.is_empty(), "{}", b.name);
         }
     }
+}
+
+/// One backend `abrfw verify` can check a live firewall against: how the admin collects the
+/// state, which file of a `--tree` holds it, and the crate's parse and expected functions.
+#[derive(Debug)]
+pub struct Verifier {
+    /// The `verify --backend` value.
+    pub name: &'static str,
+    /// The file `verify --tree DIR` reads for a host: `DIR/<host>/<live_file>`.
+    pub live_file: &'static str,
+    /// The command (or one-liner) that prints the state, for docs and hints.
+    pub command: &'static str,
+    /// The OSes whose hosts it checks.
+    pub os: &'static [Os],
+    /// Reads the collected state.
+    pub parse: fn(&str) -> Result<State, LiveError>,
+    /// The state the backend's files load for a host.
+    pub expected: fn(&HostRules) -> Result<State>,
+}
+
+impl Verifier {
+    /// Whether it checks hosts running `os`.
+    pub fn serves(&self, os: Os) -> bool {
+        self.os.contains(&os)
+    }
+}
+
+/// Every backend `abrfw verify` reads, in the order `--tree` looks for their files.
+pub static VERIFIERS: [Verifier; 2] = [
+    Verifier {
+        name: abrfw_nftables::NAME,
+        live_file: "nftables.live.json",
+        command: abrfw_nftables::live::LIVE_COMMAND,
+        os: LINUX,
+        parse: abrfw_nftables::live::parse_live,
+        expected: |h| Ok(abrfw_nftables::live::expected(h)),
+    },
+    Verifier {
+        name: abrfw_iptables::NAME,
+        live_file: "iptables.live",
+        command: abrfw_iptables::live::LIVE_COMMAND,
+        os: LINUX,
+        parse: abrfw_iptables::live::parse_live,
+        expected: |h| Ok(abrfw_iptables::live::expected(h)?),
+    },
+];
+
+/// The verifier named `name`.
+pub fn verifier(name: &str) -> Option<&'static Verifier> {
+    VERIFIERS.iter().find(|v| v.name == name)
 }

@@ -69,6 +69,53 @@ pub enum Command {
     /// Print an Ansible inventory of the site (JSON, which Ansible reads as YAML) for the playbook
     /// in contrib/ansible; see docs/config-management.md.
     Inventory(InventoryArgs),
+    /// Compare a host's live firewall with its compiled rules; exit 1 when they differ.
+    ///
+    /// Reads the state the backend's own tool prints (--live FILE for one host, or --tree DIR
+    /// holding DIR/<host>/<file> for the whole site; docs/rollout.md gives the collection
+    /// commands) and prints the rules that are missing, extra or changed, with their flow ids.
+    /// Order, comments and set element order do not matter; addresses, ports, source ports,
+    /// direction and policy do. Exit status 0 when equal, 1 when different, 2 on error.
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
+}
+
+const VERIFY_EXAMPLES: &str = "Examples:
+  nft -j list table inet abrfw > live.json                   on the host
+  abrfw verify site.toml --host linux-agent --live live.json  on the admin machine
+  abrfw verify site.toml --tree states                       states/<host>/<file> per host
+
+Files --tree reads per host: nftables.live.json, iptables.live, pf.live, windows.live.json
+(docs/rollout.md, \"Verify\").";
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// The host whose live state --live holds.
+    #[arg(long, value_name = "NAME", requires = "live")]
+    pub host: Option<String>,
+    /// The host's live state, as the backend's collection command prints it.
+    #[arg(long, value_name = "FILE", requires = "host", conflicts_with = "tree")]
+    pub live: Option<PathBuf>,
+    /// A directory of collected states: DIR/<host>/<backend file> for every host.
+    #[arg(long, value_name = "DIR", required_unless_present = "live")]
+    pub tree: Option<PathBuf>,
+    /// The backend whose state --live holds (default: from the host's OS and the file).
+    #[arg(long, value_parser = verifier_parser())]
+    pub backend: Option<&'static abrfw_backends::Verifier>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+}
+
+/// Parses `verify --backend NAME` against the verifier table.
+fn verifier_parser() -> impl TypedValueParser<Value = &'static abrfw_backends::Verifier> {
+    let names = abrfw_backends::VERIFIERS
+        .iter()
+        .map(|v| PossibleValue::new(v.name).help(v.command));
+    PossibleValuesParser::new(names)
+        .map(|name| abrfw_backends::verifier(&name).expect("clap accepts only the table's names"))
 }
 
 const TOP_EXAMPLES: &str = "Examples:

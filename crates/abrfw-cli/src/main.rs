@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         Command::Query(a) => commands::query::run(a, &mut stdout),
         Command::Graph(a) => commands::graph::run(a, &mut stdout),
         Command::Schema => commands::schema::run(&mut stdout),
+        Command::Verify(a) => commands::verify::run(a, &mut stdout),
     };
     let result = result.and_then(|o| stdout.flush().map(|()| o).map_err(Into::into));
     match result {

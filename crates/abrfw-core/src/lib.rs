@@ -17,6 +17,7 @@
 //!
 //! Beside the pipeline, [`diff`] compares two releases ([`diff::diff_releases`]) or two
 //! compilations of a site ([`diff::diff_sites`]) on the catalog data and the IR.
+//! [`verify`] compares a host's live firewall state, as a backend parses it, with its IR.
 //!
 //! This crate knows no firewall syntax; backends know no topology.
 #![deny(missing_docs)]
@@ -36,6 +37,7 @@ pub mod role;
 pub mod services;
 pub mod text;
 pub mod topology;
+pub mod verify;
 
 pub use catalog::{Catalog, Encryption, EncryptionNote, Flow, Group, Phase, Release};
 pub use compile::{

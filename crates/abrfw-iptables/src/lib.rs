@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod escape;
+pub mod live;
 
 use std::fmt::Write as _;
 

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod escape;
+pub mod live;
 
 use abrfw_core::Numbering;
 use abrfw_core::ipnet::IpNet;

@@ -12,6 +12,7 @@ pub mod query;
 pub mod releases;
 pub mod schema;
 pub mod services;
+pub mod verify;
 
 /// A plain-text table: the header, then one line per row, columns left-aligned and two spaces
 /// apart, the last column unpadded and no trailing blanks (`flows` and `releases` print it).

@@ -28,4 +28,5 @@ mod services;
 mod support;
 mod tree;
 mod validate;
+mod verify;
 mod windows;

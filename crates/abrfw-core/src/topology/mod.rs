@@ -1288,7 +1288,7 @@ impl Diagnostic {
 }
 
 /// The closest known value, if it is close enough to be a typo.
-pub(crate) fn suggest<'a>(value: &str, known: &[&'a str]) -> Option<&'a str> {
+pub fn suggest<'a>(value: &str, known: &[&'a str]) -> Option<&'a str> {
     let mut best: Option<(usize, &'a str)> = None;
     for k in known {
         let d = strsim::levenshtein(&value.to_ascii_lowercase(), k);
