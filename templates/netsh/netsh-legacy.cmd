@@ -15,7 +15,27 @@ rem 3. Turn the firewall on with exceptions allowed (policy drop).
 rem Port openings have no rename, so there is a moment with none of them: inbound Acronis
 rem traffic is refused meanwhile, nothing is opened. If a step fails, the script stops: the
 rem openings added so far are in place, the others are closed until the next run.
+rem   netsh.cmd undo   delete abrfw's port openings; the operational mode stays as it is.
+rem There is no confirm-within: "netsh firewall" cannot export or import the policy
+rem (docs/backends/windows.md). Apply these hosts from the console.
 setlocal EnableExtensions DisableDelayedExpansion
+if "%~1"=="" goto :apply
+if /i "%~1"=="undo" goto :undo
+if /i "%~1"=="confirm-within" goto :no_rollback
+if /i "%~1"=="confirm" goto :no_rollback
+echo abrfw: usage: netsh.cmd [undo]>&2
+exit /b 1
+
+:no_rollback
+echo abrfw: Windows XP and Server 2003 cannot export or import the firewall policy, so there is no timed rollback here; nothing was changed. Apply from the console.>&2
+exit /b 1
+
+:undo
+for /f "tokens=1,2" %%p in ('netsh firewall show portopening ^| findstr /r /c:"^[0-9][0-9]*  *[TU][CD]P  *[^ ][^ ]*  *{{ v.h.prefix }}"') do netsh firewall delete portopening protocol=%%q port=%%p profile=ALL >nul 2>&1
+echo abrfw: host {{ v.h.host }}: abrfw's port openings deleted; the operational mode is unchanged
+exit /b 0
+
+:apply
 
 for /f "tokens=1,2" %%p in ('netsh firewall show portopening ^| findstr /r /c:"^[0-9][0-9]*  *[TU][CD]P  *[^ ][^ ]*  *{{ v.h.prefix }}"') do netsh firewall delete portopening protocol=%%q port=%%p profile=ALL >nul 2>&1
 

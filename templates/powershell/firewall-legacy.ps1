@@ -3,12 +3,28 @@
 # Windows XP and Server 2003 have no NetSecurity module (New-NetFirewallRule); their firewall is
 # configured with "netsh firewall". This script runs {{ v.netsh_file }}, which abrfw wrote into
 # the same directory, and fails if that file is missing or fails. Works with PowerShell 2.0.
+# -Undo runs "{{ v.netsh_file }} undo" (deletes abrfw's port openings). -ConfirmWithin, -Confirm
+# and -Export have no equivalent there: "netsh firewall" cannot export or import the policy, and
+# there is no NetSecurity to read the rules with (docs/backends/windows.md).
+param(
+    [int]$ConfirmWithin = 0,
+    [switch]$Confirm,
+    [switch]$Undo,
+    [switch]$Export
+)
 $ErrorActionPreference = 'Stop'
+if ($ConfirmWithin -ne 0 -or $Confirm -or $Export) {
+    throw 'abrfw: host {{ v.host }} runs {{ v.os }}: "netsh firewall" cannot export or import the policy, so -ConfirmWithin, -Confirm and -Export are not available; nothing was changed'
+}
 $script = Join-Path (Split-Path -Parent $MyInvocation.MyCommand.Path) '{{ v.netsh_file }}'
 if (-not (Test-Path -LiteralPath $script)) {
     throw ('abrfw: ' + $script + ' is missing; host {{ v.host }} runs {{ v.os }} and is configured by {{ v.netsh_file }}')
 }
-& $script
+if ($Undo) {
+    & $script 'undo'
+} else {
+    & $script
+}
 if ($LASTEXITCODE -ne 0) {
     throw ('abrfw: {{ v.netsh_file }} failed with exit code ' + $LASTEXITCODE)
 }

@@ -22,6 +22,25 @@ pub const RETIRED_PREFIX: &str = "abrfw-retired";
 /// a rule name starting with [`NAME_PREFIX`].
 pub const GROUP: &str = "abrfw";
 
+/// The directory under `%ProgramData%` where the scripts keep their state: the exported policy
+/// a timed rollback imports, and the profile settings from before abrfw's first apply.
+pub const STATE_DIR: &str = "abrfw";
+
+/// The policy export (`netsh advfirewall export`) a confirm-within apply writes into
+/// [`STATE_DIR`] before any change, and its rollback task imports.
+pub const POLICY_FILE: &str = "rollback.wfw";
+
+/// The profile settings `firewall.ps1` saves into [`STATE_DIR`] before its first apply; `-Undo`
+/// restores them.
+pub const PROFILES_FILE: &str = "profiles.json";
+
+/// The scheduled task that rolls back an unconfirmed apply; confirming deletes it.
+pub const ROLLBACK_TASK: &str = "abrfw-rollback";
+
+/// `netsh.cmd`'s second rollback task: it imports the export at the next boot, and while it
+/// exists an apply waits for confirmation (a plain schtasks task has one kind of trigger).
+pub const ROLLBACK_BOOT_TASK: &str = "abrfw-rollback-boot";
+
 /// Longest `remoteip=` list of a netsh line, in characters. cmd refuses command lines over 8191
 /// characters (Microsoft, "Command prompt (Cmd.exe) command-line string limitation"); the rest
 /// of a netsh line (name, description with every `%` doubled, ports) stays under 1200.

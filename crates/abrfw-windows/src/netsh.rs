@@ -7,7 +7,10 @@ use abrfw_core::ipnet::Ipv4Net;
 use abrfw_core::{Direction, Files, GatewayRules, HostRules, Os, Policy, Protocol};
 use askama::Template;
 
-use crate::mapping::{self, MAX_REMOTE_CHARS, NAME_PREFIX, RETIRED_PREFIX};
+use crate::mapping::{
+    self, MAX_REMOTE_CHARS, NAME_PREFIX, POLICY_FILE, RETIRED_PREFIX, ROLLBACK_BOOT_TASK,
+    ROLLBACK_TASK, STATE_DIR,
+};
 use crate::{Error, Options};
 
 /// Backend name, as `--backend` spells it.
@@ -73,6 +76,11 @@ struct Header {
     log: bool,
     prefix: &'static str,
     retired: &'static str,
+    /// [`STATE_DIR`], [`POLICY_FILE`], [`ROLLBACK_TASK`] and [`ROLLBACK_BOOT_TASK`].
+    state_dir: &'static str,
+    policy_file: &'static str,
+    task: &'static str,
+    boot_task: &'static str,
 }
 
 impl Header {
@@ -96,6 +104,10 @@ impl Header {
             log: host.policy == Policy::Drop && host.log.drops(),
             prefix: NAME_PREFIX,
             retired: RETIRED_PREFIX,
+            state_dir: STATE_DIR,
+            policy_file: POLICY_FILE,
+            task: ROLLBACK_TASK,
+            boot_task: ROLLBACK_BOOT_TASK,
         }
     }
 }

@@ -5,7 +5,9 @@
 use abrfw_core::{Direction, Files, GatewayRules, HostRules, Os, Policy, Protocol};
 use askama::Template;
 
-use crate::mapping::{self, GROUP, NAME_PREFIX, RETIRED_PREFIX};
+use crate::mapping::{
+    self, GROUP, NAME_PREFIX, POLICY_FILE, PROFILES_FILE, RETIRED_PREFIX, ROLLBACK_TASK, STATE_DIR,
+};
 use crate::{Error, Options, netsh};
 
 /// Backend name, as `--backend` spells it.
@@ -80,6 +82,11 @@ struct View {
     retired_pattern: String,
     retired_prefix: String,
     group: &'static str,
+    /// [`STATE_DIR`], [`POLICY_FILE`], [`PROFILES_FILE`] and [`ROLLBACK_TASK`].
+    state_dir: &'static str,
+    policy_file: &'static str,
+    profiles_file: &'static str,
+    task: &'static str,
     rules: Vec<RuleView>,
 }
 
@@ -138,6 +145,10 @@ impl View {
             retired_pattern: format!("{RETIRED_PREFIX}:*"),
             retired_prefix: format!("{RETIRED_PREFIX}:"),
             group: GROUP,
+            state_dir: STATE_DIR,
+            policy_file: POLICY_FILE,
+            profiles_file: PROFILES_FILE,
+            task: ROLLBACK_TASK,
             rules,
         }
     }

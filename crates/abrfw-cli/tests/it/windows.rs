@@ -162,6 +162,7 @@ fn arg(node: Node<'_>, src: &str) -> Arg {
                 "array_expression" => Arg::List(strings_in(inner, src)),
                 "script_block_expression" => Arg::Block,
                 "parenthesized_expression" | "variable" | "member_access" => Arg::Expr,
+                "integer_literal" => Arg::Bare(src[inner.byte_range()].to_owned()),
                 other => panic!("unexpected argument {other}: {}", &src[node.byte_range()]),
             }
         }
@@ -178,6 +179,8 @@ struct Call {
     positional: Vec<Arg>,
     node_kinds: Vec<&'static str>,
     strings: usize,
+    /// The command's source text.
+    text: String,
 }
 
 fn calls(tree: &Tree, src: &str) -> Vec<Call> {
@@ -198,6 +201,7 @@ fn calls(tree: &Tree, src: &str) -> Vec<Call> {
             positional: Vec::new(),
             node_kinds: Vec::new(),
             strings: 0,
+            text: src[node.byte_range()].to_owned(),
         };
         let mut all = Vec::new();
         walk(node, &mut all);
@@ -243,6 +247,13 @@ enum Form {
     BareOneOf(&'static [&'static str]),
     /// A run-time value: `(expr)` or `$var`.
     Expr,
+    /// One string from a fixed set, or a run-time value read back from the profile settings
+    /// the script saved itself (`-Undo`).
+    OneOfOrSaved(&'static [&'static str]),
+    /// [`Form::Each`], or a run-time value read back from the saved profile settings.
+    EachOrSaved(fn(&str) -> Result<(), String>),
+    /// A bare word or a run-time value: the arguments of an external program (`netsh.exe`).
+    Word,
 }
 
 fn port_value(v: &str) -> Result<(), String> {
@@ -354,8 +365,125 @@ fn cmdlets() -> BTreeMap<&'static str, Signature> {
     );
     m.insert(
         "Get-NetFirewallRule",
-        (vec![("ErrorAction", BareOneOf(ERROR_ACTIONS))], None),
+        (
+            vec![
+                ("ErrorAction", BareOneOf(ERROR_ACTIONS)),
+                ("Group", Each(group_value)),
+            ],
+            None,
+        ),
     );
+    m.insert("Get-NetFirewallProfile", (vec![], None));
+    m.insert("Get-NetFirewallPortFilter", (vec![], None));
+    m.insert("Get-NetFirewallAddressFilter", (vec![], None));
+    m.insert(
+        "Sort-Object",
+        (vec![("Property", BareOneOf(&["Name"]))], None),
+    );
+    m.insert("ForEach-Object", (vec![], Some(Form::Expr)));
+    m.insert(
+        "ConvertTo-Json",
+        (
+            vec![
+                ("InputObject", Expr),
+                ("Depth", BareOneOf(&["5"])),
+                ("Compress", Switch),
+            ],
+            None,
+        ),
+    );
+    m.insert("ConvertFrom-Json", (vec![("InputObject", Expr)], None));
+    m.insert(
+        "Get-Content",
+        (vec![("Raw", Switch), ("LiteralPath", Expr)], None),
+    );
+    m.insert(
+        "Set-Content",
+        (vec![("LiteralPath", Expr), ("Value", Expr)], None),
+    );
+    m.insert(
+        "Remove-Item",
+        (
+            vec![
+                ("LiteralPath", Expr),
+                ("ErrorAction", BareOneOf(ERROR_ACTIONS)),
+            ],
+            None,
+        ),
+    );
+    m.insert(
+        "New-Item",
+        (
+            vec![
+                ("ItemType", BareOneOf(&["Directory"])),
+                ("Force", Switch),
+                ("Path", Expr),
+            ],
+            None,
+        ),
+    );
+    // The rollback task (ScheduledTasks module, Windows 8 / Server 2012 and later).
+    const TASK: &[&str] = &[abrfw_windows::mapping::ROLLBACK_TASK];
+    m.insert(
+        "Get-ScheduledTask",
+        (
+            vec![
+                ("TaskName", OneOf(TASK)),
+                ("ErrorAction", BareOneOf(ERROR_ACTIONS)),
+            ],
+            None,
+        ),
+    );
+    m.insert(
+        "Unregister-ScheduledTask",
+        (
+            vec![
+                ("TaskName", OneOf(TASK)),
+                ("Confirm", Expr),
+                ("ErrorAction", BareOneOf(ERROR_ACTIONS)),
+            ],
+            None,
+        ),
+    );
+    m.insert(
+        "New-ScheduledTaskAction",
+        (
+            vec![
+                ("Execute", OneOf(&["netsh.exe", "schtasks.exe"])),
+                ("Argument", Expr),
+            ],
+            None,
+        ),
+    );
+    m.insert(
+        "New-ScheduledTaskTrigger",
+        (
+            vec![("Once", Switch), ("At", Expr), ("AtStartup", Switch)],
+            None,
+        ),
+    );
+    m.insert(
+        "New-ScheduledTaskSettingsSet",
+        (vec![("StartWhenAvailable", Switch)], None),
+    );
+    m.insert(
+        "Register-ScheduledTask",
+        (
+            vec![
+                ("TaskName", OneOf(TASK)),
+                ("Action", Expr),
+                ("Trigger", Expr),
+                ("User", OneOf(&["NT AUTHORITY\\SYSTEM"])),
+                ("RunLevel", OneOf(&["Highest"])),
+                ("Settings", Expr),
+                ("Force", Switch),
+            ],
+            None,
+        ),
+    );
+    // Only `netsh.exe advfirewall export $policyFile`; the_rollback_task_imports_the_export
+    // checks the words.
+    m.insert("netsh.exe", (vec![], Some(Form::Word)));
     m.insert("Rename-NetFirewallRule", (vec![("NewName", Expr)], None));
     m.insert("Remove-NetFirewallRule", (vec![], None));
     m.insert(
@@ -363,28 +491,33 @@ fn cmdlets() -> BTreeMap<&'static str, Signature> {
         (
             vec![
                 ("All", Switch),
-                ("Enabled", OneOf(&["True", "False"])),
+                // -Undo: the profile named in the saved settings.
+                ("Name", Expr),
+                ("Enabled", OneOfOrSaved(&["True", "False"])),
                 (
                     "DefaultInboundAction",
-                    OneOf(&["Block", "Allow", "NotConfigured"]),
+                    OneOfOrSaved(&["Block", "Allow", "NotConfigured"]),
                 ),
                 (
                     "DefaultOutboundAction",
-                    OneOf(&["Block", "Allow", "NotConfigured"]),
+                    OneOfOrSaved(&["Block", "Allow", "NotConfigured"]),
                 ),
                 // Set-NetFirewallProfile: -LogBlocked GpoBoolean, -LogMaxSizeKilobytes UInt64
                 // (1 to 32767), -LogFileName String.
-                ("LogBlocked", OneOf(&["True", "False", "NotConfigured"])),
+                (
+                    "LogBlocked",
+                    OneOfOrSaved(&["True", "False", "NotConfigured"]),
+                ),
                 (
                     "LogMaxSizeKilobytes",
-                    Each(|v| match v.parse::<u64>() {
+                    EachOrSaved(|v| match v.parse::<u64>() {
                         Ok(1..=32767) => Ok(()),
                         _ => Err(format!("bad log size {v}")),
                     }),
                 ),
                 (
                     "LogFileName",
-                    Each(|v| {
+                    EachOrSaved(|v| {
                         if v.ends_with(".log") {
                             Ok(())
                         } else {
@@ -398,7 +531,8 @@ fn cmdlets() -> BTreeMap<&'static str, Signature> {
     );
     m.insert("Where-Object", (vec![], Some(Form::Expr)));
     m.insert("Out-Null", (vec![], None));
-    m.insert("Write-Output", (vec![], Some(Each(|_| Ok(())))));
+    m.insert("Get-Date", (vec![], None));
+    m.insert("Write-Output", (vec![], Some(Form::Expr)));
     m.insert("Write-Warning", (vec![], Some(Form::Expr)));
     m.insert("Join-Path", (vec![], Some(Form::Expr)));
     m.insert("Split-Path", (vec![("Parent", Switch)], Some(Form::Expr)));
@@ -419,6 +553,15 @@ fn check_form(form: Form, value: Option<&Arg>) -> Result<(), String> {
         }
         // A run-time value: a string, a block or an expression all bind.
         (Form::Expr, Some(Arg::Expr | Arg::Block | Arg::Str(_))) => Ok(()),
+        (Form::OneOfOrSaved(_), Some(Arg::Expr)) => Ok(()),
+        (Form::OneOfOrSaved(set), Some(Arg::Str(s)))
+            if set.iter().any(|x| x.eq_ignore_ascii_case(s)) =>
+        {
+            Ok(())
+        }
+        (Form::EachOrSaved(_), Some(Arg::Expr)) => Ok(()),
+        (Form::EachOrSaved(check), Some(Arg::Str(s))) => check(s),
+        (Form::Word, Some(Arg::Bare(_) | Arg::Expr)) => Ok(()),
         (_, v) => Err(format!("value {v:?} does not fit")),
     }
 }
@@ -802,6 +945,46 @@ fn check_add_portopening(tags: &BTreeMap<String, String>) -> Result<(), String> 
     Ok(())
 }
 
+/// The lines of netsh.cmd's confirm-within, confirm, undo and timed-rollback parts, exactly as
+/// generated: they hold no value from a topology (the task names, state directory and file
+/// are constants of abrfw-windows), so each is checked whole, as the `for` loops are.
+const CONTROL_LINES: &str = r#"set "abrfw_state=%ProgramData%\abrfw"
+set "abrfw_policy=%ProgramData%\abrfw\rollback.wfw"
+set "abrfw_secs="
+if "%~1"=="" goto :apply
+if /i "%~1"=="confirm-within" goto :confirm_within
+if /i "%~1"=="confirm" goto :confirm
+if /i "%~1"=="undo" goto :undo
+if /i "%~1"=="__rollback-after" goto :rollback_after
+echo abrfw: usage: netsh.cmd [confirm-within SECONDS ^| confirm ^| undo]>&2
+set "abrfw_secs=%~2"
+if not defined abrfw_secs goto :bad_seconds
+for /f "delims=0123456789" %%x in ("%abrfw_secs%") do goto :bad_seconds
+if %abrfw_secs% LSS 1 goto :bad_seconds
+schtasks /Query /TN abrfw-rollback-boot >nul 2>&1 && (echo abrfw: an earlier confirm-within still waits for confirmation; run netsh.cmd confirm, or wait for its rollback>&2 & exit /b 1)
+if not exist "%abrfw_state%" mkdir "%abrfw_state%" || (echo abrfw: cannot create the state directory; nothing was changed>&2 & exit /b 1)
+del /f /q "%abrfw_policy%" >nul 2>&1
+netsh advfirewall export "%abrfw_policy%" >nul || (echo abrfw: netsh advfirewall export failed; nothing was changed>&2 & exit /b 1)
+copy /y "%~f0" "%abrfw_state%\netsh.cmd" >nul || (echo abrfw: cannot copy netsh.cmd into the state directory; nothing was changed>&2 & exit /b 1)
+schtasks /Create /TN abrfw-rollback-boot /SC ONSTART /RU SYSTEM /RL HIGHEST /F /TR "\"%abrfw_state%\netsh.cmd\" __rollback-after 0" >nul || (echo abrfw: schtasks could not create the rollback task; nothing was changed>&2 & exit /b 1)
+schtasks /Create /TN abrfw-rollback /SC ONCE /ST 00:00 /RU SYSTEM /RL HIGHEST /F /TR "\"%abrfw_state%\netsh.cmd\" __rollback-after %abrfw_secs%" >nul 2>&1 || goto :timer_failed
+schtasks /Run /TN abrfw-rollback >nul || goto :timer_failed
+goto :apply
+schtasks /Delete /TN abrfw-rollback-boot /F >nul 2>&1
+schtasks /Delete /TN abrfw-rollback /F >nul 2>&1
+set /a abrfw_wait=%abrfw_secs%+1 >nul
+if not "%abrfw_secs%"=="0" ping -n %abrfw_wait% 127.0.0.1 >nul
+schtasks /Query /TN abrfw-rollback-boot >nul 2>&1 || exit /b 0
+netsh advfirewall import "%abrfw_policy%" >nul
+schtasks /Query /TN abrfw-rollback-boot >nul 2>&1 || (echo abrfw: no rollback waits for confirmation: nothing was applied with confirm-within, or its rollback already ran>&2 & exit /b 1)
+schtasks /Delete /TN abrfw-rollback-boot /F >nul || (echo abrfw: could not delete the task abrfw-rollback-boot; the rollback still runs>&2 & exit /b 1)
+schtasks /End /TN abrfw-rollback >nul 2>&1
+for /f "tokens=1,* delims=:" %%a in ('netsh advfirewall firewall show rule name^=all ^| findstr /r /c:"^[^:]*: *abrfw:" /c:"^[^:]*: *abrfw-retired"') do for /f "tokens=*" %%n in ("%%b") do (netsh advfirewall firewall delete rule name="%%n" >nul || goto :undo_failed)
+if defined abrfw_secs echo abrfw: the previous policy comes back in %abrfw_secs% seconds unless you run, from a NEW session: netsh.cmd confirm
+if /i "%~1"=="confirm-within" goto :no_rollback
+if /i "%~1"=="confirm" goto :no_rollback
+echo abrfw: usage: netsh.cmd [undo]>&2"#;
+
 /// Lints one line of a netsh.cmd; `labels` are the labels the file defines.
 fn lint_line(line: &str, labels: &[String]) -> Result<(), String> {
     if line.chars().count() > 8191 {
@@ -809,6 +992,9 @@ fn lint_line(line: &str, labels: &[String]) -> Result<(), String> {
     }
     if !line.is_ascii() {
         return Err("not ASCII (cmd reads scripts in the OEM code page)".into());
+    }
+    if CONTROL_LINES.lines().any(|l| l == line) {
+        return Ok(());
     }
     // In a batch file every % starts an expansion unless doubled.
     let mut rest = line;
@@ -1253,4 +1439,196 @@ pub(crate) fn check_firewall_ps1(file: &str, text: &str) {
 /// The whole netsh.cmd lint.
 pub(crate) fn check_netsh_cmd(file: &str, text: &str) {
     lint_netsh_cmd(file, text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rollback, confirm and undo: no Windows here to run them, so their meaning is checked on the
+// parsed script: what the rollback imports is what the export wrote, confirm deletes the task
+// the apply registered, undo removes by abrfw's group, and all of it comes before any change.
+
+/// Text of the one call named `name` whose text contains `needle`.
+fn one_call<'c>(file: &str, calls: &'c [Call], name: &str, needle: &str) -> &'c Call {
+    let found: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.name == name && c.text.contains(needle))
+        .collect();
+    assert_eq!(found.len(), 1, "{file}: {name} with {needle:?}: {found:#?}");
+    found[0]
+}
+
+#[test]
+fn firewall_ps1_rollback_imports_the_export_and_confirm_deletes_the_same_task() {
+    use abrfw_windows::mapping::{GROUP, POLICY_FILE, ROLLBACK_TASK};
+    for (file, text) in windows_files("firewall.ps1") {
+        if !text.contains("New-NetFirewallRule -") {
+            // windows-legacy: delegates to netsh.cmd, refuses the rollback parameters.
+            assert!(text.contains("-ConfirmWithin, -Confirm and -Export are not available"));
+            assert!(text.contains("& $script 'undo'"));
+            continue;
+        }
+        let body = ps_body(&file, &text);
+        let tree = parse_ps(&body);
+        let calls = calls(&tree, &body);
+        assert!(
+            body.contains(&format!(
+                "$policyFile = Join-Path $state '{POLICY_FILE}'\r\n"
+            )),
+            "{file}"
+        );
+        let export = one_call(&file, &calls, "netsh.exe", "export");
+        assert_eq!(
+            export.text.trim(),
+            "netsh.exe advfirewall export $policyFile"
+        );
+        let import = one_call(&file, &calls, "New-ScheduledTaskAction", "import");
+        assert!(
+            import.text.contains(
+                "-Execute 'netsh.exe' -Argument ('advfirewall import \"' + $policyFile + '\"')"
+            ),
+            "{file}: {}",
+            import.text
+        );
+        let task = format!("-TaskName '{ROLLBACK_TASK}'");
+        let register = one_call(&file, &calls, "Register-ScheduledTask", &task);
+        assert!(
+            register
+                .text
+                .contains("-Action $actions -Trigger $triggers")
+        );
+        assert!(register.text.contains("-User 'NT AUTHORITY\\SYSTEM'"));
+        // The task deletes itself after the import; -Confirm and -Undo delete it by the same name.
+        one_call(
+            &file,
+            &calls,
+            "New-ScheduledTaskAction",
+            &format!("'/Delete /TN {ROLLBACK_TASK} /F'"),
+        );
+        let unregister: Vec<&Call> = calls
+            .iter()
+            .filter(|c| c.name == "Unregister-ScheduledTask")
+            .collect();
+        assert_eq!(unregister.len(), 2, "{file}: -Confirm and -Undo");
+        for c in unregister {
+            assert!(c.text.contains(&task) && c.text.contains("-Confirm:$false"));
+        }
+        let triggers: Vec<&str> = calls
+            .iter()
+            .filter(|c| c.name == "New-ScheduledTaskTrigger")
+            .map(|c| c.text.trim())
+            .collect();
+        assert_eq!(
+            triggers,
+            [
+                "New-ScheduledTaskTrigger -Once -At ((Get-Date).AddSeconds($ConfirmWithin))",
+                "New-ScheduledTaskTrigger -AtStartup"
+            ]
+        );
+        // Export, then the task, then the first change.
+        let first_change = calls
+            .iter()
+            .find(|c| c.name == "Rename-NetFirewallRule" || c.name == "New-NetFirewallRule")
+            .expect("a change")
+            .line;
+        assert!(
+            export.line < register.line && register.line < first_change,
+            "{file}"
+        );
+        // -Undo removes what group abrfw holds, and the names abrfw gives, nothing else.
+        assert!(
+            body.contains(&format!(
+                "    Get-NetFirewallRule -Group '{GROUP}' -ErrorAction SilentlyContinue | Remove-NetFirewallRule\r\n"
+            )),
+            "{file}"
+        );
+        assert!(body.contains(
+            "Where-Object { $_.Name -like 'abrfw:*' -or $_.Name -like 'abrfw-retired:*' } | Remove-NetFirewallRule"
+        ));
+        // -Export reads abrfw's group, sorted by name, into the format abrfw verify reads.
+        assert!(body.contains(&format!(
+            "$rules = @(Get-NetFirewallRule -Group '{GROUP}' -ErrorAction SilentlyContinue | Sort-Object -Property Name |"
+        )));
+        let json = one_call(&file, &calls, "ConvertTo-Json", "abrfw_export");
+        assert_eq!(
+            json.text.trim(),
+            "ConvertTo-Json -InputObject ([ordered]@{ abrfw_export = 1; profiles = $profiles; rules = $rules }) -Depth 5 -Compress"
+        );
+        for key in [
+            "Name",
+            "DisplayName",
+            "Group",
+            "Direction",
+            "Action",
+            "Enabled",
+            "Protocol",
+            "LocalPort",
+            "RemotePort",
+            "LocalAddress",
+            "RemoteAddress",
+            "IcmpType",
+        ] {
+            assert!(
+                body.contains(&format!("            {key} = ")),
+                "{file}: {key}"
+            );
+        }
+    }
+}
+
+#[test]
+fn netsh_cmd_rollback_imports_the_export_and_confirm_deletes_the_marker_task() {
+    use abrfw_windows::mapping::{ROLLBACK_BOOT_TASK, ROLLBACK_TASK};
+    for (file, text) in windows_files("netsh.cmd") {
+        let lines: Vec<&str> = text.lines().collect();
+        let at = |needle: &str| -> usize {
+            let found: Vec<usize> = (0..lines.len())
+                .filter(|&i| {
+                    // A label is matched whole (`:confirm` is not `:confirm_within`).
+                    lines[i] == needle || (!needle.starts_with(':') && lines[i].starts_with(needle))
+                })
+                .collect();
+            assert_eq!(found.len(), 1, "{file}: {needle}");
+            found[0]
+        };
+        if !text.contains("advfirewall") {
+            // windows-legacy: undo only, confirm-within refused before any change.
+            assert!(lines.contains(&"if /i \"%~1\"==\"confirm-within\" goto :no_rollback"));
+            assert!(at(":no_rollback") < at(":apply"));
+            continue;
+        }
+        let policy = "\"%abrfw_policy%\"";
+        let export = at(&format!("netsh advfirewall export {policy}"));
+        let import = at(&format!("netsh advfirewall import {policy}"));
+        // The tasks run the copy the apply made of this very script.
+        let copy = at("copy /y \"%~f0\" \"%abrfw_state%\\netsh.cmd\"");
+        let boot = at(&format!(
+            "schtasks /Create /TN {ROLLBACK_BOOT_TASK} /SC ONSTART"
+        ));
+        let timer = at(&format!("schtasks /Create /TN {ROLLBACK_TASK} /SC ONCE"));
+        for i in [boot, timer] {
+            assert!(lines[i].contains("/TR \"\\\"%abrfw_state%\\netsh.cmd\\\" __rollback-after "));
+        }
+        let run = at(&format!("schtasks /Run /TN {ROLLBACK_TASK} "));
+        let first_change = at(
+            "for /f \"tokens=1,* delims=:\" %%a in ('netsh advfirewall firewall show rule name^=all ^| findstr /r /c:\"^[^:]*: *abrfw:\"') do for /f \"tokens=*\" %%n in (\"%%b\") do (netsh advfirewall firewall set rule",
+        );
+        assert!(export < copy && copy < boot && boot < timer && timer < run && run < first_change);
+        // The rollback imports only while the boot task exists; confirm deletes that task first.
+        let check = format!("schtasks /Query /TN {ROLLBACK_BOOT_TASK} >nul 2>&1 || exit /b 0");
+        assert!(at(":rollback_after") < at(&check) && at(&check) < import);
+        let confirm = at(":confirm");
+        assert_eq!(
+            lines[confirm + 2],
+            format!(
+                "schtasks /Delete /TN {ROLLBACK_BOOT_TASK} /F >nul || (echo abrfw: could not delete the task {ROLLBACK_BOOT_TASK}; the rollback still runs>&2 & exit /b 1)"
+            )
+        );
+        assert_eq!(
+            lines[confirm + 3],
+            format!("schtasks /End /TN {ROLLBACK_TASK} >nul 2>&1")
+        );
+        // Undo deletes by abrfw's names only (the netsh lint allows no other delete).
+        let undo = at(":undo");
+        assert!(lines[undo + 4].contains("netsh advfirewall firewall delete rule name=\"%%n\""));
+        assert!(lines[undo + 4].contains("/c:\"^[^:]*: *abrfw:\" /c:\"^[^:]*: *abrfw-retired\""));
+    }
 }
