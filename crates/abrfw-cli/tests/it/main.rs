@@ -11,6 +11,7 @@ mod gateway;
 mod generated;
 mod golden;
 mod hostile;
+mod icmpv6;
 mod iptables;
 mod json;
 mod limits;
