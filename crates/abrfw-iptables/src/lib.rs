@@ -2,8 +2,10 @@
 //! `iptables-restore` file and an `ip6tables-restore` file, plus an `ipset restore` file when a
 //! peer list is too long for one rule per address.
 //!
-//! `policy = "drop"` gives a host a complete `*filter` table that drops by default in INPUT and
-//! OUTPUT; loopback, established/related traffic and (IPv6) the ICMPv6 types IPv6 needs pass
+//! `policy = "drop"` gives a host INPUT and OUTPUT (declared with policy DROP and emptied with
+//! `-F`) and abrfw's own chains, to load with `--noflush`, so FORWARD, its policy and other
+//! tools' chains stay as they are (a plain restore would reset an undeclared FORWARD to ACCEPT
+//! under iptables-nft); loopback, established/related traffic and (IPv6) the ICMPv6 types IPv6 needs pass
 //! before abrfw's own chains `ABRFW-IN` / `ABRFW-OUT` are consulted. A gateway never gets a
 //! whole table: its file holds only abrfw's chains (`ABRFW-GW`, `ABRFW-ZONES`, `ABRFW-FWD`), to
 //! load with `--noflush` and hook into FORWARD with one idempotent `-C || -I` command, so the
