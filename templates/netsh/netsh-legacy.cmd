@@ -53,12 +53,10 @@ netsh firewall set logging filename=%%systemroot%%\pfirewall.log maxfilesize=409
 {%- for s in v.skipped %}
 echo abrfw: not opened: {{ s }}>&2
 {%- endfor %}
-{%- if v.skipped.is_empty() %}
-echo abrfw: host {{ v.h.host }}: {{ v.openings.len() }} port openings in place
-exit /b 0
-{%- else %}
-exit /b 1
-{%- endif %}
+{%- for d in v.done %}
+echo abrfw: host {{ v.h.host }}: {{ d }} port openings in place
+{%- endfor %}
+exit /b {{ v.exit_code }}
 
 :error
 echo abrfw: a netsh command failed; the port openings added so far stay, the others are closed; fix the cause and run netsh.cmd again>&2

@@ -130,7 +130,9 @@ load_new() {
 				ip6tables-restore --noflush <"$2/ip6tables.rules" || return 1
 			ipt_hook iptables "$2/iptables.rules" && ipt_hook ip6tables "$2/ip6tables.rules"
 		else
-			iptables-restore <"$2/iptables.rules" && ip6tables-restore <"$2/ip6tables.rules"
+			# A host's files empty and refill INPUT and OUTPUT themselves; --noflush leaves
+			# FORWARD and every other chain as it is.
+			iptables-restore --noflush <"$2/iptables.rules" && ip6tables-restore --noflush <"$2/ip6tables.rules"
 		fi
 		;;
 	pf) pfctl -a abrfw -f "$2/pf.conf" ;;

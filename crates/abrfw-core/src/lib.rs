@@ -15,7 +15,8 @@
 //!    [`links()`] lists the site's connections host to host for diagrams and audits.
 //! 4. Backends (`abrfw-nftables`, ...) render one [`HostRules`] into text; the CLI writes it.
 //!
-//! Beside the pipeline, [`diff`] compares two releases ([`diff::diff_releases`]) or two
+//! Beside the pipeline, [`icmpv6`] holds the ICMPv6 a drop-policy host accepts by direction, as
+//! data every backend renders, and [`diff`] compares two releases ([`diff::diff_releases`]) or two
 //! compilations of a site ([`diff::diff_sites`]) on the catalog data and the IR.
 //! [`verify`] compares a host's live firewall state, as a backend parses it, with its IR.
 //!
@@ -27,6 +28,7 @@ mod compile;
 pub mod diagnostic;
 pub mod diff;
 pub mod explain;
+pub mod icmpv6;
 pub mod ir;
 pub mod links;
 pub mod os;
@@ -45,6 +47,7 @@ pub use compile::{
 };
 pub use diagnostic::{Diagnostic, TopologyError, Warnings};
 pub use explain::{Explanation, GatewayExplanation, explain, explain_gateway};
+pub use icmpv6::{ICMPV6_POLICY, Icmpv6Direction, Icmpv6Kind, Icmpv6Type};
 pub use ipnet;
 pub use ir::{
     AddressRun, Connection, Direction, Family, FlowId, FlowKind, ForwardRule, GatewayRules,

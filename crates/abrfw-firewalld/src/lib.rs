@@ -26,6 +26,7 @@ mod escape;
 use std::collections::BTreeSet;
 
 use abrfw_core::Numbering;
+use abrfw_core::icmpv6::{Icmpv6Kind, icmpv6_accepted};
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{LOG_RATE_PER_MINUTE, address_text, describe_hosts};
 use abrfw_core::{Direction, Family, Files, GatewayRules, HostRules, Peers, Policy, PortRange};
@@ -35,20 +36,6 @@ use askama::Template;
 pub const NAME: &str = "firewalld";
 /// The installer script written for each host.
 pub const FILE_NAME: &str = "firewalld.sh";
-
-/// ICMPv6 types both policies accept under `policy = "drop"`, by firewalld icmptype name:
-/// errors and neighbour discovery, which IPv6 cannot work without (the nftables backend's list,
-/// less the MLD types firewalld has no name for).
-const ICMPV6: [&str; 8] = [
-    "destination-unreachable",
-    "packet-too-big",
-    "time-exceeded",
-    "parameter-problem",
-    "router-solicitation",
-    "router-advertisement",
-    "neighbour-solicitation",
-    "neighbour-advertisement",
-];
 
 /// Rendering options (none yet beyond the IR's own policy).
 #[derive(Debug, Clone, Default)]
@@ -97,7 +84,13 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
     let out_accept = drop && !host.drops_outbound();
     let log = drop && host.log.drops();
     let target = if drop { "DROP" } else { "CONTINUE" };
-    let icmp: Vec<&str> = if drop { ICMPV6.to_vec() } else { Vec::new() };
+    let icmp = |direction| {
+        if drop {
+            icmp_types(direction)
+        } else {
+            Vec::new()
+        }
+    };
     let view = View {
         header: host.header(),
         policy: host.policy.as_str(),
@@ -114,7 +107,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
                 ingress: "ANY",
                 egress: "HOST",
                 target,
-                icmp: icmp.clone(),
+                icmp: icmp(Direction::Inbound),
                 rules: inbound.rules,
                 log_prefix: if log { "abrfw-drop-in " } else { "" },
             },
@@ -129,7 +122,7 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
                 egress: "ANY",
                 // outbound = "accept": the host's outbound connections are not filtered.
                 target: if out_accept { "ACCEPT" } else { target },
-                icmp: if out_accept { Vec::new() } else { icmp },
+                icmp: if out_accept { Vec::new() } else { icmp(Direction::Outbound) },
                 rules: outbound.rules,
                 log_prefix: if log && !out_accept {
                     "abrfw-drop-out "
@@ -149,6 +142,17 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
 /// iptables on a Linux gateway).
 pub fn render_gateway(_gw: &GatewayRules, _opts: &Options) -> Result<Option<Files>, Error> {
     Ok(None)
+}
+
+/// The firewalld icmptypes a policy for traffic in `direction` accepts: core's ICMPv6 policy
+/// ([`abrfw_core::icmpv6`]) less MLD, which firewalld ships no icmptype for (and a policy's
+/// rich rule can name an ICMP type only through an icmptype). The core names of the errors and
+/// of router and neighbour discovery are firewalld's icmptype names.
+fn icmp_types(direction: Direction) -> Vec<&'static str> {
+    icmpv6_accepted(direction)
+        .filter(|t| t.kind != Icmpv6Kind::Mld)
+        .map(|t| t.name)
+        .collect()
 }
 
 #[derive(Template)]

@@ -2,8 +2,10 @@
 //! `iptables-restore` file and an `ip6tables-restore` file, plus an `ipset restore` file when a
 //! peer list is too long for one rule per address.
 //!
-//! `policy = "drop"` gives a host a complete `*filter` table that drops by default in INPUT and
-//! OUTPUT; loopback, established/related traffic and (IPv6) the ICMPv6 types IPv6 needs pass
+//! `policy = "drop"` gives a host INPUT and OUTPUT (declared with policy DROP and emptied with
+//! `-F`) and abrfw's own chains, to load with `--noflush`, so FORWARD, its policy and other
+//! tools' chains stay as they are (a plain restore would reset an undeclared FORWARD to ACCEPT
+//! under iptables-nft); loopback, established/related traffic and (IPv6) the ICMPv6 types IPv6 needs pass
 //! before abrfw's own chains `ABRFW-IN` / `ABRFW-OUT` are consulted. A gateway never gets a
 //! whole table: its file holds only abrfw's chains (`ABRFW-GW`, `ABRFW-ZONES`, `ABRFW-FWD`), to
 //! load with `--noflush` and hook into FORWARD with one idempotent `-C || -I` command, so the
@@ -19,6 +21,7 @@ pub mod live;
 
 use std::fmt::Write as _;
 
+use abrfw_core::icmpv6::icmpv6_accepted;
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{Connection, LOG_RATE_PER_MINUTE, address_text, describe_hosts};
 use abrfw_core::{
@@ -50,23 +53,6 @@ pub const CHAIN_FWD: &str = "ABRFW-FWD";
 pub const CHAIN_GW: &str = "ABRFW-GW";
 /// A drop-policy gateway's filter: established and related traffic, then [`CHAIN_FWD`], then drop.
 pub const CHAIN_ZONES: &str = "ABRFW-ZONES";
-
-/// ICMPv6 types a drop-policy IPv6 host accepts in both directions, as the nftables backend does:
-/// errors (RFC 4890 §4.3.1), neighbour discovery (RFC 4861) and MLD (RFC 2710, RFC 3810). By
-/// number, as `ip6tables-save` prints them; the file names them in a comment.
-const ICMPV6_TYPES: [(u8, &str); 11] = [
-    (1, "destination-unreachable"),
-    (2, "packet-too-big"),
-    (3, "time-exceeded"),
-    (4, "parameter-problem"),
-    (133, "router-solicitation"),
-    (134, "router-advertisement"),
-    (135, "neighbour-solicitation"),
-    (136, "neighbour-advertisement"),
-    (130, "mld-listener-query"),
-    (131, "mld-listener-report"),
-    (143, "mld2-listener-report"),
-];
 
 /// Rendering options.
 #[derive(Debug, Clone)]
@@ -277,18 +263,8 @@ fn finish(
             tool,
             uses_sets,
             chains,
-            icmpv6: match family {
-                Family::V4 => Vec::new(),
-                Family::V6 => ICMPV6_TYPES.iter().map(|(n, _)| *n).collect(),
-            },
-            icmpv6_names: match family {
-                Family::V4 => String::new(),
-                Family::V6 => ICMPV6_TYPES
-                    .iter()
-                    .map(|(n, name)| format!("{n} {name}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            },
+            icmpv6_in: icmpv6_view(family, Direction::Inbound),
+            icmpv6_out: icmpv6_view(family, Direction::Outbound),
             hook_chain: CHAIN_GW,
             zones_chain: CHAIN_ZONES,
             scope: match &kind {
@@ -355,6 +331,29 @@ struct IpsetTemplate<'a> {
     sets: &'a [SetView],
 }
 
+/// The ICMPv6 types one built-in chain accepts, from core's [`abrfw_core::icmpv6`] policy.
+#[derive(Default)]
+struct Icmpv6View {
+    /// Type numbers, as `ip6tables-save` prints them.
+    numbers: Vec<u8>,
+    /// The same as `number name, ...`, for a comment.
+    names: String,
+}
+
+/// The ICMPv6 types a host's chain for `direction` accepts; none in an IPv4 file.
+fn icmpv6_view(family: Family, direction: Direction) -> Icmpv6View {
+    match family {
+        Family::V4 => Icmpv6View::default(),
+        Family::V6 => Icmpv6View {
+            numbers: icmpv6_accepted(direction).map(|t| t.number).collect(),
+            names: icmpv6_accepted(direction)
+                .map(|t| format!("{} {}", t.number, t.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+        },
+    }
+}
+
 /// Everything one `*filter` file prints, decided here.
 struct TableView {
     /// `outbound = "accept"`: OUTPUT accepts by default (hosts with policy drop).
@@ -371,10 +370,10 @@ struct TableView {
     /// Whether the rules name ipsets (ipset.rules must be loaded first).
     uses_sets: bool,
     chains: Vec<ChainView>,
-    /// ICMPv6 types accepted in INPUT and OUTPUT (IPv6 host files only).
-    icmpv6: Vec<u8>,
-    /// The same as `number name, ...`, for a comment.
-    icmpv6_names: String,
+    /// ICMPv6 types INPUT accepts (IPv6 host files only).
+    icmpv6_in: Icmpv6View,
+    /// ICMPv6 types OUTPUT accepts (IPv6 host files only).
+    icmpv6_out: Icmpv6View,
     /// Shell commands that hook abrfw's chains into the built-in ones once (fragments and
     /// gateways).
     jumps: Vec<String>,

@@ -17,6 +17,7 @@ mod escape;
 pub mod live;
 
 use abrfw_core::Numbering;
+use abrfw_core::icmpv6::{icmpv6_names, icmpv6_numbers};
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{Connection, LOG_RATE_PER_MINUTE, address_text, describe_hosts};
 use abrfw_core::{
@@ -96,7 +97,14 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
         ],
     };
     finish(match host.policy {
-        Policy::Drop => HostTemplate { v: &view }.render()?,
+        Policy::Drop => HostTemplate {
+            v: &view,
+            icmpv6_in: icmpv6_numbers(Direction::Inbound, ", "),
+            icmpv6_in_names: icmpv6_names(Direction::Inbound),
+            icmpv6_out: icmpv6_numbers(Direction::Outbound, ", "),
+            icmpv6_out_names: icmpv6_names(Direction::Outbound),
+        }
+        .render()?,
         Policy::Fragment => FragmentTemplate {
             v: &view,
             gateway: false,
@@ -170,6 +178,13 @@ fn finish(mut text: String) -> Result<String, Error> {
 #[template(path = "nftables.nft")]
 struct HostTemplate<'a> {
     v: &'a View,
+    /// ICMPv6 type numbers the input chain accepts (core's [`abrfw_core::icmpv6`] policy), and
+    /// their names for the comment above.
+    icmpv6_in: String,
+    icmpv6_in_names: String,
+    /// ICMPv6 type numbers the output chain accepts, and their names.
+    icmpv6_out: String,
+    icmpv6_out_names: String,
 }
 
 #[derive(Template)]

@@ -19,9 +19,10 @@
 //!   initiators' zone interface when the topology names it) and a `pass out quick` (bound on the
 //!   responders' zone interface), both with state; replies match those two states.
 //! - **`policy = "drop"`**: after the pass rules, the anchor blocks with `quick`:
-//!   - host: everything else in and out, except on the loopback `lo0`; IPv6 neighbour and router
-//!     discovery, MLD and ICMPv6 errors are passed first (as the nftables backend does);
-//!   - gateway: every forwarded packet, i.e. every outbound packet whose source is not the
+//!   - host: everything else in and out, except on the loopback `lo0`; the ICMPv6 a host needs
+//!     is passed first, by direction, from core's [`abrfw_core::icmpv6`] policy (as every
+//!     backend does);
+//!   - gateway: after the forwarded ICMPv6 errors, every forwarded packet, i.e. every outbound packet whose source is not the
 //!     gateway itself, on the zones' interfaces when all of them are named, otherwise on every
 //!     interface. The gateway's own traffic is left to the main ruleset.
 //! - **`policy = "fragment"`**: only the pass rules; the main ruleset owns the default.
@@ -29,6 +30,7 @@
 
 mod escape;
 
+use abrfw_core::icmpv6::{Icmpv6Type, icmpv6_accepted, icmpv6_forwarded};
 use abrfw_core::ipnet::IpNet;
 use abrfw_core::ir::{Connection, address_text, describe_hosts};
 use abrfw_core::{
@@ -48,10 +50,6 @@ pub const ANCHOR: &str = "abrfw";
 pub const MAX_LABEL_BYTES: usize = 63;
 /// pfctl refuses table names over 31 bytes (`PF_TABLE_NAME_SIZE` 32 in pfvar.h).
 pub const MAX_TABLE_NAME_BYTES: usize = 31;
-
-/// ICMPv6 that IPv6 needs whatever the policy (RFC 4890 §4.4: errors, router and neighbour
-/// discovery, MLD; 143 is the MLDv2 report, which pfctl has no name for).
-const ICMP6_TYPES: &str = "unreach, toobig, timex, paramprob, routersol, routeradv, neighbrsol, neighbradv, listqry, listenrep, 143";
 
 /// Rendering options (none yet beyond the IR's own policy).
 #[derive(Debug, Clone, Default)]
@@ -90,35 +88,24 @@ fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
         };
         rules.push(RuleView::new(dir, None, from, to, rule.connection(), None));
     }
-    let log = log_keyword(host.log);
-    let out_accept = host.policy == Policy::Drop && !host.drops_outbound();
-    let drop = match host.policy {
-        Policy::Drop => vec![
-            format!("pass quick inet6 proto icmp6 all icmp6-type {{ {ICMP6_TYPES} }} no state"),
-            format!("block drop in {log}quick on ! lo0 all"),
-            if out_accept {
-                // outbound = "accept": the host's own connections are not filtered.
-                "pass out quick on ! lo0 all".to_owned()
-            } else {
-                format!("block drop out {log}quick on ! lo0 all")
-            },
-        ],
-        Policy::Fragment => Vec::new(),
-    };
     let view = View {
         header: host.header(),
         policy: host.policy.as_str(),
         gateway: false,
         tables: tables.into_views(),
         rules,
-        drop_comment: if out_accept {
-            "Everything else in, except on the loopback interface; everything out passes (outbound = \"accept\")."
-        } else {
-            "Everything else in and out, except on the loopback interface."
-        },
-        drop,
     };
-    finish(PfTemplate { v: &view }.render()?)
+    finish(match host.policy {
+        Policy::Drop => HostTemplate {
+            v: &view,
+            log: log_keyword(host.log),
+            icmp6_in: Icmpv6View::new(icmpv6_accepted(Direction::Inbound)),
+            icmp6_out: Icmpv6View::new(icmpv6_accepted(Direction::Outbound)),
+            out_accept: !host.drops_outbound(),
+        }
+        .render()?,
+        Policy::Fragment => FragmentTemplate { v: &view }.render()?,
+    })
 }
 
 /// The gateway anchor as one string.
@@ -157,27 +144,9 @@ fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Err
         Some(list) if !list.is_empty() => format!("on {{ {} }} ", list.join(", ")),
         _ => String::new(),
     };
-    let (drop, drop_comment) = match gw.policy {
-        Policy::Drop => {
-            let local = tables.local();
-            (
-                vec![
-                    format!(
-                        "pass quick {on}inet6 proto icmp6 all icmp6-type {{ {ICMP6_TYPES} }} no state"
-                    ),
-                    format!(
-                        "block drop out {}quick {on}from ! <{local}> to any",
-                        log_keyword(gw.log)
-                    ),
-                ],
-                if on.is_empty() {
-                    "Every other forwarded packet: outbound with a source that is not the gateway's own."
-                } else {
-                    "Every other packet forwarded into a zone: outbound on a zone interface with a source that is not the gateway's own."
-                },
-            )
-        }
-        Policy::Fragment => (Vec::new(), ""),
+    let local = match gw.policy {
+        Policy::Drop => Some(tables.local()),
+        Policy::Fragment => None,
     };
     let view = View {
         header: gw.header(),
@@ -185,10 +154,23 @@ fn render_gateway_text(gw: &GatewayRules, _opts: &Options) -> Result<String, Err
         gateway: true,
         tables: tables.into_views(),
         rules,
-        drop_comment,
-        drop,
     };
-    finish(PfTemplate { v: &view }.render()?)
+    finish(match local {
+        Some(local) => GatewayTemplate {
+            v: &view,
+            log: log_keyword(gw.log),
+            comment: if on.is_empty() {
+                "Every other forwarded packet: outbound with a source that is not the gateway's own."
+            } else {
+                "Every other packet forwarded into a zone: outbound on a zone interface with a source that is not the gateway's own."
+            },
+            on,
+            local,
+            icmp6: Icmpv6View::new(icmpv6_forwarded()),
+        }
+        .render()?,
+        None => FragmentTemplate { v: &view }.render()?,
+    })
 }
 
 /// `log ` on the block rules with `log = "drops"`: pf copies each dropped packet to pflog0,
@@ -204,21 +186,72 @@ fn finish(mut text: String) -> Result<String, Error> {
     Ok(text)
 }
 
+/// A host with `policy = "drop"`: the pass rules, then ICMPv6 by direction and the blocks.
 #[derive(Template)]
 #[template(path = "pf.conf")]
-struct PfTemplate<'a> {
+struct HostTemplate<'a> {
+    v: &'a View,
+    /// `log ` on the block rules, or nothing.
+    log: &'static str,
+    /// The ICMPv6 a host receives and sends (core's [`abrfw_core::icmpv6`] policy).
+    icmp6_in: Icmpv6View,
+    icmp6_out: Icmpv6View,
+    /// `outbound = "accept"`: the host's own connections pass instead of the outbound block.
+    out_accept: bool,
+}
+
+/// A gateway with `policy = "drop"`: the pass pairs, then forwarded ICMPv6 errors and the block.
+#[derive(Template)]
+#[template(path = "pf-gateway.conf")]
+struct GatewayTemplate<'a> {
+    v: &'a View,
+    /// `log ` on the block rule, or nothing.
+    log: &'static str,
+    /// What the block drops, for the comment above it.
+    comment: &'static str,
+    /// `on { if1, if2 } ` when every zone names its interface, or nothing.
+    on: String,
+    /// The gateway's own-addresses table.
+    local: String,
+    /// The ICMPv6 a router forwards: the errors (discovery and MLD are link-scoped).
+    icmp6: Icmpv6View,
+}
+
+/// `policy = "fragment"`, host or gateway: only the tables and the pass rules.
+#[derive(Template)]
+#[template(path = "pf-fragment.conf")]
+struct FragmentTemplate<'a> {
     v: &'a View,
 }
 
-/// Everything the template prints, decided here.
+/// Everything the templates print, decided here.
 struct View {
     header: String,
     policy: &'static str,
+    /// A gateway's anchor (the header says how forwarded connections pass).
     gateway: bool,
     tables: Vec<TableView>,
     rules: Vec<RuleView>,
-    drop_comment: &'static str,
-    drop: Vec<String>,
+}
+
+/// A set of ICMPv6 types for one `icmp6-type { }` list: numbers, which pfctl reads for every
+/// type, and the names for the comment above.
+struct Icmpv6View {
+    numbers: String,
+    names: String,
+}
+
+impl Icmpv6View {
+    fn new(types: impl Iterator<Item = &'static Icmpv6Type> + Clone) -> Self {
+        Icmpv6View {
+            numbers: types
+                .clone()
+                .map(|t| t.number.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            names: types.map(|t| t.name).collect::<Vec<_>>().join(", "),
+        }
+    }
 }
 
 struct TableView {

@@ -161,6 +161,11 @@ struct LegacyView {
     notes: Vec<String>,
     /// Openings abrfw refused to write, reported by the script at run time.
     skipped: Vec<String>,
+    /// The success line's count of openings, when every opening was written (else empty).
+    done: Vec<usize>,
+    /// The script's exit status: 0 when every opening was written, 1 when some were refused
+    /// (the admin's deployment tool sees the host as not fully done).
+    exit_code: u8,
 }
 
 /// One `add portopening` line.
@@ -254,8 +259,15 @@ impl LegacyView {
             &v6_dropped,
         );
         note("Not opened, IPv6 peers only", &v6_only);
+        let complete = skipped.is_empty();
         Self {
             h: Header::new(host),
+            done: if complete {
+                vec![openings.len()]
+            } else {
+                Vec::new()
+            },
+            exit_code: if complete { 0 } else { 1 },
             openings,
             notes,
             skipped,

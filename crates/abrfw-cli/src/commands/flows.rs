@@ -144,6 +144,9 @@ fn markdown(release: &Release) -> String {
         }
         let title = group.title();
         let _ = writeln!(md, "\n## {title}\n");
+        if let Some(note) = group.note() {
+            let _ = writeln!(md, "{note}\n");
+        }
         md.push_str("| id | initiator | responder | port | source ports | purpose | encryption | condition | source | confidence |\n");
         md.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
         for f in release.flows.iter().filter(|f| f.group == group) {

@@ -82,8 +82,8 @@ fn write_files(dir: &Path, files: &BTreeMap<String, String>) {
 }
 
 /// The shell commands that load a host's iptables files the documented way: ipsets first; a
-/// drop file replaces the filter table, a fragment goes in with --noflush beside a minimal base
-/// and is hooked with the idempotent -C || -I commands.
+/// drop file goes in with --noflush (it empties INPUT and OUTPUT itself), a fragment too, beside
+/// a minimal base, and is hooked with the idempotent -C || -I commands.
 fn load_script(dir: &Path, files: &BTreeMap<String, String>) -> String {
     let d = dir.display();
     let mut s = String::new();
@@ -106,7 +106,7 @@ fn load_script(dir: &Path, files: &BTreeMap<String, String>) -> String {
                 }
             }
         } else {
-            s.push_str(&format!("{tool} < {d}/{file}\n"));
+            s.push_str(&format!("{tool} --noflush < {d}/{file}\n"));
         }
     }
     s
@@ -274,6 +274,96 @@ fn a_fragment_reloads_beside_foreign_rules_without_touching_them() {
         ours,
         "{out}"
     );
+}
+
+/// Issue 16 item 8: a host's drop file, loaded with `--noflush` as its header says, replaces
+/// INPUT, OUTPUT and abrfw's chains and leaves FORWARD (rules and policy) and other chains as
+/// they were, with iptables-nft (which resets an undeclared FORWARD to ACCEPT on a plain restore)
+/// and iptables-legacy alike; loading it twice changes nothing more.
+#[test]
+fn a_host_drop_file_leaves_forward_and_other_chains_alone() {
+    let variants: Vec<&str> = ["nft", "legacy"]
+        .into_iter()
+        .filter(|v| crate::support::have(&format!("iptables-{v}-restore")))
+        .collect();
+    if !system_tests_possible(&["iptables-restore", "ip6tables-restore", "unshare"], false) {
+        return;
+    }
+    assert!(
+        !variants.is_empty(),
+        "neither iptables-nft nor iptables-legacy"
+    );
+    let files = hosts_of(&compile_to_tree(&crate::support::fixture(
+        "topologies/example.toml",
+    )))
+    .remove("linux-agent")
+    .unwrap();
+    assert!(
+        files["iptables.rules"].contains("\n:INPUT DROP"),
+        "a drop file"
+    );
+    assert!(
+        !files["iptables.rules"].contains(":FORWARD"),
+        "FORWARD is not abrfw's"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &files);
+    let d = dir.path().display();
+    for v in variants {
+        for (tool, file) in [
+            ("iptables", "iptables.rules"),
+            ("ip6tables", "ip6tables.rules"),
+        ] {
+            // A host that routes: FORWARD drops by default, has a rule and jumps to another
+            // tool's chain (Docker's DOCKER-USER, say); INPUT has a rule abrfw replaces.
+            let before = format!(
+                "{tool}-{v} -P FORWARD DROP\n{tool}-{v} -N DOCKER-USER\n\
+                 {tool}-{v} -A DOCKER-USER -j RETURN\n{tool}-{v} -A FORWARD -j DOCKER-USER\n\
+                 {tool}-{v} -A FORWARD -i eth9 -j ACCEPT\n{tool}-{v} -A INPUT -i eth9 -j ACCEPT\n"
+            );
+            let save = format!("{tool}-{v}-save -t filter | grep -v '^#'");
+            let out = ok(
+                &in_fresh_ns(&format!(
+                    "{before}{save}\necho ==after==\n\
+                     {tool}-{v}-restore --noflush < {d}/{file}\n\
+                     {tool}-{v}-restore --noflush < {d}/{file}\n{save}"
+                )),
+                &format!("{tool}-{v} load"),
+            );
+            let (old, new) = out.split_once("==after==\n").unwrap();
+            let forward = |text: &str| -> Vec<String> {
+                text.lines()
+                    .filter(|l| l.contains("FORWARD") || l.contains("DOCKER-USER"))
+                    .map(|l| l.split(" [").next().unwrap().to_owned())
+                    .collect()
+            };
+            assert_eq!(
+                forward(old),
+                forward(new),
+                "{tool}-{v}: FORWARD changed:\n{old}\n{new}"
+            );
+            assert!(
+                new.contains(":FORWARD DROP"),
+                "{tool}-{v}: FORWARD policy:\n{new}"
+            );
+            assert!(
+                !new.contains("-A INPUT -i eth9"),
+                "{tool}-{v}: INPUT is abrfw's:\n{new}"
+            );
+            let ours: Vec<&str> = files[file]
+                .lines()
+                .filter(|l| l.starts_with("-A ") && !l.contains("--comment"))
+                .collect();
+            let lines = rules_only(new);
+            for rule in ours {
+                assert_eq!(
+                    lines.iter().filter(|l| *l == rule).count(),
+                    1,
+                    "{tool}-{v}: {rule} once:\n{new}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

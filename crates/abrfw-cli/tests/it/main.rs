@@ -12,6 +12,7 @@ mod generated;
 mod golden;
 mod host_policy;
 mod hostile;
+mod icmpv6;
 mod iptables;
 mod json;
 mod limits;

@@ -731,8 +731,9 @@ pub(crate) fn probe_before_and_after(
 
 /// Loads the files abrfw wrote for one host or gateway into its namespace, the way the backend
 /// pages tell an administrator to: `nft -f`, or `ipset restore` (when there are sets) then
-/// `iptables-restore` and `ip6tables-restore`; a file without its own INPUT chain (a gateway's,
-/// or a fragment) goes in with `--noflush` and the idempotent `-C || -I` hook its header names.
+/// `iptables-restore --noflush` and `ip6tables-restore --noflush`; a file without its own INPUT
+/// chain (a gateway's, or a fragment) is then hooked with the idempotent `-C || -I` commands its
+/// header names.
 pub(crate) fn load_rules(ns: &str, dir: &Path, loader: Loader) {
     let file = |name: &str| dir.join(name).display().to_string();
     match loader {
@@ -757,7 +758,10 @@ pub(crate) fn load_rules(ns: &str, dir: &Path, loader: Loader) {
             ] {
                 let text = std::fs::read_to_string(dir.join(name)).unwrap();
                 if text.contains("\n:INPUT ") {
-                    in_ns(ns, &["sh", "-c", &format!("{tool} < {}", file(name))]);
+                    in_ns(
+                        ns,
+                        &["sh", "-c", &format!("{tool} --noflush < {}", file(name))],
+                    );
                     continue;
                 }
                 in_ns(

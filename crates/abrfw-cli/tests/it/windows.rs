@@ -1632,3 +1632,33 @@ fn netsh_cmd_rollback_imports_the_export_and_confirm_deletes_the_marker_task() {
         assert!(lines[undo + 4].contains("/c:\"^[^:]*: *abrfw:\" /c:\"^[^:]*: *abrfw-retired\""));
     }
 }
+
+/// netsh-legacy's exit status (decided in Rust, issue 14 item 4): an opening abrfw refuses to
+/// write (a range wider than the XP firewall's one-port-per-opening limit) is reported and the
+/// script exits 1 without the success line; a complete one exits 0 with it.
+#[test]
+fn netsh_legacy_exits_1_when_an_opening_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site.toml");
+    let host = "[[host]]\nname = \"xp\"\nos = \"windows-legacy\"\naddresses = [\"192.0.2.31\"]\nroles = [\"agent\"]\n";
+    let wide = "\n[[allow]]\nname = \"wide\"\nfrom = \"192.0.2.7\"\nto = \"xp\"\nport = \"8000-8200\"\ndescription = \"a wide range\"\n";
+    for (extra, code, done) in [("", "exit /b 0", true), (wide, "exit /b 1", false)] {
+        std::fs::write(&site, format!("{host}{extra}")).unwrap();
+        let text = stdout_ok(&[
+            "compile",
+            site.to_str().unwrap(),
+            "--host",
+            "xp",
+            "--backend",
+            "netsh",
+        ]);
+        let exits: Vec<&str> = text.lines().filter(|l| l.starts_with("exit /b")).collect();
+        assert_eq!(exits.first(), Some(&code), "{text}");
+        assert_eq!(text.contains("port openings in place"), done, "{text}");
+        assert_eq!(
+            text.contains("abrfw: not opened: allow:wide"),
+            !done,
+            "{text}"
+        );
+    }
+}

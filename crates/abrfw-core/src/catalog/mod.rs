@@ -343,6 +343,50 @@ impl Group {
     }
 }
 
+impl Group {
+    /// What the group's rows mean beyond the table, for `docs/flows.md` (issue 16's corrections
+    /// are explained here, with their sources); `None` for a group with nothing to add.
+    pub const fn note(self) -> Option<&'static str> {
+        match self {
+            Group::RemoteInstall => Some(
+                "Push targets: the vendor installs Windows agents remotely over 445 and 25001 \
+                 and Linux agents over SSH (22). `target_win` is `agent`, `agent-exchange`, \
+                 `agent-hyperv` or `agent-vmware-windows` on Windows: Agent for Hyper-V and \
+                 Agent for VMware (Windows) are installed the same way as the other Windows \
+                 agents, so under `aba-11.7`, where those roles have flows, they get the \
+                 installation, registration and licence rules too.",
+            ),
+            Group::Components => Some(
+                "The management console connecting directly to a managed machine \
+                 (`console-agent`, TCP 9876) is in every release from 11.5: the ABR 11.5 user \
+                 guide documents it (source S9; medium confidence, the port is the 9876 of S1's \
+                 note) and the later revision draws it; without it a site with no management \
+                 server could push agents but never manage them. A storage node keeping a \
+                 managed vault on a network share or NAS (`sn-vault-smb`, `sn-vault-nfs`, \
+                 responder roles `managed-vault-smb` and `managed-vault-nfs`) is modelled in \
+                 11.5 and 11.7: the seed says \"Standard ports and protocols\" twice, the second \
+                 time for the storage node's managed vaults (the reference's \"phrase once\" is \
+                 wrong there), and the later revision draws \"Managed vault (network share, \
+                 NAS)\"; the ports are those of unmanaged vaults (A6: SMB 445, NFS 2049). NFS on \
+                 TCP 2049 alone is NFSv4.",
+            ),
+            Group::NoDns => Some(
+                "The vendor's sentence (S1 note) asks for Network Discovery and File and Printer \
+                 Sharing on the machine that performs the installation when the site has no \
+                 DNS: Windows features, between Windows machines. So the rows run from a Windows \
+                 push target (`target_win`) to the management server or, with no management \
+                 server, to a Windows console (`console_win`). A Linux console gets none of \
+                 them: it pushes Linux agents over SSH and Windows agents over 445/25001 as in a \
+                 DNS site; a Linux target gets none either. TCP rows use the initiator's \
+                 ephemeral range (reference section 1.1); only the NetBIOS name and datagram \
+                 services (UDP 137, 138) and SSDP (UDP 1900) send from their well-known port, \
+                 which is why their source is `any`.",
+            ),
+            Group::Custom => None,
+        }
+    }
+}
+
 impl fmt::Display for Group {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
