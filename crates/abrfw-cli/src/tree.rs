@@ -29,6 +29,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::classes::Layout;
 use crate::dirfd::{BATCHED_SYNC, Dir, Kind, Lock};
 
 /// The `format` value of a manifest.
@@ -66,13 +67,17 @@ pub struct Manifest {
     pub release: String,
     /// sha256 of the topology file's bytes, lower-case hex.
     pub site_sha256: String,
+    /// How DIR is laid out; left out for the per-host layout, so a per-host manifest is the
+    /// same as before layouts existed.
+    #[serde(default, skip_serializing_if = "Layout::is_hosts")]
+    pub layout: Layout,
     /// Host (or gateway) directory -> file name -> sha256 of the file.
     pub hosts: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Manifest {
     /// The manifest of a set of rendered files.
-    pub fn new(release: &str, site_text: &str, files: &[PlannedFile]) -> Self {
+    pub fn new(release: &str, site_text: &str, layout: Layout, files: &[PlannedFile]) -> Self {
         let mut hosts: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         for f in files {
             hosts
@@ -86,6 +91,7 @@ impl Manifest {
             generator: format!("abrfw {}", env!("CARGO_PKG_VERSION")),
             release: release.to_owned(),
             site_sha256: sha256_hex(site_text.as_bytes()),
+            layout,
             hosts,
         }
     }
@@ -576,29 +582,69 @@ impl KillSwitch {
     }
 }
 
-/// Parses DIR's manifest, read from `path`.
-fn read_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest> {
+/// The layout of the tree in `root` (DIR) as its manifest records it; `None` when DIR or its
+/// manifest does not exist yet. A manifest that is not abrfw's is refused as in [`Plan::new`].
+/// Only the format, version and layout are kept (the file lists every file of the tree).
+pub fn existing_layout(dir: &Path, root: Option<&Dir>) -> Result<Option<Layout>> {
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(default)]
+        layout: Layout,
+    }
+    let Some(root) = root else { return Ok(None) };
+    let Some(bytes) = root.read(MANIFEST_FILE_NAME, MAX_MANIFEST_BYTES)? else {
+        return Ok(None);
+    };
+    let path = dir.join(MANIFEST_FILE_NAME);
+    check_head(&path, &bytes)?;
+    let head: Head = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{} is not an abrfw manifest; refusing to write into this directory",
+            path.display()
+        )
+    })?;
+    Ok(Some(head.layout))
+}
+
+/// Refuses a manifest that is not abrfw's or of another version, before its fields are read.
+fn check_head(path: &Path, bytes: &[u8]) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Head {
+        format: Option<serde_json::Value>,
+        version: Option<serde_json::Value>,
+    }
     let not_ours = || {
         format!(
             "{} is not an abrfw manifest; refusing to write into this directory",
             path.display()
         )
     };
-    // Format and version first, so a newer manifest gets a message about its version rather than
-    // about a field this abrfw does not know.
-    let value: serde_json::Value = serde_json::from_slice(bytes).with_context(not_ours)?;
-    if value["format"] != MANIFEST_FORMAT {
+    let head: Head = serde_json::from_slice(bytes).with_context(not_ours)?;
+    if head.format != Some(serde_json::Value::from(MANIFEST_FORMAT)) {
         bail!(not_ours());
     }
-    if value["version"] != MANIFEST_VERSION {
+    let version = head.version.unwrap_or(serde_json::Value::Null);
+    if version != MANIFEST_VERSION {
         bail!(
-            "{} is an abrfw manifest of version {}; this abrfw reads and writes version {MANIFEST_VERSION}",
+            "{} is an abrfw manifest of version {version}; this abrfw reads and writes version {MANIFEST_VERSION}",
             path.display(),
-            value["version"]
         );
     }
-    let manifest: Manifest = serde_json::from_value(value).with_context(not_ours)?;
-    Ok(manifest)
+    Ok(())
+}
+
+/// Parses DIR's manifest, read from `path`.
+fn read_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest> {
+    // Format and version first, so a newer manifest gets a message about its version rather than
+    // about a field this abrfw does not know. Then straight into the typed manifest: a
+    // `serde_json::Value` of a 100,000-host manifest would take several times its 40 MB.
+    check_head(path, bytes)?;
+    serde_json::from_slice(bytes).with_context(|| {
+        format!(
+            "{} is not an abrfw manifest; refusing to write into this directory",
+            path.display()
+        )
+    })
 }
 
 /// A path component abrfw may create: a valid name (no separator, no `..`, no leading dot) and,
