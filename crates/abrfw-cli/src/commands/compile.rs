@@ -175,8 +175,7 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
     }
     let total = files.len();
     let manifest = Manifest::new(topology.release.id, &site_text, layout, &files);
-    let plan = Plan::new(dir, root.as_ref(), files, &manifest)?;
-    drop(manifest);
+    let plan = Plan::new(dir, root.as_ref(), files, manifest)?;
     if args.check {
         let changes = plan.changes();
         for (path, change) in &changes {
