@@ -11,7 +11,8 @@
 //!
 //! A class is named `class-<os>-<12 hex digits>`, the digits from a sha256 of what defines it:
 //! the name stays the same while its rules do, whatever hosts join or leave, and changes when
-//! the rules change (the old directory is then removed like a departed host's).
+//! the rules change (the old directory is then removed like a departed host's). A gateway is a
+//! class of its own, under its own name (`DIR/<gateway>/`, as in the per-host layout).
 
 use std::collections::BTreeMap;
 
@@ -99,27 +100,30 @@ impl Ir<'_> {
 
 /// One class: its name, the IR its files are rendered from (a member's, renamed), its
 /// backends, and its members' names.
-pub struct Class {
-    /// `class-<os>-<digest>`.
+pub struct Class<'a> {
+    /// `class-<os>-<digest>`, or a gateway's own name.
     pub name: String,
     /// The IR with the class name and without own addresses.
-    pub ir: OwnedIr,
+    pub ir: OwnedIr<'a>,
     /// The backends of every member.
     pub backends: Vec<Backend>,
     /// Names of its members, sorted.
     pub members: Vec<String>,
 }
 
-/// An IR a class owns.
-pub enum OwnedIr {
+/// The IR of a class: a member's, renamed, for hosts; the gateway's own for a gateway.
+pub enum OwnedIr<'a> {
     /// Hosts' rules.
     Host(HostRules),
-    /// A gateway's rules.
-    Gateway(GatewayRules),
+    /// A gateway's rules. A gateway is a class of its own, under its own name: gateways are
+    /// few and their rules name zones of their own, and a copy of a gateway's rules (every
+    /// address of its zones' hosts) would cost more memory than the class saves.
+    Gateway(&'a GatewayRules),
 }
 
-/// Groups the members into classes, sorted by class name.
-pub fn classes(members: &[Member<'_>]) -> Result<Vec<Class>> {
+/// Groups the members into classes, sorted by class name. Refuses a gateway whose name could be
+/// taken for a class or the index.
+pub fn classes<'a>(members: &[Member<'a>]) -> Result<Vec<Class<'a>>> {
     // Hosts of one kind share one allow-rule list (`Rules` is an `Arc`): digest each list once.
     let mut rule_digests: BTreeMap<usize, String> = BTreeMap::new();
     let mut by_name: BTreeMap<String, (String, Class)> = BTreeMap::new();
@@ -142,16 +146,23 @@ pub fn classes(members: &[Member<'_>]) -> Result<Vec<Class>> {
                 format!("host\n{}\n{rules}", serde_json::to_string(&bare)?)
             }
             Ir::Gateway(g) => {
-                let mut bare = g.clone();
-                bare.gateway.clear();
-                format!("gateway\n{}", serde_json::to_string(&bare)?)
+                if g.gateway == INDEX_DIR || g.gateway.starts_with("class-") {
+                    bail!(
+                        "gateway {:?}: with --layout classes, DIR/{INDEX_DIR} and DIR/class-* are abrfw's; rename the gateway or use --layout hosts",
+                        g.gateway
+                    );
+                }
+                format!("gateway\n{}", g.gateway)
             }
         };
         let names: Vec<&str> = m.backends.iter().map(|b| b.name).collect();
         let key = format!("{key}\n{}", names.join(","));
         let digest = Sha256::digest(key.as_bytes());
         let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-        let name = format!("class-{}-{hex}", m.ir.os());
+        let name = match m.ir {
+            Ir::Host(_) => format!("class-{}-{hex}", m.ir.os()),
+            Ir::Gateway(g) => g.gateway.clone(),
+        };
         match by_name.get_mut(&name) {
             Some((k, class)) => {
                 if *k != key {
@@ -169,11 +180,7 @@ pub fn classes(members: &[Member<'_>]) -> Result<Vec<Class>> {
                         ir.addresses = Peers::default();
                         OwnedIr::Host(ir)
                     }
-                    Ir::Gateway(g) => {
-                        let mut ir = g.clone();
-                        ir.gateway.clone_from(&name);
-                        OwnedIr::Gateway(ir)
-                    }
+                    Ir::Gateway(g) => OwnedIr::Gateway(g),
                 };
                 let class = Class {
                     name: name.clone(),
@@ -194,7 +201,7 @@ pub fn classes(members: &[Member<'_>]) -> Result<Vec<Class>> {
 
 /// `DIR/index/hosts.json`: one line per class and one per host, so a host's move from one
 /// class to another is a one-line change in a repository.
-pub fn index_text(members: &[Member<'_>], classes: &[Class]) -> Result<String> {
+pub fn index_text(members: &[Member<'_>], classes: &[Class<'_>]) -> Result<String> {
     #[derive(Serialize)]
     struct ClassEntry {
         kind: &'static str,

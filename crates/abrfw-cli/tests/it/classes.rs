@@ -174,6 +174,26 @@ fn a_class_tree_holds_each_class_once_and_an_index_of_every_host() {
     );
     compile(&site, &classes, &[]);
     assert_eq!(tree(&classes), tree(&again));
+
+    // A gateway is its own class under its own name; one named like the index is refused.
+    assert_eq!(index["fw-core"], "fw-core");
+    let text = std::fs::read_to_string(&site).unwrap();
+    std::fs::write(
+        &site,
+        text.replace("name = \"fw-core\"", "name = \"index\""),
+    )
+    .unwrap();
+    let run = abrfw(&[
+        "compile",
+        site.to_str().unwrap(),
+        "--out-dir",
+        work.path().join("refused").to_str().unwrap(),
+        "--layout",
+        "classes",
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("rename the gateway"));
+    assert!(!work.path().join("refused").join("abrfw.json").exists());
 }
 
 #[test]
