@@ -149,7 +149,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__compile)
-            opts="-o -h --example --release --catalog --strict --out-dir --host --backend --ir --check --lock-wait --help"
+            opts="-o -h --example --release --catalog --strict --out-dir --host --backend --ir --check --layout --lock-wait --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -177,6 +177,10 @@ _abrfw() {
                     ;;
                 --backend)
                     COMPREPLY=($(compgen -W "nftables iptables netsh powershell pf json firewalld ufw ir" -- "${cur}"))
+                    return 0
+                    ;;
+                --layout)
+                    COMPREPLY=($(compgen -W "hosts classes" -- "${cur}"))
                     return 0
                     ;;
                 --lock-wait)

@@ -54,6 +54,8 @@ json\t'rules.json: the host\'s rules as versioned data (any host with an OS; no 
 firewalld\t'firewalld.sh: installs policies abrfw-in/abrfw-out and their ipsets into /etc/firewalld, checks and reloads (Linux, firewalld 0.9 or later; host rules only)'
 ufw\t'ufw.sh: ufw commands whose rules carry an abrfw comment, replacing only earlier abrfw rules (Linux; host rules only)'
 ir\t'The compiled IR of the host as JSON (any host with an OS; printed with --host only; same as --ir)'"
+complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l layout -d 'How to lay out --out-dir: `hosts`, DIR/<host>/<file> for every host and gateway; or `classes`, DIR/<class>/<file> once per class of hosts with the same rules and DIR/index/hosts.json mapping each host to its class (docs/config-management.md). Default: the layout the tree in DIR has, else `hosts`' -r -f -a "hosts\t'`DIR/<host>/<file>`: every host and gateway its own directory'
+classes\t'`DIR/<class>/<file>` for each host class, and `DIR/index/hosts.json`'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l lock-wait -d 'Seconds to wait for another abrfw run writing into --out-dir to finish (DIR/.abrfw.lock) before giving up with exit 2' -r
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l example -d 'Use the built-in example site instead of a file'
 complete -c abrfw -n "__fish_abrfw_using_subcommand compile" -l strict -d 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2'

@@ -313,6 +313,12 @@ pub struct CompileArgs {
     /// when --out-dir is current.
     #[arg(long, requires = "out_dir")]
     pub check: bool,
+    /// How to lay out --out-dir: `hosts`, DIR/<host>/<file> for every host and gateway; or
+    /// `classes`, DIR/<class>/<file> once per class of hosts with the same rules and
+    /// DIR/index/hosts.json mapping each host to its class (docs/config-management.md).
+    /// Default: the layout the tree in DIR has, else `hosts`.
+    #[arg(long, value_enum, requires = "out_dir")]
+    pub layout: Option<crate::classes::Layout>,
     /// Seconds to wait for another abrfw run writing into --out-dir to finish (DIR/.abrfw.lock)
     /// before giving up with exit 2.
     #[arg(

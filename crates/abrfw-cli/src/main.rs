@@ -4,6 +4,7 @@
 // are what the user reads.
 #[allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 mod args;
+mod classes;
 mod commands;
 mod dirfd;
 mod site;

@@ -29,6 +29,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::classes::Layout;
 use crate::dirfd::{BATCHED_SYNC, Dir, Kind, Lock};
 
 /// The `format` value of a manifest.
@@ -66,13 +67,17 @@ pub struct Manifest {
     pub release: String,
     /// sha256 of the topology file's bytes, lower-case hex.
     pub site_sha256: String,
+    /// How DIR is laid out; left out for the per-host layout, so a per-host manifest is the
+    /// same as before layouts existed.
+    #[serde(default, skip_serializing_if = "Layout::is_hosts")]
+    pub layout: Layout,
     /// Host (or gateway) directory -> file name -> sha256 of the file.
     pub hosts: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Manifest {
     /// The manifest of a set of rendered files.
-    pub fn new(release: &str, site_text: &str, files: &[PlannedFile]) -> Self {
+    pub fn new(release: &str, site_text: &str, layout: Layout, files: &[PlannedFile]) -> Self {
         let mut hosts: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         for f in files {
             hosts
@@ -86,6 +91,7 @@ impl Manifest {
             generator: format!("abrfw {}", env!("CARGO_PKG_VERSION")),
             release: release.to_owned(),
             site_sha256: sha256_hex(site_text.as_bytes()),
+            layout,
             hosts,
         }
     }
@@ -95,11 +101,12 @@ impl Manifest {
         Ok(serde_json::to_string_pretty(self)? + "\n")
     }
 
-    /// The relative paths it lists, as `(directory, file)`.
-    fn paths(&self) -> BTreeSet<(String, String)> {
+    /// The relative paths it lists, as `(directory, file)`, borrowed (a 100,000-host
+    /// manifest lists 340,000 paths: copies would cost tens of megabytes).
+    fn paths(&self) -> BTreeSet<(&str, &str)> {
         self.hosts
             .iter()
-            .flat_map(|(d, files)| files.keys().map(move |f| (d.clone(), f.clone())))
+            .flat_map(|(d, files)| files.keys().map(move |f| (d.as_str(), f.as_str())))
             .collect()
     }
 }
@@ -206,8 +213,13 @@ impl Plan {
         dir: &Path,
         root: Option<&Dir>,
         files: Vec<PlannedFile>,
-        manifest: &Manifest,
+        manifest: Manifest,
     ) -> Result<Self> {
+        // The new manifest as text, and the old one compared with it, before the old one is
+        // parsed: each of them is 40 MB for a 100,000-host tree, so none is kept longer than
+        // needed.
+        let manifest_text = manifest.to_text()?;
+        drop(manifest);
         let mut seen = BTreeMap::new();
         for f in &files {
             check_component(&f.dir, true)?;
@@ -231,6 +243,11 @@ impl Plan {
             .as_deref()
             .map(|t| read_manifest(&manifest_path, t))
             .transpose()?;
+        let manifest_change = match old_text {
+            Some(bytes) if bytes == manifest_text.as_bytes() => Change::Unchanged,
+            Some(_) => Change::Changed,
+            None => Change::Added,
+        };
         let owned = old.as_ref().map(Manifest::paths).unwrap_or_default();
         for (d, f) in &owned {
             // A manifest edited to name `../x` must not make abrfw delete outside DIR.
@@ -244,7 +261,7 @@ impl Plan {
         for f in files {
             let change = match f.on_disk {
                 OnDisk::Same => Change::Unchanged,
-                OnDisk::Different if owned.contains(&(f.dir.clone(), f.name.clone())) => {
+                OnDisk::Different if owned.contains(&(f.dir.as_str(), f.name.as_str())) => {
                     Change::Changed
                 }
                 OnDisk::Different => {
@@ -265,9 +282,9 @@ impl Plan {
             );
         }
 
-        let new_paths: BTreeSet<(String, String)> = planned
+        let new_paths: BTreeSet<(&str, &str)> = planned
             .iter()
-            .map(|(f, _)| (f.dir.clone(), f.name.clone()))
+            .map(|(f, _)| (f.dir.as_str(), f.name.as_str()))
             .collect();
         // What is still there of the departed files, checked like the written ones: a link or
         // a FIFO put in their place is refused, not removed or followed.
@@ -275,13 +292,13 @@ impl Plan {
         if let Some(root) = root {
             let mut open: BTreeMap<&str, Option<Dir>> = BTreeMap::new();
             for (d, f) in owned.difference(&new_paths) {
-                if !open.contains_key(d.as_str()) {
+                if !open.contains_key(d) {
                     open.insert(d, root.open_dir(d)?);
                 }
-                if let Some(host_dir) = &open[d.as_str()]
+                if let Some(host_dir) = &open[d]
                     && host_dir.kind(f)? != Kind::Missing
                 {
-                    removed.push((d.clone(), f.clone()));
+                    removed.push(((*d).to_owned(), (*f).to_owned()));
                 }
             }
         }
@@ -296,12 +313,9 @@ impl Plan {
             }
         }
 
-        let manifest_text = manifest.to_text()?;
-        let manifest_change = match old_text {
-            Some(bytes) if bytes == manifest_text.as_bytes() => Change::Unchanged,
-            Some(_) => Change::Changed,
-            None => Change::Added,
-        };
+        drop(new_paths);
+        drop(owned);
+        drop(old);
         Ok(Self {
             files: planned,
             removed,
@@ -576,29 +590,69 @@ impl KillSwitch {
     }
 }
 
-/// Parses DIR's manifest, read from `path`.
-fn read_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest> {
+/// The layout of the tree in `root` (DIR) as its manifest records it; `None` when DIR or its
+/// manifest does not exist yet. A manifest that is not abrfw's is refused as in [`Plan::new`].
+/// Only the format, version and layout are kept (the file lists every file of the tree).
+pub fn existing_layout(dir: &Path, root: Option<&Dir>) -> Result<Option<Layout>> {
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(default)]
+        layout: Layout,
+    }
+    let Some(root) = root else { return Ok(None) };
+    let Some(bytes) = root.read(MANIFEST_FILE_NAME, MAX_MANIFEST_BYTES)? else {
+        return Ok(None);
+    };
+    let path = dir.join(MANIFEST_FILE_NAME);
+    check_head(&path, &bytes)?;
+    let head: Head = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{} is not an abrfw manifest; refusing to write into this directory",
+            path.display()
+        )
+    })?;
+    Ok(Some(head.layout))
+}
+
+/// Refuses a manifest that is not abrfw's or of another version, before its fields are read.
+fn check_head(path: &Path, bytes: &[u8]) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Head {
+        format: Option<serde_json::Value>,
+        version: Option<serde_json::Value>,
+    }
     let not_ours = || {
         format!(
             "{} is not an abrfw manifest; refusing to write into this directory",
             path.display()
         )
     };
-    // Format and version first, so a newer manifest gets a message about its version rather than
-    // about a field this abrfw does not know.
-    let value: serde_json::Value = serde_json::from_slice(bytes).with_context(not_ours)?;
-    if value["format"] != MANIFEST_FORMAT {
+    let head: Head = serde_json::from_slice(bytes).with_context(not_ours)?;
+    if head.format != Some(serde_json::Value::from(MANIFEST_FORMAT)) {
         bail!(not_ours());
     }
-    if value["version"] != MANIFEST_VERSION {
+    let version = head.version.unwrap_or(serde_json::Value::Null);
+    if version != MANIFEST_VERSION {
         bail!(
-            "{} is an abrfw manifest of version {}; this abrfw reads and writes version {MANIFEST_VERSION}",
+            "{} is an abrfw manifest of version {version}; this abrfw reads and writes version {MANIFEST_VERSION}",
             path.display(),
-            value["version"]
         );
     }
-    let manifest: Manifest = serde_json::from_value(value).with_context(not_ours)?;
-    Ok(manifest)
+    Ok(())
+}
+
+/// Parses DIR's manifest, read from `path`.
+fn read_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest> {
+    // Format and version first, so a newer manifest gets a message about its version rather than
+    // about a field this abrfw does not know. Then straight into the typed manifest: a
+    // `serde_json::Value` of a 100,000-host manifest would take several times its 40 MB.
+    check_head(path, bytes)?;
+    serde_json::from_slice(bytes).with_context(|| {
+        format!(
+            "{} is not an abrfw manifest; refusing to write into this directory",
+            path.display()
+        )
+    })
 }
 
 /// A path component abrfw may create: a valid name (no separator, no `..`, no leading dot) and,

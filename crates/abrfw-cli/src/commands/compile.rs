@@ -6,6 +6,7 @@ use abrfw_core::{GatewayRules, HostRules, compile, compile_gateways};
 use anyhow::{Result, bail};
 
 use crate::args::{Backend, CompileArgs, CompileBackend};
+use crate::classes::{self, Ir, Layout, Member, OwnedIr};
 use crate::tree::{self, Change, Manifest, Plan, PlannedFile, RenderedFile};
 use crate::{Outcome, site};
 
@@ -85,24 +86,18 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
         only,
         choice: &choice,
     };
-    let targets: BTreeMap<&str, Target<'_>> = hosts
-        .iter()
-        .map(|h| (h.host.as_str(), Target::Host(h)))
-        .chain(
-            gateways
-                .iter()
-                .map(|g| (g.gateway.as_str(), Target::Gateway(g))),
-        )
-        .collect();
     // Hosts, then gateways, as the manifest and the messages list them.
-    let order: Vec<&Target<'_>> = hosts
+    let members: Vec<Member<'_>> = hosts
         .iter()
-        .map(|h| &targets[h.host.as_str()])
-        .chain(gateways.iter().map(|g| &targets[g.gateway.as_str()]))
+        .map(|h| Member {
+            ir: Ir::Host(h),
+            backends: backends.host(h),
+        })
+        .chain(gateways.iter().map(|g| Member {
+            ir: Ir::Gateway(g),
+            backends: backends.gateway(g),
+        }))
         .collect();
-    // First pass, on every core: render, digest and compare with the disk; keep only digests,
-    // so memory stays bounded however large the site. A rendering error stops the run here,
-    // before anything is written.
     // A writing run holds DIR's lock from before it reads the tree until the manifest is
     // written, so two runs never interleave.
     let (root, _lock) = tree::open(
@@ -110,8 +105,66 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
         !args.check,
         std::time::Duration::from_secs(args.lock_wait),
     )?;
-    let planned = abrfw_core::par::map(&order, |t| -> Result<Vec<PlannedFile>> {
-        t.render(&backends)?
+    // Without --layout, a tree keeps the layout it has; a new one is per host.
+    let layout = match args.layout {
+        Some(l) => l,
+        None => tree::existing_layout(dir, root.as_ref())?.unwrap_or_default(),
+    };
+    let classes = match layout {
+        Layout::Hosts => Vec::new(),
+        Layout::Classes => classes::classes(&members)?,
+    };
+    let index = match layout {
+        Layout::Hosts => None,
+        Layout::Classes => Some(RenderedFile {
+            dir: classes::INDEX_DIR.to_owned(),
+            name: classes::INDEX_FILE.to_owned(),
+            text: classes::index_text(&members, &classes)?,
+        }),
+    };
+    // The directories of the tree: each host and gateway, or each class.
+    let targets: BTreeMap<&str, Target<'_>> = match layout {
+        Layout::Hosts => members
+            .iter()
+            .map(|m| {
+                let target = match m.ir {
+                    Ir::Host(h) => Target::Host(h, &m.backends),
+                    Ir::Gateway(g) => Target::Gateway(g, &m.backends),
+                };
+                (m.ir.name(), target)
+            })
+            .collect(),
+        Layout::Classes => classes
+            .iter()
+            .map(|c| {
+                let target = match &c.ir {
+                    OwnedIr::Host(h) => Target::Host(h, &c.backends),
+                    OwnedIr::Gateway(g) => Target::Gateway(g, &c.backends),
+                };
+                (c.name.as_str(), target)
+            })
+            .collect(),
+    };
+    let order: Vec<&str> = match layout {
+        Layout::Hosts => members.iter().map(|m| m.ir.name()).collect(),
+        Layout::Classes => classes.iter().map(|c| c.name.as_str()).collect(),
+    };
+    let render = |name: &str| -> Result<Vec<RenderedFile>> {
+        match (targets.get(name), &index) {
+            (Some(t), _) => t.render(),
+            (None, Some(index)) if name == index.dir => Ok(vec![index.clone()]),
+            (None, _) => bail!("{name} is not a host, gateway or class of the site"),
+        }
+    };
+    // First pass, on every core: render, digest and compare with the disk; keep only digests,
+    // so memory stays bounded however large the site. A rendering error stops the run here,
+    // before anything is written.
+    let mut dirs = order;
+    if let Some(index) = &index {
+        dirs.push(&index.dir);
+    }
+    let planned = abrfw_core::par::map(&dirs, |d| -> Result<Vec<PlannedFile>> {
+        render(d)?
             .iter()
             .map(|f| PlannedFile::new(root.as_ref(), f))
             .collect()
@@ -121,8 +174,8 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
         files.extend(p?);
     }
     let total = files.len();
-    let manifest = Manifest::new(topology.release.id, &site_text, &files);
-    let plan = Plan::new(dir, root.as_ref(), files, &manifest)?;
+    let manifest = Manifest::new(topology.release.id, &site_text, layout, &files);
+    let plan = Plan::new(dir, root.as_ref(), files, manifest)?;
     if args.check {
         let changes = plan.changes();
         for (path, change) in &changes {
@@ -138,13 +191,14 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
     let Some(root) = &root else {
         bail!("{} is not open for writing", dir.display());
     };
-    plan.apply(root, |name| match targets.get(name) {
-        Some(t) => t.render(&backends),
-        None => bail!("{name} is not a host or gateway of the site"),
-    })?;
+    plan.apply(root, render)?;
+    let classes_note = match layout {
+        Layout::Hosts => String::new(),
+        Layout::Classes => format!(" in {} class(es)", classes.len()),
+    };
     writeln!(
         out,
-        "wrote {} of {total} file(s) for {} host(s) and {} gateway(s) into {} ({} added, {} changed, {} unchanged, {} removed)",
+        "wrote {} of {total} file(s) for {} host(s) and {} gateway(s){classes_note} into {} ({} added, {} changed, {} unchanged, {} removed)",
         plan.count(Change::Added) + plan.count(Change::Changed),
         hosts.len(),
         gateways.len(),
@@ -220,19 +274,20 @@ impl Backends<'_> {
     }
 }
 
-/// A host or a gateway: one directory of files under the output directory.
+/// A host, a gateway or a class of either: one directory of files under the output directory,
+/// with the backends that write it.
 enum Target<'a> {
-    Host(&'a HostRules),
-    Gateway(&'a GatewayRules),
+    Host(&'a HostRules, &'a [Backend]),
+    Gateway(&'a GatewayRules, &'a [Backend]),
 }
 
 impl Target<'_> {
     /// Its files, in backend order.
-    fn render(&self, backends: &Backends<'_>) -> Result<Vec<RenderedFile>> {
+    fn render(&self) -> Result<Vec<RenderedFile>> {
         let mut files = Vec::new();
         match self {
-            Target::Host(host) => {
-                for backend in backends.host(host) {
+            Target::Host(host, backends) => {
+                for backend in *backends {
                     for (name, text) in backend.render_host(host)? {
                         files.push(RenderedFile {
                             dir: host.host.clone(),
@@ -243,8 +298,8 @@ impl Target<'_> {
                 }
                 extras(&host.host, false, host.policy, &mut files)?;
             }
-            Target::Gateway(gw) => {
-                for backend in backends.gateway(gw) {
+            Target::Gateway(gw, backends) => {
+                for backend in *backends {
                     for (name, text) in backend.render_gw(gw)?.unwrap_or_default() {
                         files.push(RenderedFile {
                             dir: gw.gateway.clone(),

@@ -12,17 +12,20 @@
 //! Every entry carries `abrfw_host` (its directory in the output tree), `abrfw_os`,
 //! `abrfw_policy`, `abrfw_kind` (`host` or `gateway`) and `abrfw_backends` (the backends the
 //! site chose for it, comma-separated, as `check` lists them); a host with a single address also
-//! gets `ansible_host` (its first IPv4 address, else its first IPv6 one).
+//! gets `ansible_host` (its first IPv4 address, else its first IPv6 one). When `--tree DIR`
+//! names a tree written with `--layout classes`, every entry also gets `abrfw_dir`, the
+//! directory of its files in the tree (its class, from `DIR/index/hosts.json`); the playbooks
+//! read a host's files from `abrfw_dir`, else from `abrfw_host`.
 
 use std::collections::BTreeMap;
 
 use abrfw_core::{Os, Policy};
-use anyhow::Result;
+use anyhow::{Result, bail};
 use serde::Serialize;
 
-use crate::Outcome;
 use crate::args::InventoryArgs;
 use crate::site;
+use crate::{Outcome, classes};
 
 #[derive(Debug, Default, Serialize)]
 struct Group {
@@ -67,6 +70,32 @@ pub fn run(args: &InventoryArgs, out: &mut dyn std::io::Write) -> Result<Outcome
         .map(|g| (g, Group::default()))
         .collect();
     let mut networks = Group::default();
+    let classes = match &args.tree {
+        Some(tree) => classes::tree_classes(tree)?,
+        None => None,
+    };
+    // The directory of a host's files in a class tree.
+    let class_dir = |name: &str| -> Result<Option<String>> {
+        let Some(classes) = &classes else {
+            return Ok(None);
+        };
+        match classes.get(name) {
+            Some(c) => Ok(Some(c.clone())),
+            None => bail!(
+                "{name} is not in {}: the tree was compiled from another site; run abrfw compile --out-dir {} again",
+                args.tree
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join(classes::INDEX_DIR)
+                    .join(classes::INDEX_FILE)
+                    .display(),
+                args.tree
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("."))
+                    .display()
+            ),
+        }
+    };
     for host in &topology.hosts {
         let Some(os) = host.os else { continue };
         let mut vars = BTreeMap::from([
@@ -76,6 +105,9 @@ pub fn run(args: &InventoryArgs, out: &mut dyn std::io::Write) -> Result<Outcome
             ("abrfw_kind", "host".to_owned()),
             ("abrfw_backends", names(choice.host(&host.name, os))),
         ]);
+        if let Some(dir) = class_dir(&host.name)? {
+            vars.insert("abrfw_dir", dir);
+        }
         let single = host
             .addresses
             .iter()
@@ -99,13 +131,16 @@ pub fn run(args: &InventoryArgs, out: &mut dyn std::io::Write) -> Result<Outcome
             .insert(host.name.clone(), vars);
     }
     for gw in &topology.gateways {
-        let vars = BTreeMap::from([
+        let mut vars = BTreeMap::from([
             ("abrfw_host", gw.name.clone()),
             ("abrfw_os", gw.os.as_str().to_owned()),
             ("abrfw_policy", policy.to_owned()),
             ("abrfw_kind", "gateway".to_owned()),
             ("abrfw_backends", names(choice.gateway(&gw.name, gw.os))),
         ]);
+        if let Some(dir) = class_dir(&gw.name)? {
+            vars.insert("abrfw_dir", dir);
+        }
         groups
             .entry(group_of(gw.os))
             .or_default()

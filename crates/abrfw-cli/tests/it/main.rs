@@ -3,6 +3,7 @@
 
 mod ansible;
 mod choice;
+mod classes;
 mod cli;
 mod diff;
 mod errors;
