@@ -46,6 +46,9 @@ _abrfw() {
             abrfw,inventory)
                 cmd="abrfw__subcmd__inventory"
                 ;;
+            abrfw,logs)
+                cmd="abrfw__subcmd__logs"
+                ;;
             abrfw,man)
                 cmd="abrfw__subcmd__man"
                 ;;
@@ -88,6 +91,9 @@ _abrfw() {
             abrfw__subcmd__help,inventory)
                 cmd="abrfw__subcmd__help__subcmd__inventory"
                 ;;
+            abrfw__subcmd__help,logs)
+                cmd="abrfw__subcmd__help__subcmd__logs"
+                ;;
             abrfw__subcmd__help,man)
                 cmd="abrfw__subcmd__help__subcmd__man"
                 ;;
@@ -107,7 +113,7 @@ _abrfw() {
 
     case "${cmd}" in
         abrfw)
-            opts="-h -V --help --version compile check flows releases diff example completions man explain query graph schema inventory help"
+            opts="-h -V --help --version compile check flows releases diff example completions man explain query logs graph schema inventory help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -349,7 +355,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__help)
-            opts="compile check flows releases diff example completions man explain query graph schema inventory help"
+            opts="compile check flows releases diff example completions man explain query logs graph schema inventory help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -502,6 +508,20 @@ _abrfw() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abrfw__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abrfw__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -575,6 +595,36 @@ _abrfw() {
                     ;;
                 --tree)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abrfw__subcmd__logs)
+            opts="-h --example --release --catalog --strict --host --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --release)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -56,6 +56,12 @@ pub enum Command {
     /// 1 when a hop drops it, 2 on error.
     #[command(after_help = QUERY_EXAMPLES)]
     Query(QueryArgs),
+    /// Which firewall dropped it, and why? Read drop-log lines (kernel log or journal of
+    /// nftables/iptables, Windows pfirewall.log, tcpdump text of pflog) and attribute each to a
+    /// cause: a flow the topology does not enable, a wrong source port, a peer unknown to the
+    /// site, an undocumented connection.
+    #[command(after_help = LOGS_EXAMPLES)]
+    Logs(LogsArgs),
     /// Draw the site's connection diagram: arrows from initiator to responder, grouped by zone.
     #[command(after_help = GRAPH_EXAMPLES)]
     Graph(GraphArgs),
@@ -99,6 +105,12 @@ const QUERY_EXAMPLES: &str = "Examples:
   abrfw query site.toml --from linux-agent --to ams --port 9876     may the agent register?
   abrfw query site.toml --from 198.51.100.7 --to nas --port 22        an address outside the site
   abrfw query site.toml --from win-agent --to ams --port 9876 --sport 40000 --format json";
+
+const LOGS_EXAMPLES: &str = "Examples:
+  journalctl -k -g abrfw-drop | abrfw logs site.toml -         what the kernel dropped
+  abrfw logs site.toml /var/log/kern.log                      the same from rsyslog's file
+  abrfw logs site.toml pfirewall.log --format json            a Windows host's drop log
+  tcpdump -n -e -ttt -r /var/log/pflog > pf.txt && abrfw logs site.toml pf.txt";
 
 const GRAPH_EXAMPLES: &str = "Examples:
   abrfw graph site.toml > site.dot                     Graphviz DOT
@@ -164,6 +176,22 @@ pub struct QueryArgs {
     /// Address family, 4 or 6 (default: IPv4 when both ends have it).
     #[arg(long, value_name = "4|6", value_parser = ["4", "6"])]
     pub family: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Log files to read (`-`: standard input); the form of each line is recognised.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The host or gateway that wrote the files, for lines that name none (pfirewall.log,
+    /// pflog, dmesg); syslog and journal lines name their host themselves.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
     pub format: ExplainFormat,

@@ -15,6 +15,7 @@ mod iptables;
 mod json;
 mod limits;
 mod lockout;
+mod logs;
 mod netns;
 mod nft;
 mod ns;
