@@ -100,3 +100,174 @@ fn logs_read_standard_input() {
     assert!(text.contains("read -: 11 lines, 8 drops"), "{text}");
     assert!(text.contains("wrong source port: ms-agent"), "{text}");
 }
+
+/// The lab's site: a management server and a Linux agent; only the agent loads rules.
+const LAB_SITE: &str = r#"
+[options]
+phases = ["operate"]
+policy = "drop"
+log = "drops"
+
+[[host]]
+name = "lg-ams"
+os = "windows"
+addresses = ["100.64.22.10"]
+roles = ["management-server"]
+
+[[host]]
+name = "lg-agent"
+os = "linux"
+addresses = ["100.64.22.40"]
+roles = ["agent"]
+"#;
+
+/// End to end: the agent's nftables rule set with `log = "drops"` runs in a namespace, the
+/// "management server" namespace (plus an address of no host) sends what the rules must drop,
+/// the kernel logs it (`net.netfilter.nf_log_all_netns=1` lets a namespace log), and `abrfw
+/// logs` reads the lines back from `dmesg` and names each cause. The lab's addresses
+/// (100.64.22.0/24) are used by no other test, and only lines after this run's marker count.
+#[test]
+fn kernel_drop_lines_from_the_namespace_lab_are_attributed() {
+    use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+    use std::time::Duration;
+
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+    use crate::ns::{Namespaces, in_ns, sh, with_ns};
+    use crate::support::system_tests_possible;
+
+    if !system_tests_possible(&["nft", "ip", "dmesg", "sysctl"], true) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let site = work.path().join("site.toml");
+    std::fs::write(&site, LAB_SITE).unwrap();
+    let site = site.to_str().unwrap();
+    let rules = work.path().join("lg-agent.nft");
+    let out = abrfw(&[
+        "compile",
+        site,
+        "--host",
+        "lg-agent",
+        "--backend",
+        "nftables",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&rules, &out.stdout).unwrap();
+
+    sh(&["sysctl", "-q", "-w", "net.netfilter.nf_log_all_netns=1"]);
+    let _guard = Namespaces(vec!["lg-ams".to_owned(), "lg-agent".to_owned()]);
+    for ns in ["lg-ams", "lg-agent"] {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "delete", ns])
+            .stderr(std::process::Stdio::null())
+            .status();
+        sh(&["ip", "netns", "add", ns]);
+        in_ns(ns, &["ip", "link", "set", "lo", "up"]);
+    }
+    sh(&[
+        "ip", "link", "add", "lg0", "netns", "lg-ams", "type", "veth", "peer", "lg1", "netns",
+        "lg-agent",
+    ]);
+    in_ns(
+        "lg-ams",
+        &["ip", "addr", "add", "100.64.22.10/24", "dev", "lg0"],
+    );
+    in_ns(
+        "lg-ams",
+        &["ip", "addr", "add", "100.64.22.99/24", "dev", "lg0"],
+    );
+    in_ns(
+        "lg-agent",
+        &["ip", "addr", "add", "100.64.22.40/24", "dev", "lg1"],
+    );
+    in_ns("lg-ams", &["ip", "link", "set", "lg0", "up"]);
+    in_ns("lg-agent", &["ip", "link", "set", "lg1", "up"]);
+    in_ns("lg-agent", &["nft", "-f", rules.to_str().unwrap()]);
+
+    let marker = format!("abrfw-logs-test-{}", std::process::id());
+    std::fs::write("/dev/kmsg", format!("{marker}\n")).expect("write /dev/kmsg");
+
+    let agent: IpAddr = "100.64.22.40".parse().unwrap();
+    let listener = with_ns("lg-agent", || {
+        TcpListener::bind(SocketAddr::new(agent, 9876)).expect("listen 9876")
+    });
+    let tcp = |src: &str, sport: u16, dport: u16| -> bool {
+        let src: IpAddr = src.parse().unwrap();
+        with_ns("lg-ams", || {
+            let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+            s.set_reuse_address(true).unwrap();
+            s.bind(&SockAddr::from(SocketAddr::new(src, sport)))
+                .unwrap();
+            // Shorter than the first SYN retransmission (1 s): one packet, one log line.
+            s.connect_timeout(
+                &SockAddr::from(SocketAddr::new(agent, dport)),
+                Duration::from_millis(400),
+            )
+            .is_ok()
+        })
+    };
+    // The documented flow passes (and logs nothing).
+    assert!(tcp("100.64.22.10", 50000, 9876), "ms-agent must pass");
+    // Five drops: the log rule's burst.
+    assert!(!tcp("100.64.22.10", 3000, 9876), "wrong source port");
+    assert!(
+        !tcp("100.64.22.10", 50001, 22),
+        "remote install is phase install"
+    );
+    assert!(!tcp("100.64.22.10", 50002, 8080), "undocumented");
+    assert!(!tcp("100.64.22.99", 50003, 9876), "peer unknown");
+    with_ns("lg-ams", || {
+        let u = UdpSocket::bind("100.64.22.10:50004").unwrap();
+        u.send_to(b"probe", SocketAddr::new(agent, 9999)).unwrap();
+    });
+    drop(listener);
+    std::thread::sleep(Duration::from_millis(300));
+
+    let dmesg = std::process::Command::new("dmesg").output().expect("dmesg");
+    let dmesg = String::from_utf8_lossy(&dmesg.stdout);
+    let after = dmesg.rsplit_once(&marker).expect("the marker in dmesg").1;
+    let lines: String = after
+        .lines()
+        .filter(|l| l.contains("abrfw-drop") && l.contains("SRC=100.64.22."))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let log = work.path().join("dmesg.txt");
+    std::fs::write(&log, &lines).unwrap();
+    let out = abrfw(&["logs", site, log.to_str().unwrap(), "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cause = |sport: u64| -> String {
+        let groups = report["groups"].as_array().unwrap();
+        let g = groups
+            .iter()
+            .find(|g| g["source_ports"]["first"] == sport)
+            .unwrap_or_else(|| panic!("no drop from source port {sport} in:\n{lines}"));
+        assert_eq!(g["attribution"]["at"]["kind"], "inbound", "{g}");
+        assert_eq!(g["attribution"]["at"]["host"], "lg-agent", "{g}");
+        let c = &g["attribution"]["causes"][0];
+        format!(
+            "{} {}",
+            c["reason"].as_str().unwrap_or(""),
+            c["flow"].as_str().unwrap_or("")
+        )
+    };
+    assert_eq!(cause(3000), "wrong-source-port ms-agent", "{lines}");
+    assert_eq!(cause(50001), "flow-not-applied ri-ms-linux-ssh", "{lines}");
+    assert_eq!(cause(50002), "undocumented ", "{lines}");
+    assert_eq!(cause(50003), "peer-unknown ", "{lines}");
+    assert_eq!(cause(50004), "undocumented ", "{lines}");
+    assert_eq!(report["drops"], 5, "{lines}");
+    assert!(
+        !lines.contains("SPT=50000 "),
+        "the allowed connection was logged:\n{lines}"
+    );
+}
