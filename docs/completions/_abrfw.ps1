@@ -156,6 +156,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--phase', '--phase', [CompletionResultType]::ParameterName, 'Only the flows of this phase (default: the phases the topology selects)')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'One box per host, per class (hosts of one zone with the same OS and roles), or per zone (default: host, class above 40 hosts)')
             [CompletionResult]::new('--example', '--example', [CompletionResultType]::ParameterName, 'Use the built-in example site instead of a file')
             [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

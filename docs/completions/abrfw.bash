@@ -325,7 +325,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__graph)
-            opts="-h --example --release --catalog --strict --format --phase --help"
+            opts="-h --example --release --catalog --strict --format --phase --group --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -345,6 +345,10 @@ _abrfw() {
                     ;;
                 --phase)
                     COMPREPLY=($(compgen -W "install operate" -- "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -W "host class zone" -- "${cur}"))
                     return 0
                     ;;
                 *)

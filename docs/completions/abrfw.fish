@@ -141,6 +141,9 @@ mermaid\t'Mermaid flowchart, zones as subgraphs'
 svg\t'SVG laid out in-process (layout-rs), no Graphviz needed; zones in the node labels'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l phase -d 'Only the flows of this phase (default: the phases the topology selects)' -r -f -a "install\t'Remote installation of agents'
 operate\t'Normal operation'"
+complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l group -d 'One box per host, per class (hosts of one zone with the same OS and roles), or per zone (default: host, class above 40 hosts)' -r -f -a "host\t'One box per host'
+class\t'One box per zone, OS and set of roles, with the host count'
+zone\t'One box per zone'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l example -d 'Use the built-in example site instead of a file'
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l strict -d 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2'
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -s h -l help -d 'Print help (see more with \'--help\')'

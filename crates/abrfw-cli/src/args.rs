@@ -116,7 +116,8 @@ const GRAPH_EXAMPLES: &str = "Examples:
   abrfw graph site.toml > site.dot                     Graphviz DOT
   abrfw graph site.toml --format mermaid > site.mmd    Mermaid (renders in Markdown viewers)
   abrfw graph site.toml --format svg > site.svg        SVG, laid out without Graphviz
-  abrfw graph site.toml --phase operate                only the flows of normal operation";
+  abrfw graph site.toml --phase operate                only the flows of normal operation
+  abrfw graph big.toml --group class --format svg      one box per class of hosts";
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -215,6 +216,20 @@ pub struct GraphArgs {
     /// Only the flows of this phase (default: the phases the topology selects).
     #[arg(long, value_enum)]
     pub phase: Option<GraphPhase>,
+    /// One box per host, per class (hosts of one zone with the same OS and roles), or per zone
+    /// (default: host, class above 40 hosts).
+    #[arg(long, value_enum)]
+    pub group: Option<GraphGroup>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphGroup {
+    /// One box per host.
+    Host,
+    /// One box per zone, OS and set of roles, with the host count.
+    Class,
+    /// One box per zone.
+    Zone,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
