@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page (roff), e.g. `abrfw man > abrfw.1`')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain a host''s rules: which flow, roles, phase and options made each apply, and why a port or peer has no rule')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Would this connection pass? Follow it hop by hop: the initiator''s outbound rules, each gateway between the zones, the responder''s inbound rules; exit 0 when allowed end to end, 1 when a hop drops it, 2 on error')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Which firewall dropped it, and why? Read drop-log lines (kernel log or journal of nftables/iptables, Windows pfirewall.log, tcpdump text of pflog) and attribute each to a cause: a flow the topology does not enable, a wrong source port, a peer unknown to the site, an undocumented connection')
             [CompletionResult]::new('graph', 'graph', [CompletionResultType]::ParameterValue, 'Draw the site''s connection diagram: arrows from initiator to responder, grouped by zone')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of the topology file (docs/topology.schema.json), for editors')
             [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Print an Ansible inventory of the site (JSON, which Ansible reads as YAML) for the playbook in contrib/ansible; see docs/config-management.md')
@@ -148,11 +149,23 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'abrfw;logs' {
+            [CompletionResult]::new('--release', '--release', [CompletionResultType]::ParameterName, 'Compile under this release instead of the topology''s `release` (see `abrfw releases`)')
+            [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'The host or gateway that wrote the files, for lines that name none (pfirewall.log, pflog, dmesg); syslog and journal lines name their host themselves')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--example', '--example', [CompletionResultType]::ParameterName, 'Use the built-in example site instead of a file')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'abrfw;graph' {
             [CompletionResult]::new('--release', '--release', [CompletionResultType]::ParameterName, 'Compile under this release instead of the topology''s `release` (see `abrfw releases`)')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--phase', '--phase', [CompletionResultType]::ParameterName, 'Only the flows of this phase (default: the phases the topology selects)')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'One box per host, per class (hosts of one zone with the same OS and roles), or per zone (default: host, class above 40 hosts)')
             [CompletionResult]::new('--example', '--example', [CompletionResultType]::ParameterName, 'Use the built-in example site instead of a file')
             [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -200,6 +213,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the manual page (roff), e.g. `abrfw man > abrfw.1`')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Explain a host''s rules: which flow, roles, phase and options made each apply, and why a port or peer has no rule')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Would this connection pass? Follow it hop by hop: the initiator''s outbound rules, each gateway between the zones, the responder''s inbound rules; exit 0 when allowed end to end, 1 when a hop drops it, 2 on error')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Which firewall dropped it, and why? Read drop-log lines (kernel log or journal of nftables/iptables, Windows pfirewall.log, tcpdump text of pflog) and attribute each to a cause: a flow the topology does not enable, a wrong source port, a peer unknown to the site, an undocumented connection')
             [CompletionResult]::new('graph', 'graph', [CompletionResultType]::ParameterValue, 'Draw the site''s connection diagram: arrows from initiator to responder, grouped by zone')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of the topology file (docs/topology.schema.json), for editors')
             [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Print an Ansible inventory of the site (JSON, which Ansible reads as YAML) for the playbook in contrib/ansible; see docs/config-management.md')
@@ -238,6 +252,9 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
             break
         }
         'abrfw;help;query' {
+            break
+        }
+        'abrfw;help;logs' {
             break
         }
         'abrfw;help;graph' {

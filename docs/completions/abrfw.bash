@@ -46,6 +46,9 @@ _abrfw() {
             abrfw,inventory)
                 cmd="abrfw__subcmd__inventory"
                 ;;
+            abrfw,logs)
+                cmd="abrfw__subcmd__logs"
+                ;;
             abrfw,man)
                 cmd="abrfw__subcmd__man"
                 ;;
@@ -57,9 +60,6 @@ _abrfw() {
                 ;;
             abrfw,schema)
                 cmd="abrfw__subcmd__schema"
-                ;;
-            abrfw,verify)
-                cmd="abrfw__subcmd__verify"
                 ;;
             abrfw__subcmd__help,check)
                 cmd="abrfw__subcmd__help__subcmd__check"
@@ -91,6 +91,9 @@ _abrfw() {
             abrfw__subcmd__help,inventory)
                 cmd="abrfw__subcmd__help__subcmd__inventory"
                 ;;
+            abrfw__subcmd__help,logs)
+                cmd="abrfw__subcmd__help__subcmd__logs"
+                ;;
             abrfw__subcmd__help,man)
                 cmd="abrfw__subcmd__help__subcmd__man"
                 ;;
@@ -103,9 +106,6 @@ _abrfw() {
             abrfw__subcmd__help,schema)
                 cmd="abrfw__subcmd__help__subcmd__schema"
                 ;;
-            abrfw__subcmd__help,verify)
-                cmd="abrfw__subcmd__help__subcmd__verify"
-                ;;
             *)
                 ;;
         esac
@@ -113,7 +113,7 @@ _abrfw() {
 
     case "${cmd}" in
         abrfw)
-            opts="-h -V --help --version compile check flows releases diff example completions man explain query graph schema inventory verify help"
+            opts="-h -V --help --version compile check flows releases diff example completions man explain query logs graph schema inventory help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -149,7 +149,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__compile)
-            opts="-o -h --example --release --catalog --strict --out-dir --host --backend --ir --check --layout --lock-wait --help"
+            opts="-o -h --example --release --catalog --strict --out-dir --host --backend --ir --check --lock-wait --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -177,10 +177,6 @@ _abrfw() {
                     ;;
                 --backend)
                     COMPREPLY=($(compgen -W "nftables iptables netsh powershell pf json firewalld ufw ir" -- "${cur}"))
-                    return 0
-                    ;;
-                --layout)
-                    COMPREPLY=($(compgen -W "hosts classes" -- "${cur}"))
                     return 0
                     ;;
                 --lock-wait)
@@ -329,7 +325,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__graph)
-            opts="-h --example --release --catalog --strict --format --phase --help"
+            opts="-h --example --release --catalog --strict --format --phase --group --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -351,6 +347,10 @@ _abrfw() {
                     COMPREPLY=($(compgen -W "install operate" -- "${cur}"))
                     return 0
                     ;;
+                --group)
+                    COMPREPLY=($(compgen -W "host class zone" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -359,7 +359,7 @@ _abrfw() {
             return 0
             ;;
         abrfw__subcmd__help)
-            opts="compile check flows releases diff example completions man explain query graph schema inventory verify help"
+            opts="compile check flows releases diff example completions man explain query logs graph schema inventory help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -512,6 +512,20 @@ _abrfw() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abrfw__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abrfw__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -568,20 +582,6 @@ _abrfw() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        abrfw__subcmd__help__subcmd__verify)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         abrfw__subcmd__inventory)
             opts="-h --example --release --catalog --strict --tree --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -599,6 +599,36 @@ _abrfw() {
                     ;;
                 --tree)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abrfw__subcmd__logs)
+            opts="-h --example --release --catalog --strict --host --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --release)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -701,48 +731,6 @@ _abrfw() {
                 return 0
             fi
             case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        abrfw__subcmd__verify)
-            opts="-h --example --release --catalog --strict --host --live --tree --backend --format --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --release)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --live)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --tree)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --backend)
-                    COMPREPLY=($(compgen -W "nftables iptables" -- "${cur}"))
-                    return 0
-                    ;;
-                --format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -61,6 +61,12 @@ pub enum Command {
     /// 1 when a hop drops it, 2 on error.
     #[command(after_help = QUERY_EXAMPLES)]
     Query(QueryArgs),
+    /// Which firewall dropped it, and why? Read drop-log lines (kernel log or journal of
+    /// nftables/iptables, Windows pfirewall.log, tcpdump text of pflog) and attribute each to a
+    /// cause: a flow the topology does not enable, a wrong source port, a peer unknown to the
+    /// site, an undocumented connection.
+    #[command(after_help = LOGS_EXAMPLES)]
+    Logs(LogsArgs),
     /// Draw the site's connection diagram: arrows from initiator to responder, grouped by zone.
     #[command(after_help = GRAPH_EXAMPLES)]
     Graph(GraphArgs),
@@ -152,11 +158,18 @@ const QUERY_EXAMPLES: &str = "Examples:
   abrfw query site.toml --from 198.51.100.7 --to nas --port 22        an address outside the site
   abrfw query site.toml --from win-agent --to ams --port 9876 --sport 40000 --format json";
 
+const LOGS_EXAMPLES: &str = "Examples:
+  journalctl -k -g abrfw-drop | abrfw logs site.toml -         what the kernel dropped
+  abrfw logs site.toml /var/log/kern.log                      the same from rsyslog's file
+  abrfw logs site.toml pfirewall.log --format json            a Windows host's drop log
+  tcpdump -n -e -ttt -r /var/log/pflog > pf.txt && abrfw logs site.toml pf.txt";
+
 const GRAPH_EXAMPLES: &str = "Examples:
   abrfw graph site.toml > site.dot                     Graphviz DOT
   abrfw graph site.toml --format mermaid > site.mmd    Mermaid (renders in Markdown viewers)
   abrfw graph site.toml --format svg > site.svg        SVG, laid out without Graphviz
-  abrfw graph site.toml --phase operate                only the flows of normal operation";
+  abrfw graph site.toml --phase operate                only the flows of normal operation
+  abrfw graph big.toml --group class --format svg      one box per class of hosts";
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -221,6 +234,22 @@ pub struct QueryArgs {
     pub format: ExplainFormat,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Log files to read (`-`: standard input); the form of each line is recognised.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The host or gateway that wrote the files, for lines that name none (pfirewall.log,
+    /// pflog, dmesg); syslog and journal lines name their host themselves.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum QueryProtocol {
     /// TCP.
@@ -239,6 +268,20 @@ pub struct GraphArgs {
     /// Only the flows of this phase (default: the phases the topology selects).
     #[arg(long, value_enum)]
     pub phase: Option<GraphPhase>,
+    /// One box per host, per class (hosts of one zone with the same OS and roles), or per zone
+    /// (default: host, class above 40 hosts).
+    #[arg(long, value_enum)]
+    pub group: Option<GraphGroup>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphGroup {
+    /// One box per host.
+    Host,
+    /// One box per zone, OS and set of roles, with the host count.
+    Class,
+    /// One box per zone.
+    Zone,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -53,6 +53,7 @@ fn main() -> ExitCode {
             .map_err(Into::into),
         Command::Explain(a) => commands::explain::run(a, &mut stdout),
         Command::Query(a) => commands::query::run(a, &mut stdout),
+        Command::Logs(a) => commands::logs::run(a, &mut stdout),
         Command::Graph(a) => commands::graph::run(a, &mut stdout),
         Command::Schema => commands::schema::run(&mut stdout),
         Command::Verify(a) => commands::verify::run(a, &mut stdout),

@@ -12,7 +12,8 @@
 //!    `Vec<`[`GatewayRules`]`>`, forward rules for the flows that cross zones.
 //!    [`explain()`] answers why a host has a rule (or has none) from the same data, and
 //!    [`query::Site::query`] follows one connection hop by hop through those rule sets, and
-//!    [`links()`] lists the site's connections host to host for diagrams and audits.
+//!    [`links()`] lists the site's connections host to host for diagrams and audits;
+//!    [`logs`] reads drop-log lines back and attributes each through the same query.
 //! 4. Backends (`abrfw-nftables`, ...) render one [`HostRules`] into text; the CLI writes it.
 //!
 //! Beside the pipeline, [`icmpv6`] holds the ICMPv6 a drop-policy host accepts by direction, as
@@ -31,6 +32,7 @@ pub mod explain;
 pub mod icmpv6;
 pub mod ir;
 pub mod links;
+pub mod logs;
 pub mod os;
 pub mod par;
 pub mod query;

@@ -14,7 +14,7 @@ use abrfw_core::topology::AllowEnd;
 use abrfw_core::{Link, Phase, Release, Topology, links};
 use anyhow::Result;
 
-use crate::args::{GraphArgs, GraphFormat, GraphPhase};
+use crate::args::{GraphArgs, GraphFormat, GraphGroup, GraphPhase};
 use crate::{Outcome, site};
 
 /// Runs the command.
@@ -25,7 +25,12 @@ pub fn run(args: &GraphArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
         GraphPhase::Operate => Phase::Operate,
     });
     let links = links(&catalog, &topology)?;
-    let diagram = site_diagram(&topology, &links, phase);
+    let group = args.group.unwrap_or(if topology.hosts.len() > GROUP_ABOVE {
+        GraphGroup::Class
+    } else {
+        GraphGroup::Host
+    });
+    let diagram = site_diagram(&topology, &links, phase, group);
     let text = match args.format {
         GraphFormat::Dot => dot(&diagram),
         GraphFormat::Mermaid => mermaid(&diagram),
@@ -87,18 +92,91 @@ fn label(protocol: &str, port: &str, purpose: &str) -> String {
     format!("{} {port}: {purpose}", protocol.to_uppercase())
 }
 
-fn site_diagram(topology: &Topology, links: &[Link], phase: Option<Phase>) -> Diagram {
-    let mut zones: BTreeMap<&str, Vec<Node>> = BTreeMap::new();
+/// Above this many hosts a diagram draws classes of hosts, not hosts (`--group` overrides).
+const GROUP_ABOVE: usize = 40;
+
+/// The box each host is drawn in: its own, its class's or its zone's. Returns the box of every
+/// host (by name) and the boxes by zone.
+fn host_boxes(
+    topology: &Topology,
+    group: GraphGroup,
+) -> (BTreeMap<&str, String>, BTreeMap<&str, Vec<Node>>) {
     let mut hosts: Vec<&abrfw_core::topology::Host> = topology.hosts.iter().collect();
     hosts.sort_by(|a, b| a.name.cmp(&b.name));
-    for h in hosts {
+    let what = |h: &abrfw_core::topology::Host| {
         let roles: Vec<&str> = h.roles.iter().map(|r| r.as_str()).collect();
-        let os = h.os.map_or("peer", |o| o.as_str());
-        zones.entry(h.zone.as_str()).or_default().push(Node {
-            id: h.name.clone(),
-            lines: vec![h.name.clone(), format!("{os}: {}", roles.join(", "))],
-        });
+        format!(
+            "{}: {}",
+            h.os.map_or("peer", |o| o.as_str()),
+            roles.join(", ")
+        )
+    };
+    let mut of_host = BTreeMap::new();
+    let mut zones: BTreeMap<&str, Vec<Node>> = BTreeMap::new();
+    match group {
+        GraphGroup::Host => {
+            for h in hosts {
+                of_host.insert(h.name.as_str(), h.name.clone());
+                zones.entry(h.zone.as_str()).or_default().push(Node {
+                    id: h.name.clone(),
+                    lines: vec![h.name.clone(), what(h)],
+                });
+            }
+        }
+        GraphGroup::Class | GraphGroup::Zone => {
+            // (zone, class) -> member names, sorted by name.
+            let mut classes: BTreeMap<(&str, String), Vec<&str>> = BTreeMap::new();
+            for h in hosts {
+                let class = match group {
+                    GraphGroup::Class => what(h),
+                    _ => String::new(),
+                };
+                classes
+                    .entry((h.zone.as_str(), class))
+                    .or_default()
+                    .push(h.name.as_str());
+            }
+            for (i, ((zone, class), members)) in classes.into_iter().enumerate() {
+                // A host name may not hold a space: these ids name no host.
+                let id = format!("class {i}");
+                for m in &members {
+                    of_host.insert(*m, id.clone());
+                }
+                let count = match members.len() {
+                    1 => members[0].to_owned(),
+                    n => format!("{n} hosts"),
+                };
+                let mut lines = vec![count];
+                if class.is_empty() {
+                    lines.push(format!("zone {zone}"));
+                } else {
+                    lines.push(class);
+                }
+                if members.len() > 1 {
+                    let shown: Vec<&str> = members.iter().take(3).copied().collect();
+                    let more = if members.len() > 3 { ", ..." } else { "" };
+                    lines.push(format!("{}{more}", shown.join(", ")));
+                }
+                zones.entry(zone).or_default().push(Node { id, lines });
+            }
+        }
     }
+    (of_host, zones)
+}
+
+fn site_diagram(
+    topology: &Topology,
+    links: &[Link],
+    phase: Option<Phase>,
+    group: GraphGroup,
+) -> Diagram {
+    let (of_host, mut zones) = host_boxes(topology, group);
+    let box_of = |name: &str| -> String {
+        of_host
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_owned())
+    };
     // Networks: those of the [[zone]] tables in their zone, and the address ends of [[allow]]
     // rules (in their zone, or outside every zone), each drawn once as its own box.
     let mut networks: BTreeMap<String, (Option<&str>, &'static str)> = BTreeMap::new();
@@ -174,15 +252,20 @@ fn site_diagram(topology: &Topology, links: &[Link], phase: Option<Phase>) -> Di
             continue;
         }
         let line = label(l.protocol.as_str(), &l.port.to_string(), &l.purpose);
-        let lines = edges
-            .entry((l.initiator.clone(), l.responder.clone(), Style::of(l.phase)))
-            .or_default();
+        let (from, to) = (box_of(&l.initiator), box_of(&l.responder));
+        // Hosts of one class talking to each other: the box says what they are; no loop.
+        if from == to && group != GraphGroup::Host {
+            continue;
+        }
+        let lines = edges.entry((from, to, Style::of(l.phase))).or_default();
         if !lines.contains(&line) {
             lines.push(line);
         }
     }
     for (from, to, line) in net_edges {
-        let lines = edges.entry((from, to, Style::Site)).or_default();
+        let lines = edges
+            .entry((box_of(&from), box_of(&to), Style::Site))
+            .or_default();
         if !lines.contains(&line) {
             lines.push(line);
         }

@@ -8,6 +8,7 @@ pub mod explain;
 pub mod flows;
 pub mod graph;
 pub mod inventory;
+pub mod logs;
 pub mod query;
 pub mod releases;
 pub mod schema;

@@ -144,6 +144,21 @@ fn graph_dot_and_mermaid_match_the_references() {
         stdout_ok(&["graph", "--example", "--phase", "operate"]),
     );
     produced.insert(
+        PathBuf::from("example-class.dot"),
+        stdout_ok(&["graph", "--example", "--group", "class"]),
+    );
+    produced.insert(
+        PathBuf::from("example-zone.mmd"),
+        stdout_ok(&[
+            "graph",
+            "--example",
+            "--group",
+            "zone",
+            "--format",
+            "mermaid",
+        ]),
+    );
+    produced.insert(
         PathBuf::from("catalog.dot"),
         stdout_ok(&["flows", "--format", "dot"]),
     );
@@ -377,4 +392,29 @@ fn graphviz_reads_every_dot_reference() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// Above 40 hosts a diagram draws classes (zone, OS and roles) by default: a 2,000-agent site
+/// is a dozen boxes, each with its host count, and `--group host` still draws every host.
+#[test]
+fn graph_of_a_large_site_draws_classes_by_default() {
+    let work = tempfile::tempdir().unwrap();
+    let site = work.path().join("site.toml");
+    std::fs::write(&site, crate::scale::site(2000)).unwrap();
+    let site = site.to_str().unwrap();
+    let dot = stdout_ok(&["graph", site]);
+    let boxes = dot
+        .lines()
+        .filter(|l| l.contains(" [label=") && !l.contains("->"))
+        .count();
+    assert!(boxes < 15, "{boxes} boxes:\n{dot}");
+    assert!(dot.contains("1000 hosts\\nwindows: agent"), "{dot}");
+    assert!(dot.contains("zone office"), "{dot}");
+    let svg = stdout_ok(&["graph", site, "--format", "svg"]);
+    assert!(svg.contains("1000 hosts"), "the SVG draws the classes too");
+    let hosts = stdout_ok(&["graph", site, "--group", "host"]);
+    assert!(
+        hosts.contains("\"agent1999\""),
+        "--group host draws every host"
+    );
 }

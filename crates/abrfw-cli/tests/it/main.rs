@@ -18,6 +18,7 @@ mod iptables;
 mod json;
 mod limits;
 mod lockout;
+mod logs;
 mod netns;
 mod nft;
 mod ns;

@@ -9,7 +9,7 @@ use crate::support::{stdout_ok, system_tests_possible};
 
 /// Servers in zone `servers`, `agents` agents of every kind in zone `office` with one IPv4 and
 /// one IPv6 address each, and a Linux gateway between the zones.
-fn site(agents: usize) -> String {
+pub(crate) fn site(agents: usize) -> String {
     let mut t = String::from(
         r#"[options]
 policy = "drop"
