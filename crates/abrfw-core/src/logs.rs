@@ -578,6 +578,11 @@ pub fn attribute(site: &Site<'_>, d: &Drop) -> Attribution {
         Verdict::Allow(decider) => out.causes.push(Cause::AllowedByTopology {
             flow: decider.flow.clone(),
         }),
+        // An `outbound = "accept"` host logged an outbound drop: its rules are not the ones
+        // the topology compiles to, as for a connection a flow allows.
+        Verdict::OutboundAccepted => out.causes.push(Cause::AllowedByTopology {
+            flow: "outbound = \"accept\"".to_owned(),
+        }),
         Verdict::NotFiltered { .. } => out.causes.push(Cause::NotOfTheSite),
     }
     out
