@@ -70,7 +70,16 @@ fn the_gateway_forwards_exactly_the_acronis_and_admin_flows() {
     let text = std::fs::read_to_string(fixture("topologies/gateway-zones.toml")).unwrap();
     let catalog = abrfw_core::Catalog::builtin();
     let topo = abrfw_core::topology::parse("gateway-zones", &text, &catalog).unwrap();
-    assert!(topo.warnings.is_empty(), "{:?}", topo.warnings);
+    // The site writes no DNS or Active Directory rules: only the outbound-drop warnings about
+    // them, no lockout or gateway warning.
+    assert!(
+        topo.warnings
+            .iter()
+            .all(|w| w.message.contains("cannot resolve names")
+                || w.message.contains("cannot reach Active Directory")),
+        "{:?}",
+        topo.warnings
+    );
     let gateways = abrfw_core::compile_gateways(&catalog, &topo).unwrap();
     let fw = &gateways[0];
     let mut acronis = BTreeSet::new();

@@ -84,6 +84,28 @@ fn expected_flows() -> BTreeSet<(String, String, u16)> {
     ] {
         add("admin", h, 3389);
     }
+    // [[allow]] dns, ntp (every host with an OS) and ad (the Windows hosts) to the resolver
+    // and domain controller: the service ports of docs/topology.md (a range by its first port).
+    let windows = [
+        "ams",
+        "console",
+        "storage1",
+        "win-agent",
+        "xp-agent",
+        "exchange",
+    ];
+    for h in windows
+        .iter()
+        .chain(&["linux-agent", "nas", "helpdesk", "vmware-va"])
+    {
+        add(h, "resolver", 53);
+        add(h, "resolver", 123);
+    }
+    for h in windows {
+        for port in [88, 135, 389, 445, 464, 636, 3268, 3269, 49152] {
+            add(h, "resolver", port);
+        }
+    }
     set
 }
 
@@ -92,8 +114,12 @@ fn compiled_flows(hosts: &[HostRules]) -> BTreeSet<(String, String, u16)> {
     let mut set = BTreeSet::new();
     for h in hosts {
         for r in &h.rules {
+            // An address peer: the admin network connects in, the resolver is connected to.
             let peers = if r.peer_hosts.is_empty() {
-                vec!["admin".to_owned()]
+                vec![match r.direction {
+                    Direction::Inbound => "admin".to_owned(),
+                    Direction::Outbound => "resolver".to_owned(),
+                }]
             } else {
                 r.peer_hosts.clone()
             };

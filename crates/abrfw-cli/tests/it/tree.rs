@@ -39,6 +39,10 @@ fn rename_host(text: &str, old: &str, new: &str) -> String {
     text.replace(&format!("name = \"{old}\""), &format!("name = \"{new}\""))
         .replace(&format!("to = \"{old}\""), &format!("to = \"{new}\""))
         .replace(&format!("from = \"{old}\""), &format!("from = \"{new}\""))
+        // and as an item of a `from`/`to` list
+        .replace(&format!(" \"{old}\","), &format!(" \"{new}\","))
+        .replace(&format!("[\"{old}\","), &format!("[\"{new}\","))
+        .replace(&format!(" \"{old}\"]"), &format!(" \"{new}\"]"))
 }
 
 /// The example site with `edit` applied to its text, written to `dir/site.toml`.
