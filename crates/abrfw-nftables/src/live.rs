@@ -12,6 +12,7 @@ use std::net::IpAddr;
 
 use abrfw_core::ir::LOG_RATE_PER_MINUTE;
 use abrfw_core::verify::{AddressSet, AllowRule, LiveError, OtherRule, State, allow_rules};
+use abrfw_core::icmpv6::icmpv6_accepted;
 use abrfw_core::{Direction, Family, HostRules, Policy, PortRange, Protocol};
 use serde_json::Value;
 
@@ -20,20 +21,27 @@ pub const LIVE_COMMAND: &str = "nft -j list table inet abrfw";
 
 const HINT: &str = "give the JSON that `nft -j list table inet abrfw` prints (nft 0.9.3 or later)";
 
-/// The ICMPv6 types the base chains accept, as the template lists them.
-const ICMPV6_TYPES: &[&str] = &[
-    "destination-unreachable",
-    "packet-too-big",
-    "time-exceeded",
-    "parameter-problem",
-    "nd-router-solicit",
-    "nd-router-advert",
-    "nd-neighbor-solicit",
-    "nd-neighbor-advert",
-    "mld-listener-query",
-    "mld-listener-report",
-    "mld2-listener-report",
-];
+/// nft's name of an ICMPv6 type number, as `nft -j` prints it (the template writes numbers).
+fn nft_icmpv6_name(number: u8) -> String {
+    match number {
+        1 => "destination-unreachable".to_owned(),
+        2 => "packet-too-big".to_owned(),
+        3 => "time-exceeded".to_owned(),
+        4 => "parameter-problem".to_owned(),
+        128 => "echo-request".to_owned(),
+        129 => "echo-reply".to_owned(),
+        130 => "mld-listener-query".to_owned(),
+        131 => "mld-listener-report".to_owned(),
+        132 => "mld-listener-done".to_owned(),
+        133 => "nd-router-solicit".to_owned(),
+        134 => "nd-router-advert".to_owned(),
+        135 => "nd-neighbor-solicit".to_owned(),
+        136 => "nd-neighbor-advert".to_owned(),
+        137 => "nd-redirect".to_owned(),
+        143 => "mld2-listener-report".to_owned(),
+        n => n.to_string(),
+    }
+}
 
 /// The state `nftables.nft` loads for `host`: its allow rules, and for a complete rule set the
 /// input and output base chains with their policy and fixed rules.
@@ -50,8 +58,23 @@ pub fn expected(host: &HostRules) -> State {
         ("input", "iif", "abrfw_in", "abrfw-drop-in "),
         ("output", "oif", "abrfw_out", "abrfw-drop-out "),
     ] {
+        if chain == "output" && !host.drops_outbound() {
+            // outbound = "accept": the chain accepts by default and only counts abrfw_out.
+            state.policies.insert(chain.to_owned(), "accept".to_owned());
+            state
+                .others
+                .push(OtherRule::new(chain, format!("jump {jump}")));
+            continue;
+        }
         state.policies.insert(chain.to_owned(), "drop".to_owned());
-        let mut icmp: Vec<&str> = ICMPV6_TYPES.to_vec();
+        let direction = if chain == "input" {
+            Direction::Inbound
+        } else {
+            Direction::Outbound
+        };
+        let mut icmp: Vec<String> = icmpv6_accepted(direction)
+            .map(|t| nft_icmpv6_name(t.number))
+            .collect();
         icmp.sort_unstable();
         let mut rules = vec![
             format!("{iface} lo accept"),

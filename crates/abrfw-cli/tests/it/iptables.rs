@@ -478,6 +478,10 @@ fn ir_allows(host: &HostRules, p: &Probe) -> bool {
     } else {
         (Direction::Inbound, p.src)
     };
+    // outbound = "accept": the host's own connections are not filtered.
+    if direction == Direction::Outbound && host.policy == Policy::Drop && !host.drops_outbound() {
+        return true;
+    }
     host.rules.iter().any(|r| {
         r.direction == direction
             && r.protocol == p.protocol

@@ -108,7 +108,7 @@ fn nftables_live_state_matches_then_names_a_deleted_and_a_foreign_rule() {
     // A changed peer list: the console's set gets a second address.
     ns_sh(
         &ns,
-        "nft add element inet abrfw abrfw_peers003_v6 { 2001:db8::99 }",
+        "nft add element inet abrfw abrfw_peers004_v6 { 2001:db8::99 }",
     );
     dump(&live);
     let (code, stdout, _) = verify("linux-agent", &live, &[]);
