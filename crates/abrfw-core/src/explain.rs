@@ -1054,11 +1054,7 @@ fn why_not(
         }
     } else {
         let other_hosts: Vec<usize> = (0..hosts.len())
-            .filter(|&i| {
-                i != me
-                    && hosts[i].phases.contains(&flow.phase)
-                    && others.iter().any(|&c| plays(c, &hosts[i]))
-            })
+            .filter(|&i| i != me && others.iter().any(|&c| plays(c, &hosts[i])))
             .collect();
         if other_hosts.is_empty() {
             if others.iter().any(|&c| plays(c, host)) {

@@ -471,8 +471,12 @@ struct Probe {
 }
 
 /// Whether the IR allows a probe: some rule of the right direction holds the peer address, the
-/// source port and the destination port.
+/// source port and the destination port; or the probe is outbound from a drop-policy host with
+/// `outbound = "accept"`, whose rule set does not filter outbound connections.
 fn ir_allows(host: &HostRules, p: &Probe) -> bool {
+    if p.from_host && host.policy == Policy::Drop && !host.drops_outbound() {
+        return true;
+    }
     let (direction, peer) = if p.from_host {
         (Direction::Outbound, p.dst)
     } else {
