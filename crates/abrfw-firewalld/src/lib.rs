@@ -122,7 +122,11 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
                 egress: "ANY",
                 // outbound = "accept": the host's outbound connections are not filtered.
                 target: if out_accept { "ACCEPT" } else { target },
-                icmp: if out_accept { Vec::new() } else { icmp(Direction::Outbound) },
+                icmp: if out_accept {
+                    Vec::new()
+                } else {
+                    icmp(Direction::Outbound)
+                },
                 rules: outbound.rules,
                 log_prefix: if log && !out_accept {
                     "abrfw-drop-out "

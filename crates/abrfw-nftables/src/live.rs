@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use abrfw_core::icmpv6::icmpv6_accepted;
 use abrfw_core::ir::LOG_RATE_PER_MINUTE;
 use abrfw_core::verify::{AddressSet, AllowRule, LiveError, OtherRule, State, allow_rules};
-use abrfw_core::icmpv6::icmpv6_accepted;
 use abrfw_core::{Direction, Family, HostRules, Policy, PortRange, Protocol};
 use serde_json::Value;
 

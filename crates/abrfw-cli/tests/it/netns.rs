@@ -461,7 +461,12 @@ fn run(loader: Loader) {
         panic!("abrfw compile wrote no iptables.rules files");
     }
     let (_guard, nodes) = build_site(tag, &site);
-    let expected = expected_flows();
+    // The site's DNS, NTP and AD rules go to the resolver's address, which is no machine of this
+    // lab: services:: probes DNS to a real resolver; here the flows between the lab's machines.
+    let expected: BTreeSet<(String, String, u16)> = expected_flows()
+        .into_iter()
+        .filter(|(from, to, _)| nodes.contains_key(from) && nodes.contains_key(to))
+        .collect();
 
     // Listeners for every documented port on every responder, plus the undocumented ports
     // used below, kept open for the whole test.
