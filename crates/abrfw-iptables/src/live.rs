@@ -140,7 +140,7 @@ pub fn parse_live(text: &str) -> Result<State, LiveError> {
             _ if table.as_deref() != Some("filter") => {}
             // A host's FORWARD chain (its rules and its policy) is not abrfw's: host files leave
             // it alone, so verify does not compare it.
-            Some(w) if w == ":FORWARD" => {}
+            Some(":FORWARD") => {}
             Some("-A") if words.get(1).map(String::as_str) == Some("FORWARD") => {}
             // `-F CHAIN` empties a chain while the host file loads with --noflush; iptables-save
             // never prints it.
