@@ -288,3 +288,107 @@ fn the_playbook_runs_the_chosen_firewalld_or_ufw_script_once() {
     }
     assert_eq!(std::fs::read_to_string(&log).unwrap(), ran);
 }
+
+/// The reboot case (issue 19): a host whose iptables rules match peers through ipsets comes back
+/// with no sets and no rules while the installed files are unchanged. The play must load
+/// ipset.rules again before iptables-restore (it skipped the sets because the file had not
+/// changed, and `iptables-restore` failed with "Set ... doesn't exist").
+#[test]
+fn the_playbook_reloads_ipsets_and_rules_after_a_reboot() {
+    if !system_tests_possible(
+        &[
+            "ansible-playbook",
+            "ip",
+            "ipset",
+            "iptables-restore",
+            "ip6tables-restore",
+        ],
+        true,
+    ) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    // The agents are peers (no `os`): only the NAS gets rules, and its peer lists need ipsets.
+    let mut site = String::from(
+        "[[host]]\nname = \"nas\"\nos = \"linux\"\naddresses = [\"192.0.2.5\", \"2001:db8:0:1::5\"]\nroles = [\"vault-smb\"]\n\n\
+         [[allow]]\nname = \"admin-ssh\"\nfrom = \"192.0.2.200/32\"\nto = \"nas\"\nport = 22\n",
+    );
+    for i in 0..12 {
+        let n = 20 + 2 * i;
+        site.push_str(&format!(
+            "\n[[host]]\nname = \"agent{i}\"\naddresses = [\"192.0.2.{n}\", \"2001:db8:0:1::{n:x}\"]\nroles = [\"agent\"]\n"
+        ));
+    }
+    let site_file = work.path().join("site.toml");
+    std::fs::write(&site_file, site).unwrap();
+    let tree = work.path().join("tree");
+    stdout_ok(&[
+        "compile",
+        site_file.to_str().unwrap(),
+        "--out-dir",
+        tree.to_str().unwrap(),
+    ]);
+    assert!(
+        tree.join("nas/ipset.rules").exists(),
+        "the NAS needs ipsets"
+    );
+    let inventory = work.path().join("inventory.json");
+    std::fs::write(
+        &inventory,
+        stdout_ok(&[
+            "inventory",
+            site_file.to_str().unwrap(),
+            "--tree",
+            tree.to_str().unwrap(),
+        ]),
+    )
+    .unwrap();
+    let ns = format!("abrfw-ansreboot{}", std::process::id());
+    let mut guard = Namespaces(vec![ns.clone()]);
+    sh(&["ip", "netns", "add", &ns]);
+    let local = work.path().join("local.json");
+    std::fs::write(
+        &local,
+        serde_json::json!({ "all": { "hosts": { "nas": {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "abrfw_exec": ["ip", "netns", "exec", ns],
+            "abrfw_dest": work.path().join("dest"),
+            "abrfw_linux_backend": "iptables",
+        }}}})
+        .to_string(),
+    )
+    .unwrap();
+    let loaded = |ns: &str| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "iptables-save"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    let first = playbook_with(work.path(), &[&inventory, &local], &["--limit", "nas"]);
+    assert_eq!(recap(&first)["nas"].1, 0, "{first}");
+    assert!(
+        loaded(&ns).contains("--match-set abrfw_"),
+        "{}",
+        loaded(&ns)
+    );
+
+    // The reboot: a fresh namespace has no sets and no rules; the installed files stay.
+    drop(guard);
+    sh(&["ip", "netns", "add", &ns]);
+    guard = Namespaces(vec![ns.clone()]);
+    assert!(!loaded(&ns).contains("ABRFW-IN"));
+    let after = playbook_with(work.path(), &[&inventory, &local], &["--limit", "nas"]);
+    let (changed, failed, _) = recap(&after)["nas"];
+    assert_eq!(failed, 0, "{after}");
+    assert!(changed >= 2, "sets and rules loaded again:\n{after}");
+    let listing = loaded(&ns);
+    assert!(listing.contains("-A INPUT -j ABRFW-IN"), "{listing}");
+    assert!(listing.contains("--match-set abrfw_"), "{listing}");
+    // And a run after that changes nothing.
+    let again = playbook_with(work.path(), &[&inventory, &local], &["--limit", "nas"]);
+    assert_eq!(recap(&again)["nas"], (0, 0, 0), "{again}");
+    drop(guard);
+}
