@@ -99,6 +99,12 @@ impl Os {
         matches!(self, Os::Windows | Os::WindowsLegacy)
     }
 
+    /// False for Windows XP and Server 2003, whose firewall filters inbound connections only:
+    /// a rule set for them cannot close outbound traffic, whatever its policy.
+    pub const fn filters_outbound(self) -> bool {
+        !matches!(self, Os::WindowsLegacy)
+    }
+
     /// True for Linux and the Linux-based virtual appliance.
     pub const fn is_linux(self) -> bool {
         matches!(self, Os::Linux | Os::Appliance)
