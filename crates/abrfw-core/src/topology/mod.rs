@@ -5,6 +5,8 @@ mod limits;
 mod lockout;
 mod outbound;
 mod raw;
+mod site_checks;
+mod syntax;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -304,14 +306,8 @@ pub fn parse(path: &str, text: &str, catalog: &Catalog) -> Result<Topology, Topo
     if let Some(d) = limits::check_size(text) {
         return Err(error(vec![d]));
     }
-    let raw: RawTopology = toml::from_str(text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        error(vec![Diagnostic {
-            message: e.message().trim_end().to_owned(),
-            span: Some(span),
-            help: Some("see docs/topology.md for the file format".into()),
-        }])
-    })?;
+    let raw: RawTopology =
+        toml::from_str(text).map_err(|e| error(vec![syntax::diagnostic(&e, text)]))?;
     let too_many = limits::check_counts(&raw);
     if !too_many.is_empty() {
         return Err(error(too_many));
@@ -413,6 +409,13 @@ impl Resolver<'_> {
                 );
             }
         }
+        let (errors, contained) = site_checks::addresses(&raw.hosts, |o| self.line_of(o));
+        for e in errors {
+            self.report(e);
+        }
+        for e in site_checks::zone_typos(&raw.hosts, &raw.zones, &hosts, &gateways) {
+            self.report(e);
+        }
         let mut topology = Topology {
             release,
             options,
@@ -426,6 +429,7 @@ impl Resolver<'_> {
         let mut warnings = lockout::warnings(&topology, &name_spans);
         warnings.extend(outbound::warnings(&topology, &name_spans));
         warnings.extend(hazards::internet_wide(&raw));
+        warnings.extend(contained);
         if self.diagnostics.is_empty() {
             // Allows are resolved one to one with the raw ones only when none failed.
             warnings.extend(hazards::without_rules(
@@ -571,9 +575,20 @@ impl Resolver<'_> {
 
     fn name(&mut self, what: &str, name: &toml::Spanned<String>) {
         if let Err(why) = check_name(name.get_ref()) {
-            self.report(Diagnostic::new(format!("invalid {what} name {:?}: {why}", name.get_ref()), name.span()).help(
-                format!("use 1 to {MAX_NAME_LEN} characters from A-Z a-z 0-9 . _ -, starting with a letter or digit"),
-            ));
+            let rule = format!(
+                "use 1 to {MAX_NAME_LEN} characters from A-Z a-z 0-9 . _ -, starting with a letter or digit"
+            );
+            let help = match valid_name_like(name.get_ref()) {
+                Some(fixed) => format!("did you mean {fixed:?}? ({rule})"),
+                None => rule,
+            };
+            self.report(
+                Diagnostic::new(
+                    format!("invalid {what} name {:?}: {why}", name.get_ref()),
+                    name.span(),
+                )
+                .help(help),
+            );
         }
     }
 
@@ -1297,6 +1312,29 @@ pub fn suggest<'a>(value: &str, known: &[&'a str]) -> Option<&'a str> {
         }
     }
     best.map(|(_, k)| k)
+}
+
+/// For a name whose only fault is white space: the name with each run of it turned into one
+/// `-`, when that is valid ("web server ssh" -> "web-server-ssh"). Never suggests an invalid
+/// name, and nothing for names with other characters (`$(reboot)` has no intended spelling).
+fn valid_name_like(name: &str) -> Option<String> {
+    let mut out = String::new();
+    for c in name.trim().chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            out.push(c);
+        } else if c.is_whitespace() {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            return None;
+        }
+    }
+    let out = out
+        .trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
+        .trim_end_matches('-')
+        .to_owned();
+    (out != name && check_name(&out).is_ok()).then_some(out)
 }
 
 /// Checks a host or allow name: `[A-Za-z0-9._-]`, starting with a letter or digit.
