@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, EncryptionNote, Flow, Group, Phase, Port, Presence, Release};
 use crate::compile::{CompileError, applicable, compile, compile_gateways, release_of};
-use crate::ir::{Direction, FlowId, ForwardRule, PortRange, Protocol, Rule};
+use crate::ir::{Direction, FlowId, ForwardRule, Peers, PortRange, Protocol, Rule};
 use crate::links::share_family;
 use crate::os::Os;
 use crate::role::{Component, Role};
@@ -533,45 +533,91 @@ fn origin(
 fn allow_origin(topology: &Topology, host: &Host, rule: &Rule) -> Origin {
     let name = rule.flow.allow_name().unwrap_or(&rule.flow);
     let me = topology.hosts.iter().position(|h| h.name == host.name);
-    let in_peers = |end: AllowEnd| -> bool {
-        let nets: Vec<ipnet::IpNet> = match end {
-            AllowEnd::Host(i) => topology.hosts[i].addresses.clone(),
-            AllowEnd::Network(n) => vec![n],
-        };
-        nets.iter().any(|n| match n {
-            ipnet::IpNet::V4(n) => rule.peers.v4.contains(n),
-            ipnet::IpNet::V6(n) => rule.peers.v6.contains(n),
-        })
+    let mine = |end: AllowEnd| me.is_some_and(|m| end == AllowEnd::Host(m));
+    let theirs = |end: AllowEnd| end_in(topology, end, &rule.peers);
+    let found = match rule.direction {
+        Direction::Inbound => selectors(
+            topology,
+            name,
+            rule.protocol,
+            rule.destination_port,
+            theirs,
+            mine,
+        ),
+        Direction::Outbound => selectors(
+            topology,
+            name,
+            rule.protocol,
+            rule.destination_port,
+            mine,
+            theirs,
+        ),
     };
-    let mut service = None;
-    let mut selected_by: Vec<String> = Vec::new();
-    let mut peers_selected_by: Vec<String> = Vec::new();
-    for a in topology.allows.iter().filter(|a| {
-        a.name == name && a.protocol == rule.protocol && a.ports == rule.destination_port
-    }) {
-        let (mine, mine_by, theirs, theirs_by) = match rule.direction {
-            Direction::Inbound => (a.to, &a.to_selector, a.from, &a.from_selector),
-            Direction::Outbound => (a.from, &a.from_selector, a.to, &a.to_selector),
-        };
-        if me.is_none_or(|m| mine != AllowEnd::Host(m)) || !in_peers(theirs) {
-            continue;
-        }
-        service = service.or(a.service);
-        if !selected_by.contains(mine_by) {
-            selected_by.push(mine_by.clone());
-        }
-        if !peers_selected_by.contains(theirs_by) {
-            peers_selected_by.push(theirs_by.clone());
-        }
-    }
-    selected_by.sort();
-    peers_selected_by.sort();
+    let (selected_by, peers_selected_by) = match rule.direction {
+        Direction::Inbound => (found.to, found.from),
+        Direction::Outbound => (found.from, found.to),
+    };
     Origin::Allow {
         name: name.to_owned(),
-        service,
+        service: found.service,
         selected_by,
         peers_selected_by,
     }
+}
+
+/// Whether an `[[allow]]` end's addresses are among `peers`.
+fn end_in(topology: &Topology, end: AllowEnd, peers: &Peers) -> bool {
+    let nets: &[ipnet::IpNet] = match &end {
+        AllowEnd::Host(i) => &topology.hosts[*i].addresses,
+        AllowEnd::Network(n) => std::slice::from_ref(n),
+    };
+    nets.iter().any(|n| match n {
+        ipnet::IpNet::V4(n) => peers.v4.contains(n),
+        ipnet::IpNet::V6(n) => peers.v6.contains(n),
+    })
+}
+
+/// What an `[[allow]]` rule's selectors chose, for one compiled rule.
+struct Selected {
+    service: Option<&'static str>,
+    from: Vec<String>,
+    to: Vec<String>,
+}
+
+/// The service and the `from`/`to` items of the `[[allow]]` named `name` whose expanded pairs
+/// give a rule on `protocol`/`ports` between ends that `from_ok` and `to_ok` accept; each list
+/// sorted, without repeats.
+fn selectors(
+    topology: &Topology,
+    name: &str,
+    protocol: Protocol,
+    ports: PortRange,
+    from_ok: impl Fn(AllowEnd) -> bool,
+    to_ok: impl Fn(AllowEnd) -> bool,
+) -> Selected {
+    let mut found = Selected {
+        service: None,
+        from: Vec::new(),
+        to: Vec::new(),
+    };
+    for a in topology.allows.iter().filter(|a| {
+        a.name == name
+            && a.protocol == protocol
+            && a.ports == ports
+            && from_ok(a.from)
+            && to_ok(a.to)
+    }) {
+        found.service = found.service.or(a.service);
+        if !found.from.contains(&a.from_selector) {
+            found.from.push(a.from_selector.clone());
+        }
+        if !found.to.contains(&a.to_selector) {
+            found.to.push(a.to_selector.clone());
+        }
+    }
+    found.from.sort();
+    found.to.sort();
+    found
 }
 
 /// The site facts that let a flow apply: its phase is selected, the management-server condition
@@ -729,10 +775,17 @@ pub enum ForwardOrigin {
         /// The site facts the flow's phase and condition needed.
         conditions: Vec<Fact>,
     },
-    /// An `[[allow]]` of the topology whose two ends are hosts in two zones the gateway joins.
+    /// An `[[allow]]` of the topology whose two ends sit in two zones the gateway joins.
     Allow {
         /// The allow rule's name.
         name: String,
+        /// The built-in service (`service = "dns"`) the rule's protocol and port come from;
+        /// `None` for one written with `port`.
+        service: Option<&'static str>,
+        /// The `from` items that selected the rule's sources, sorted.
+        from_selected_by: Vec<String>,
+        /// The `to` items that selected the rule's destinations, sorted.
+        to_selected_by: Vec<String>,
     },
 }
 
@@ -788,9 +841,23 @@ pub fn explain_gateway(
                     source: flow.source,
                     conditions: conditions(flow, topology, &ms_hosts),
                 },
-                None => ForwardOrigin::Allow {
-                    name: rule.flow.allow_name().unwrap_or(&rule.flow).to_owned(),
-                },
+                None => {
+                    let name = rule.flow.allow_name().unwrap_or(&rule.flow);
+                    let found = selectors(
+                        topology,
+                        name,
+                        rule.protocol,
+                        rule.destination_port,
+                        |end| end_in(topology, end, &rule.sources),
+                        |end| end_in(topology, end, &rule.destinations),
+                    );
+                    ForwardOrigin::Allow {
+                        name: name.to_owned(),
+                        service: found.service,
+                        from_selected_by: found.from,
+                        to_selected_by: found.to,
+                    }
+                }
             };
             ForwardReason { rule, origin }
         })

@@ -172,4 +172,56 @@ roles = ["agent"]
         assert_eq!(http.encryption, Some(Encryption::Unencrypted));
         assert_eq!(http.port, PortRange::single(80));
     }
+
+    #[test]
+    fn a_host_in_operation_only_has_no_installation_links() {
+        // `graph` draws these links: a host whose agent is installed (phases = ["operate"])
+        // gets no remote-installation arrow, though the site selects both phases.
+        let catalog = Catalog::builtin();
+        let topo = topology::parse(
+            "t.toml",
+            r#"
+[options]
+phases = ["install", "operate"]
+
+[[host]]
+name = "ams"
+os = "windows"
+addresses = ["10.0.0.10"]
+roles = ["management-server"]
+
+[[host]]
+name = "new"
+os = "linux"
+addresses = ["10.0.0.11"]
+roles = ["agent"]
+
+[[host]]
+name = "installed"
+os = "linux"
+addresses = ["10.0.0.12"]
+roles = ["agent"]
+phases = ["operate"]
+"#,
+            &catalog,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let links = links(&catalog, &topo).unwrap();
+        let phases = |host: &str| -> Vec<Option<Phase>> {
+            let mut p: Vec<Option<Phase>> = links
+                .iter()
+                .filter(|l| l.initiator == host || l.responder == host)
+                .map(|l| l.phase)
+                .collect();
+            p.dedup();
+            p.sort();
+            p.dedup();
+            p
+        };
+        assert_eq!(
+            phases("new"),
+            vec![Some(Phase::Install), Some(Phase::Operate)]
+        );
+        assert_eq!(phases("installed"), vec![Some(Phase::Operate)]);
+    }
 }

@@ -155,12 +155,26 @@ fn gateway_text(e: &GatewayExplanation) -> String {
                     let _ = writeln!(t, "              {fact}");
                 }
             }
-            ForwardOrigin::Allow { name } => {
+            ForwardOrigin::Allow {
+                name,
+                service,
+                from_selected_by,
+                to_selected_by,
+            } => {
+                let service = service.map_or_else(String::new, |s| format!(" (service {s:?})"));
                 let _ = writeln!(
                     t,
-                    "  because:    [[allow]] {name} in the topology joins zones {} and {}",
+                    "  because:    [[allow]] {name} in the topology{service} joins zones {} and {}",
                     r.from_zone.name, r.to_zone.name
                 );
+                if !from_selected_by.is_empty() {
+                    let _ = writeln!(
+                        t,
+                        "              `from` {} selects the sources, `to` {} the destinations",
+                        quoted(from_selected_by),
+                        quoted(to_selected_by)
+                    );
+                }
             }
         }
     }
