@@ -62,7 +62,7 @@ service = "ssh"
 
 /// The machines: (name, IPv4, IPv6, firewalled). The resolver, a second machine that also
 /// listens on 53, and the admin workstation carry no rule set.
-const MACHINES: &[(&str, &str, Option<&str>, bool)] = &[
+const MACHINES: &[Machine] = &[
     ("lx1", "10.0.0.11", Some("fd00::11"), true),
     ("lx2", "10.0.0.12", None, true),
     ("helpdesk", "10.0.0.13", Some("fd00::13"), true),
@@ -74,30 +74,36 @@ const MACHINES: &[(&str, &str, Option<&str>, bool)] = &[
 const LINUX_HOSTS: [&str; 3] = ["lx1", "lx2", "helpdesk"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Proto {
+pub(crate) enum Proto {
     Tcp,
     Udp,
 }
 
+/// One connection attempt: `from` opens it to `to` (from source port `sport`, or an
+/// ephemeral one).
 #[derive(Debug, Clone)]
-struct Probe {
-    from: &'static str,
-    to: &'static str,
-    proto: Proto,
-    port: u16,
-    v6: bool,
-    why: &'static str,
+pub(crate) struct Probe {
+    pub from: &'static str,
+    pub to: &'static str,
+    pub proto: Proto,
+    pub port: u16,
+    pub sport: Option<u16>,
+    pub v6: bool,
+    pub why: &'static str,
 }
 
-struct Lab {
+/// A machine of a lab: (name, IPv4, IPv6, firewalled).
+pub(crate) type Machine = (&'static str, &'static str, Option<&'static str>, bool);
+
+pub(crate) struct Lab {
     _guard: Namespaces,
-    ns: BTreeMap<&'static str, String>,
+    pub ns: BTreeMap<&'static str, String>,
     v4: BTreeMap<&'static str, IpAddr>,
     v6: BTreeMap<&'static str, IpAddr>,
 }
 
 /// One namespace per machine on one bridge, addresses on-link.
-fn build(tag: &str) -> Lab {
+pub(crate) fn build(tag: &str, machines: &[Machine]) -> Lab {
     let prefix = format!("abrfw{}{tag}", std::process::id() % 100_000);
     let sw = format!("{prefix}-sw");
     let mut guard = Namespaces(vec![sw.clone()]);
@@ -110,7 +116,7 @@ fn build(tag: &str) -> Lab {
         v4: BTreeMap::new(),
         v6: BTreeMap::new(),
     };
-    for (i, (name, v4, v6, _)) in MACHINES.iter().enumerate() {
+    for (i, (name, v4, v6, _)) in machines.iter().enumerate() {
         let ns = format!("{prefix}-{i}");
         guard.0.push(ns.clone());
         attach_to_bridge(&sw, &ns, &format!("v{tag}{i}"), "br0");
@@ -149,7 +155,7 @@ fn build(tag: &str) -> Lab {
 }
 
 impl Lab {
-    fn families(&self, a: &str, b: &str) -> Vec<bool> {
+    pub(crate) fn families(&self, a: &str, b: &str) -> Vec<bool> {
         let mut f = vec![false];
         if self.v6.contains_key(a) && self.v6.contains_key(b) {
             f.push(true);
@@ -164,19 +170,21 @@ impl Lab {
     /// One attempt: a TCP handshake, or a UDP datagram answered by the echo listener.
     fn attempt(&self, p: &Probe, timeout: Duration) -> bool {
         let dst = SocketAddr::new(self.addr(p.to, p.v6), p.port);
+        // The machine's own address: a v6 socket on :: would also hold the v4 port.
+        let src = SocketAddr::new(self.addr(p.from, p.v6), p.sport.unwrap_or(0));
         with_ns(&self.ns[p.from], || match p.proto {
             Proto::Tcp => {
                 let domain = if p.v6 { Domain::IPV6 } else { Domain::IPV4 };
                 let sock = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).expect("socket");
+                if p.sport.is_some() {
+                    sock.set_reuse_address(true).unwrap();
+                    sock.bind(&SockAddr::from(src))
+                        .expect("bind the probe's source port");
+                }
                 sock.connect_timeout(&SockAddr::from(dst), timeout).is_ok()
             }
             Proto::Udp => {
-                let any: SocketAddr = if p.v6 {
-                    "[::]:0".parse().unwrap()
-                } else {
-                    "0.0.0.0:0".parse().unwrap()
-                };
-                let sock = UdpSocket::bind(any).expect("udp socket");
+                let sock = UdpSocket::bind(src).expect("udp socket");
                 sock.set_read_timeout(Some(timeout)).unwrap();
                 if sock.send_to(b"abrfw-probe", dst).is_err() {
                     return false;
@@ -187,7 +195,7 @@ impl Lab {
         })
     }
 
-    fn attempt_all(&self, probes: &[Probe], timeout: Duration) -> Vec<bool> {
+    pub(crate) fn attempt_all(&self, probes: &[Probe], timeout: Duration) -> Vec<bool> {
         std::thread::scope(|s| {
             let handles: Vec<_> = probes
                 .iter()
@@ -199,7 +207,7 @@ impl Lab {
 }
 
 /// UDP echo listeners, answering until dropped.
-struct Echoes {
+pub(crate) struct Echoes {
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
@@ -213,7 +221,7 @@ impl Drop for Echoes {
     }
 }
 
-fn udp_echo(lab: &Lab, at: &[(&str, u16)]) -> Echoes {
+pub(crate) fn udp_echo(lab: &Lab, at: &[(&str, u16)]) -> Echoes {
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     for &(host, port) in at {
@@ -236,7 +244,7 @@ fn udp_echo(lab: &Lab, at: &[(&str, u16)]) -> Echoes {
     Echoes { stop, threads }
 }
 
-fn tcp_listen(lab: &Lab, at: &[(&str, u16)]) -> Vec<TcpListener> {
+pub(crate) fn tcp_listen(lab: &Lab, at: &[(&str, u16)]) -> Vec<TcpListener> {
     at.iter()
         .map(|&(host, port)| {
             let l = with_ns(&lab.ns[host], || {
@@ -248,7 +256,7 @@ fn tcp_listen(lab: &Lab, at: &[(&str, u16)]) -> Vec<TcpListener> {
         .collect()
 }
 
-fn drain(listeners: &[TcpListener]) {
+pub(crate) fn drain(listeners: &[TcpListener]) {
     for l in listeners {
         while l.accept().is_ok() {}
     }
@@ -274,7 +282,7 @@ fn run(loader: Loader, tag: &str) {
     );
     assert_eq!(stderr.matches("warning: ").count(), 1, "{stderr}");
 
-    let lab = build(tag);
+    let lab = build(tag, MACHINES);
     let _echo = udp_echo(&lab, &[("resolver", 53), ("resolver", 54), ("other", 53)]);
     let listeners = tcp_listen(
         &lab,
@@ -300,6 +308,7 @@ fn run(loader: Loader, tag: &str) {
                     to,
                     proto,
                     port,
+                    sport: None,
                     v6,
                     why,
                 };
@@ -327,6 +336,7 @@ fn run(loader: Loader, tag: &str) {
                 to,
                 proto: Proto::Tcp,
                 port,
+                sport: None,
                 v6,
                 why,
             };
@@ -340,13 +350,40 @@ fn run(loader: Loader, tag: &str) {
             to: "lx1",
             proto: Proto::Tcp,
             port: 22,
+            sport: None,
             v6,
             why: "SSH from outside the admin network",
         });
     }
 
+    probe_around(
+        &lab,
+        &listeners,
+        &pass,
+        &fail,
+        &format!("{loader:?}"),
+        || {
+            for (name, _, _, firewalled) in MACHINES {
+                if *firewalled {
+                    load_rules(&lab.ns[name], &out.join(name), loader);
+                }
+            }
+        },
+    );
+}
+
+/// Tries every probe without firewalls (all must pass: the harness is sound), runs `load`,
+/// then requires `pass` to pass and `fail` to fail.
+pub(crate) fn probe_around(
+    lab: &Lab,
+    listeners: &[TcpListener],
+    pass: &[Probe],
+    fail: &[Probe],
+    label: &str,
+    load: impl FnOnce(),
+) {
     // Without firewalls every probe works: the harness itself is sound.
-    let all: Vec<Probe> = pass.iter().chain(&fail).cloned().collect();
+    let all: Vec<Probe> = pass.iter().chain(fail).cloned().collect();
     let control = lab.attempt_all(&all, Duration::from_secs(3));
     let broken: Vec<&Probe> = all
         .iter()
@@ -358,18 +395,14 @@ fn run(loader: Loader, tag: &str) {
         broken.is_empty(),
         "without firewalls these probes failed: {broken:#?}"
     );
-    drain(&listeners);
+    drain(listeners);
 
-    for (name, _, _, firewalled) in MACHINES {
-        if *firewalled {
-            load_rules(&lab.ns[name], &out.join(name), loader);
-        }
-    }
+    load();
 
-    let passed = lab.attempt_all(&pass, Duration::from_secs(3));
-    drain(&listeners);
-    let failed = lab.attempt_all(&fail, Duration::from_millis(800));
-    drain(&listeners);
+    let passed = lab.attempt_all(pass, Duration::from_secs(3));
+    drain(listeners);
+    let failed = lab.attempt_all(fail, Duration::from_millis(800));
+    drain(listeners);
     let blocked: Vec<&Probe> = pass
         .iter()
         .zip(&passed)
@@ -384,7 +417,7 @@ fn run(loader: Loader, tag: &str) {
         .collect();
     assert!(
         blocked.is_empty() && leaked.is_empty(),
-        "{loader:?}: allowed traffic blocked: {blocked:#?}\ntraffic that must be dropped passed: {leaked:#?}"
+        "{label}: allowed traffic blocked: {blocked:#?}\ntraffic that must be dropped passed: {leaked:#?}"
     );
 }
 
