@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use ipnet::IpNet;
 
-use crate::catalog::{Catalog, Flow, Phase, Port, Release, SourcePort};
+use crate::catalog::{Catalog, DEFAULT_NFS_MOUNTD_PORT, Flow, Phase, Port, Release, SourcePort};
 use crate::ir::{
     Direction, Family, FlowId, ForwardRule, GatewayRules, HostRules, Peers, PortRange, Protocol,
     ReleaseId, Rule, Rules, Zone,
@@ -175,6 +175,7 @@ struct Class<'a> {
     os: Option<Os>,
     source_ports: Option<PortRange>,
     acronis_port: u16,
+    nfs_mountd_port: Option<u16>,
     v4: bool,
     v6: bool,
 }
@@ -188,6 +189,7 @@ impl<'a> Class<'a> {
             os: host.os,
             source_ports: host.source_ports,
             acronis_port: host.acronis_port,
+            nfs_mountd_port: host.nfs_mountd_port,
             v4: b.v4,
             v6: b.v6,
         }
@@ -321,10 +323,17 @@ pub(crate) fn applicable(release: &'static Release, topology: &Topology) -> Vec<
         .flows
         .iter()
         .filter(|f| f.condition.holds(has_ms, topology.options.dns))
-        .map(|flow| Applicable {
-            flow,
-            initiators: members(flow.initiator, flow.phase),
-            responders: members(flow.responder, flow.phase),
+        .map(|flow| {
+            let mut responders = members(flow.responder, flow.phase);
+            // The NFSv3 rows go to the NFS servers that serve NFSv3 (`nfs_mountd_port`).
+            if flow.condition.nfs_v3 {
+                responders.retain(|&i| hosts[i].nfs_mountd_port.is_some());
+            }
+            Applicable {
+                flow,
+                initiators: members(flow.initiator, flow.phase),
+                responders,
+            }
         })
         .filter(|a| !a.initiators.is_empty() && !a.responders.is_empty())
         .collect()
@@ -371,6 +380,9 @@ pub(crate) fn flow_dport(flow: &Flow, responder: &Host) -> PortRange {
     match flow.port {
         Port::Fixed(p) => PortRange::single(p),
         Port::Acronis => PortRange::single(responder.acronis_port),
+        Port::NfsMountd => {
+            PortRange::single(responder.nfs_mountd_port.unwrap_or(DEFAULT_NFS_MOUNTD_PORT))
+        }
     }
 }
 
@@ -1048,5 +1060,72 @@ port = 22
             .map(|r| r.destination_port.first)
             .collect();
         assert_eq!(inbound, vec![9876]);
+    }
+
+    #[test]
+    fn nfs_v3_servers_get_rpcbind_and_mountd_and_nfs_accepts_any_source_port() {
+        let hosts = compile_text(
+            r#"
+[options]
+phases = ["operate"]
+
+[[host]]
+name = "lx"
+os = "linux"
+addresses = ["10.0.0.40"]
+roles = ["agent"]
+
+[[host]]
+name = "nas3"
+os = "linux"
+addresses = ["10.0.0.50"]
+roles = ["vault-nfs"]
+nfs_mountd_port = 4002
+
+[[host]]
+name = "nas4"
+os = "linux"
+addresses = ["10.0.0.51"]
+roles = ["vault-nfs"]
+"#,
+        );
+        let rules = |name: &str| -> Vec<(String, Protocol, u16, Option<PortRange>)> {
+            let h = hosts.iter().find(|h| h.host == name).unwrap();
+            let mut v: Vec<_> = h
+                .rules_in(Direction::Inbound)
+                .map(|r| {
+                    (
+                        r.flow.to_string(),
+                        r.protocol,
+                        r.destination_port.first,
+                        r.source_ports,
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let nfs = |flow: &str, p, port| (flow.to_owned(), p, port, None);
+        assert_eq!(
+            rules("nas3"),
+            vec![
+                nfs("agent-vault-nfs", Protocol::Tcp, 2049),
+                nfs("agent-vault-nfs-mountd", Protocol::Tcp, 4002),
+                nfs("agent-vault-nfs-mountd-udp", Protocol::Udp, 4002),
+                nfs("agent-vault-nfs-rpcbind", Protocol::Tcp, 111),
+                nfs("agent-vault-nfs-rpcbind-udp", Protocol::Udp, 111),
+            ]
+        );
+        assert_eq!(
+            rules("nas4"),
+            vec![nfs("agent-vault-nfs", Protocol::Tcp, 2049)]
+        );
+        // The agent opens rpcbind and mountd towards nas3 only.
+        let lx = hosts.iter().find(|h| h.host == "lx").unwrap();
+        for r in lx.rules_in(Direction::Outbound) {
+            if r.flow.to_string().starts_with("agent-vault-nfs-") {
+                assert_eq!(r.peer_hosts, vec!["nas3".to_owned()], "{r:?}");
+            }
+        }
     }
 }

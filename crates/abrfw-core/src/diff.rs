@@ -108,6 +108,7 @@ fn port_text(p: Port) -> String {
     match p {
         Port::Fixed(n) => n.to_string(),
         Port::Acronis => format!("{} (acronis)", crate::catalog::DEFAULT_ACRONIS_PORT),
+        Port::NfsMountd => format!("{} (nfs-mountd)", crate::catalog::DEFAULT_NFS_MOUNTD_PORT),
     }
 }
 
@@ -138,12 +139,13 @@ fn fields(f: &Flow) -> [(&'static str, String); 12] {
         (
             "condition",
             format!(
-                "management_server = {presence}{}",
+                "management_server = {presence}{}{}",
                 if f.condition.no_dns_only {
                     ", no_dns_only"
                 } else {
                     ""
-                }
+                },
+                if f.condition.nfs_v3 { ", nfs_v3" } else { "" }
             ),
         ),
         ("source", f.source.to_owned()),

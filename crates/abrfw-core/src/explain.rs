@@ -145,6 +145,8 @@ pub enum Fact {
     ManagementServerAbsent,
     /// `[options] dns = false`.
     NoDns,
+    /// The NFS server sets `nfs_mountd_port`: it serves NFSv3.
+    NfsV3,
 }
 
 impl fmt::Display for Fact {
@@ -156,6 +158,7 @@ impl fmt::Display for Fact {
             }
             Fact::ManagementServerAbsent => f.write_str("no host is a management server"),
             Fact::NoDns => f.write_str("the site has no DNS (dns = false)"),
+            Fact::NfsV3 => f.write_str("the NFS server serves NFSv3 (nfs_mountd_port)"),
         }
     }
 }
@@ -216,6 +219,12 @@ pub enum WhyNot {
     },
     /// The flow applies only when `[options] dns = false`.
     NeedsNoDns,
+    /// The flow goes only to NFS servers that serve NFSv3, and these serve NFSv4 only (they
+    /// set no `nfs_mountd_port`).
+    NeedsNfsV3 {
+        /// The NFS servers at the other end (or this host).
+        hosts: Vec<String>,
+    },
     /// The host plays neither end of the flow.
     HostPlaysNeitherEnd {
         /// The component that opens the connection.
@@ -286,6 +295,13 @@ impl fmt::Display for WhyNot {
                 hosts.join(", ")
             ),
             WhyNot::NeedsNoDns => f.write_str("applies only when [options] dns = false"),
+            WhyNot::NeedsNfsV3 { hosts } => write!(
+                f,
+                "NFSv3 only, and {} serve{} NFSv4 only (set nfs_mountd_port on an NFS server \
+                 that serves NFSv3)",
+                hosts.join(", "),
+                if hosts.len() == 1 { "s" } else { "" }
+            ),
             WhyNot::HostPlaysNeitherEnd {
                 initiator,
                 responder,
@@ -390,6 +406,9 @@ pub fn explain(
             let on_port = query.port.is_none_or(|p| match flow.port {
                 Port::Fixed(f) => f == p,
                 Port::Acronis => acronis_ports.contains(&p),
+                Port::NfsMountd => hosts
+                    .iter()
+                    .any(|h| flow.port.answers_on(p, h.acronis_port, h.nfs_mountd_port)),
             });
             // With a peer and no port, only the flows that connect the two hosts' components.
             let connects = |a: &Host, b: &Host| {
@@ -417,6 +436,7 @@ pub fn explain(
                 port: match flow.port {
                     Port::Fixed(p) => p,
                     Port::Acronis => topology.options.acronis_port,
+                    Port::NfsMountd => mountd_port(hosts),
                 },
                 acronis_port: flow.port == Port::Acronis,
                 initiator: flow.initiator,
@@ -620,6 +640,15 @@ fn selectors(
     found
 }
 
+/// The mountd port shown for an NFSv3 flow: the first NFS server's `nfs_mountd_port`, else
+/// IANA's.
+fn mountd_port(hosts: &[Host]) -> u16 {
+    hosts
+        .iter()
+        .find_map(|h| h.nfs_mountd_port)
+        .unwrap_or(crate::catalog::DEFAULT_NFS_MOUNTD_PORT)
+}
+
 /// The site facts that let a flow apply: its phase is selected, the management-server condition
 /// holds, and the DNS option when the flow needs `dns = false`.
 fn conditions(flow: &Flow, topology: &Topology, ms_hosts: &[String]) -> Vec<Fact> {
@@ -633,6 +662,9 @@ fn conditions(flow: &Flow, topology: &Topology, ms_hosts: &[String]) -> Vec<Fact
     }
     if flow.condition.no_dns_only && !topology.options.dns {
         conditions.push(Fact::NoDns);
+    }
+    if flow.condition.nfs_v3 {
+        conditions.push(Fact::NfsV3);
     }
     conditions
 }
@@ -944,10 +976,7 @@ fn not_forwarded(
             continue;
         }
         let on_port = |h: &Host| {
-            port.is_none_or(|p| match flow.port {
-                Port::Fixed(f) => f == p,
-                Port::Acronis => h.acronis_port == p,
-            })
+            port.is_none_or(|p| flow.port.answers_on(p, h.acronis_port, h.nfs_mountd_port))
         };
         let found = applied.iter().find(|a| a.flow.id == flow.id);
         let why = match found {
@@ -958,9 +987,10 @@ fn not_forwarded(
                         h.name == p && (plays(flow.initiator, h) || plays(flow.responder, h))
                     })
                 });
-                let port_fits = port.is_none_or(|p| match flow.port {
-                    Port::Fixed(f) => f == p,
-                    Port::Acronis => hosts.iter().any(|h| h.acronis_port == p),
+                let port_fits = port.is_none_or(|p| {
+                    hosts
+                        .iter()
+                        .any(|h| flow.port.answers_on(p, h.acronis_port, h.nfs_mountd_port))
                 });
                 if !(peer_plays && port_fits) {
                     continue;
@@ -991,6 +1021,7 @@ fn not_forwarded(
             port: match flow.port {
                 Port::Fixed(p) => PortRange::single(p),
                 Port::Acronis => PortRange::single(topology.options.acronis_port),
+                Port::NfsMountd => PortRange::single(mountd_port(hosts)),
             },
             why,
         });
@@ -1081,6 +1112,26 @@ fn why_not(
     }
     if flow.condition.no_dns_only && topology.options.dns {
         why.push(WhyNot::NeedsNoDns);
+    }
+    if flow.condition.nfs_v3 {
+        // The NFS servers the question is about: this host, the peer, or every other one.
+        let servers: Vec<usize> = if plays(flow.responder, host) {
+            vec![me]
+        } else if let Some(p) = peer {
+            vec![p]
+                .into_iter()
+                .filter(|&p| plays(flow.responder, &hosts[p]))
+                .collect()
+        } else {
+            (0..hosts.len())
+                .filter(|&i| i != me && plays(flow.responder, &hosts[i]))
+                .collect()
+        };
+        if !servers.is_empty() && servers.iter().all(|&i| hosts[i].nfs_mountd_port.is_none()) {
+            why.push(WhyNot::NeedsNfsV3 {
+                hosts: servers.iter().map(|&i| hosts[i].name.clone()).collect(),
+            });
+        }
     }
     // The ends: which one this host plays, and whether someone else plays the other.
     let mut others = Vec::new();

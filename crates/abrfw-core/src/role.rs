@@ -143,6 +143,13 @@ impl Role {
     }
 }
 
+impl Role {
+    /// Whether the role is an NFS server (the hosts `nfs_mountd_port` may be given on).
+    pub fn serves_nfs(self) -> bool {
+        matches!(self, Role::VaultNfs | Role::ManagedVaultNfs)
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -2,7 +2,9 @@
 
 use std::fmt::Write as _;
 
-use abrfw_core::catalog::{Confidence, Port, SourcePort};
+use abrfw_core::catalog::{
+    Confidence, DEFAULT_ACRONIS_PORT, DEFAULT_NFS_MOUNTD_PORT, Port, SourcePort,
+};
 use abrfw_core::{Flow, Group, Os, Release, Role};
 use anyhow::{Result, bail};
 use serde_json::json;
@@ -43,6 +45,7 @@ fn port(flow: &Flow) -> String {
     match flow.port {
         Port::Fixed(p) => format!("{}/{p}", flow.protocol.as_str()),
         Port::Acronis => format!("{}/9876*", flow.protocol.as_str()),
+        Port::NfsMountd => format!("{}/nfs_mountd_port", flow.protocol.as_str()),
     }
 }
 
@@ -100,8 +103,13 @@ fn json_flows(release: &Release) -> serde_json::Value {
                 "initiator": f.initiator,
                 "responder": f.responder,
                 "protocol": f.protocol,
-                "port": match f.port { Port::Fixed(p) => p, Port::Acronis => 9876 },
+                "port": match f.port {
+                    Port::Fixed(p) => p,
+                    Port::Acronis => DEFAULT_ACRONIS_PORT,
+                    Port::NfsMountd => DEFAULT_NFS_MOUNTD_PORT,
+                },
                 "port_is_acronis_port": f.port == Port::Acronis,
+                "port_is_nfs_mountd_port": f.port == Port::NfsMountd,
                 "source_ports": source_ports(f),
                 "purpose": f.purpose,
                 "encryption": f.encryption,

@@ -301,6 +301,7 @@ pub fn catalog_dot(release: &Release) -> String {
         let port = match f.port {
             abrfw_core::catalog::Port::Fixed(p) => p.to_string(),
             abrfw_core::catalog::Port::Acronis => "9876*".to_owned(),
+            abrfw_core::catalog::Port::NfsMountd => "nfs_mountd_port".to_owned(),
         };
         let line = label(f.protocol.as_str(), &port, f.purpose);
         let lines = edges

@@ -79,6 +79,7 @@ fn cell(f: &Flow) -> String {
     let port = match f.port {
         Port::Fixed(p) => format!("{}/{p}", f.protocol.as_str()),
         Port::Acronis => format!("{}/9876*", f.protocol.as_str()),
+        Port::NfsMountd => format!("{}/nfs_mountd_port", f.protocol.as_str()),
     };
     match f.confidence {
         Confidence::High => port,

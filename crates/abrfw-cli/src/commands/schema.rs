@@ -175,6 +175,10 @@ pub fn schema() -> Value {
                         "items": { "enum": roles },
                     },
                     "acronis_port": { "$ref": "#/$defs/port_number" },
+                    "nfs_mountd_port": {
+                        "description": "On an NFS server (vault-nfs, managed-vault-nfs): the port its mountd is pinned to, which makes it serve NFSv3 (rpcbind 111 and mountd are opened besides NFS 2049).",
+                        "$ref": "#/$defs/port_number",
+                    },
                     "ephemeral_ports": {
                         "description": "The host's source-port range when its administrator changed the OS default (\"a-b\").",
                         "$ref": "#/$defs/port_range",

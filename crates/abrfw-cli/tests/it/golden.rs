@@ -96,6 +96,7 @@ golden_tests! {
     golden_host_policy => "host-policy",
     golden_install_only => "install-only",
     golden_logging => "logging",
+    golden_nfs_v3 => "nfs-v3",
     golden_nodns_nomgmt => "nodns-nomgmt",
     golden_pf => "pf",
     golden_pf_fragment => "pf-fragment",

@@ -20,6 +20,7 @@ mod limits;
 mod lockout;
 mod logs;
 mod netns;
+mod nfs;
 mod nft;
 mod ns;
 mod pf;

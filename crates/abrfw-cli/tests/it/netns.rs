@@ -433,6 +433,10 @@ pub(crate) fn attempt_all(
     results
 }
 
+/// The ports whose flows accept any source port in the example: NFS (its clients send from
+/// reserved ports below 1024).
+const NFS_PORTS: [u16; 1] = [2049];
+
 /// A source port outside the initiator's ephemeral range (and outside every range another
 /// documented initiator of the same flow could legitimately use from that address).
 fn bad_source_port(os: Option<Os>, n: u16) -> u16 {
@@ -495,6 +499,7 @@ fn run(loader: Loader) {
     let mut must_pass = Vec::new();
     let mut must_fail = Vec::new();
     let mut n = 0_u16;
+    let mut reserved = 700_u16;
     for (from, to, port) in &expected {
         for v6 in families(from, to) {
             must_pass.push(Probe::new(from, to, *port, v6, "documented flow"));
@@ -518,7 +523,14 @@ fn run(loader: Loader) {
                 filtered(name)
                     && (loader != Loader::Firewalld || nodes[name].os == Some(Os::Appliance))
             };
-            if from != "admin" && (sport_filtered(from) || sport_filtered(to)) {
+            if NFS_PORTS.contains(port) {
+                // NFS clients mount from a reserved port (resvport): any source port passes.
+                reserved += 1;
+                must_pass.push(
+                    Probe::new(from, to, *port, v6, "NFS from a reserved source port")
+                        .with_source_port(reserved),
+                );
+            } else if from != "admin" && (sport_filtered(from) || sport_filtered(to)) {
                 n += 1;
                 must_fail.push(
                     Probe::new(

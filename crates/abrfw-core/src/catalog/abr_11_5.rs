@@ -79,6 +79,7 @@ const NO_DNS: Flow = Flow {
     condition: Condition {
         management_server: Presence::Present,
         no_dns_only: true,
+        nfs_v3: false,
     },
     source: "S1 note; ports S15-S20",
     confidence: Medium,
@@ -125,6 +126,7 @@ macro_rules! no_dns_group {
             condition: Condition {
                 management_server: $presence,
                 no_dns_only: true,
+                nfs_v3: false,
             },
             ..NO_DNS
         }
@@ -134,6 +136,64 @@ macro_rules! no_dns_group {
 pub(super) const NO_DNS_MS: [Flow; 10] = no_dns_group!(Ms, "ri-nodns-ms-", Presence::Present);
 pub(super) const NO_DNS_CONSOLE: [Flow; 10] =
     no_dns_group!(ConsoleWin, "ri-nodns-con-", Presence::Absent);
+
+/// NFS clients (the Linux and BSD kernels' default `resvport` mount option) send from a reserved
+/// port below 1024 (RFC 1813 appendix I: servers may insist on it); `noresvport` uses the
+/// ephemeral range. Either way the NFS rows accept any source port.
+const NFS_CLIENT: SourcePort = SourcePort::Any;
+
+/// The NFSv3 side protocols towards an NFS server that serves NFSv3 (its `nfs_mountd_port` is
+/// set): rpcbind (portmapper) on TCP and UDP 111 (RFC 1833) and the mount protocol on the port
+/// the admin pins mountd to (RFC 1813 appendix I), TCP and UDP. The vendor names only "NFS"
+/// (A6); these rows are abrfw's, for the protocol's version 3. NLM/NSM (file locking) are not
+/// opened: their ports are dynamic unless pinned, so NFSv3 vaults are mounted `nolock`
+/// (docs/topology.md).
+macro_rules! nfs_v3 {
+    ($prefix:literal, $initiator:ident, $responder:ident, $what:literal, $source:literal) => {
+        [
+            nfs_v3!(@ concat!($prefix, "rpcbind"), $initiator, $responder, Tcp, Port::Fixed(111),
+                concat!("NFSv3 rpcbind (portmapper) ", $what), $source),
+            nfs_v3!(@ concat!($prefix, "rpcbind-udp"), $initiator, $responder, Udp, Port::Fixed(111),
+                concat!("NFSv3 rpcbind (portmapper) over UDP ", $what), $source),
+            nfs_v3!(@ concat!($prefix, "mountd"), $initiator, $responder, Tcp, Port::NfsMountd,
+                concat!("NFSv3 mount protocol (mountd) ", $what), $source),
+            nfs_v3!(@ concat!($prefix, "mountd-udp"), $initiator, $responder, Udp, Port::NfsMountd,
+                concat!("NFSv3 mount protocol (mountd) over UDP ", $what), $source),
+        ]
+    };
+    (@ $id:expr, $initiator:ident, $responder:ident, $proto:ident, $port:expr, $purpose:expr, $source:literal) => {
+        Flow {
+            id: $id,
+            confidence: Medium,
+            initiator: $initiator,
+            responder: $responder,
+            protocol: $proto,
+            port: $port,
+            source_port: NFS_CLIENT,
+            purpose: $purpose,
+            encryption: PLAIN,
+            condition: Condition::NFS_V3,
+            source: $source,
+            ..OPERATE
+        }
+    };
+}
+
+/// NFSv3 towards unmanaged vaults on a NAS (agents) and managed vaults on a NAS (storage nodes).
+pub(super) const NFS_V3_AGENT: [Flow; 4] = nfs_v3!(
+    "agent-vault-nfs-",
+    Agent,
+    VaultNfs,
+    "to an unmanaged vault on a NAS",
+    "S1, S3 (A6: NFS for the vault); RFC 1833, RFC 1813 appendix I"
+);
+pub(super) const NFS_V3_SN: [Flow; 4] = nfs_v3!(
+    "sn-vault-nfs-",
+    Sn,
+    ManagedVaultNfs,
+    "to a managed vault on a NAS",
+    "S1 (second \"Standard ports and protocols\"), S3 (A6); RFC 1833, RFC 1813 appendix I"
+);
 
 const CATALOG: [Flow; 30] = [
     // 1. Remote installation of agents (flows.md §1.1).
@@ -321,6 +381,7 @@ const CATALOG: [Flow; 30] = [
         initiator: Agent,
         responder: VaultNfs,
         port: Port::Fixed(2049),
+        source_port: NFS_CLIENT,
         purpose: "Backing up to an unmanaged vault on a NAS (NFS)",
         encryption: PLAIN,
         source: "S1, S3 (A6: port from the vault protocol)",
@@ -347,6 +408,7 @@ const CATALOG: [Flow; 30] = [
         initiator: Sn,
         responder: ManagedVaultNfs,
         port: Port::Fixed(2049),
+        source_port: NFS_CLIENT,
         purpose: "Storage node keeping a managed vault on a NAS (NFS)",
         encryption: PLAIN,
         source: "S1 (second \"Standard ports and protocols\"), S3 (A6: port from the vault protocol)",
@@ -445,8 +507,8 @@ const CATALOG: [Flow; 30] = [
 ];
 
 /// Concatenates the parts above into one array at compile time.
-const fn all_flows() -> [Flow; 50] {
-    let mut out = [INSTALL; 50];
+const fn all_flows() -> [Flow; 58] {
+    let mut out = [INSTALL; 58];
     let mut i = 0;
     while i < CATALOG.len() {
         out[i] = CATALOG[i];
@@ -459,11 +521,18 @@ const fn all_flows() -> [Flow; 50] {
         out[base + NO_DNS_MS.len() + k] = NO_DNS_CONSOLE[k];
         k += 1;
     }
+    let base = base + 2 * NO_DNS_MS.len();
+    let mut k = 0;
+    while k < NFS_V3_AGENT.len() {
+        out[base + k] = NFS_V3_AGENT[k];
+        out[base + NFS_V3_AGENT.len() + k] = NFS_V3_SN[k];
+        k += 1;
+    }
     out
 }
 
 /// Every flow of the release; later releases start from this list.
-pub(super) const FLOWS: [Flow; 50] = all_flows();
+pub(super) const FLOWS: [Flow; 58] = all_flows();
 
 /// The roles of the 11.5 diagram.
 pub(super) const ROLES: [Role; 17] = [

@@ -56,6 +56,7 @@ struct RawFlow {
     management_server: Option<Spanned<String>>,
     #[serde(default)]
     no_dns_only: bool,
+    nfs_v3: Option<Spanned<bool>>,
     source: Option<Spanned<String>>,
     confidence: Option<Spanned<String>>,
 }
@@ -253,6 +254,16 @@ impl Checker {
             &["tcp", "udp"],
         );
         let port = self.port(&f.port);
+        let nfs_v3 = f.nfs_v3.as_ref().is_some_and(|v| *v.get_ref());
+        if port == Port::NfsMountd && !nfs_v3 {
+            self.report(
+                Diagnostic::new(
+                    "port \"nfs-mountd\" is only known on NFS servers that serve NFSv3",
+                    f.port.span(),
+                )
+                .help("add nfs_v3 = true to the flow (it then applies to hosts that set nfs_mountd_port)"),
+            );
+        }
         let source_port = self.choice(
             "source port",
             f.source_port.as_ref(),
@@ -322,6 +333,7 @@ impl Checker {
             condition: Condition {
                 management_server,
                 no_dns_only: f.no_dns_only,
+                nfs_v3,
             },
             source,
             confidence,
@@ -335,23 +347,23 @@ impl Checker {
                 Ok(p) if p > 0 => Port::Fixed(p),
                 _ => {
                     self.report(
-                        Diagnostic::new(format!("port {n} is out of range"), span)
-                            .help("a port is 1-65535, or \"acronis\" for the host's Acronis port"),
+                        Diagnostic::new(format!("port {n} is out of range"), span).help(PORT_HELP),
                     );
                     Port::Acronis
                 }
             },
             RawFlowPort::Text(t) if t == "acronis" => Port::Acronis,
+            RawFlowPort::Text(t) if t == "nfs-mountd" => Port::NfsMountd,
             RawFlowPort::Text(t) => {
-                self.report(
-                    Diagnostic::new(format!("invalid port {t:?}"), span)
-                        .help("a port is 1-65535, or \"acronis\" for the host's Acronis port"),
-                );
+                self.report(Diagnostic::new(format!("invalid port {t:?}"), span).help(PORT_HELP));
                 Port::Acronis
             }
         }
     }
 }
+
+const PORT_HELP: &str = "a port is 1-65535, \"acronis\" for the responder's Acronis port, or \
+                         \"nfs-mountd\" for the port its NFS server pins mountd to";
 
 fn role_names() -> Vec<&'static str> {
     Role::ALL.iter().map(|r| r.as_str()).collect()

@@ -62,6 +62,26 @@ pub enum Port {
     Fixed(u16),
     /// The Acronis port of the responding host: 9876 unless the topology changes it.
     Acronis,
+    /// The port an NFSv3 server's mountd is pinned to (the responding host's
+    /// `nfs_mountd_port`); flows on it carry [`Condition::nfs_v3`].
+    NfsMountd,
+}
+
+/// IANA's port for the NFS mount protocol (mountd), the one `rpc.mountd` of nfs-utils takes
+/// by default on current distributions; shown where a catalog row's port is the responder's
+/// `nfs_mountd_port`.
+pub const DEFAULT_NFS_MOUNTD_PORT: u16 = 20048;
+
+impl Port {
+    /// Whether a responder answers a flow on this port at `p`, given its Acronis port and its
+    /// `nfs_mountd_port`.
+    pub fn answers_on(self, p: u16, acronis_port: u16, nfs_mountd_port: Option<u16>) -> bool {
+        match self {
+            Port::Fixed(f) => f == p,
+            Port::Acronis => acronis_port == p,
+            Port::NfsMountd => nfs_mountd_port.unwrap_or(DEFAULT_NFS_MOUNTD_PORT) == p,
+        }
+    }
 }
 
 impl fmt::Display for Port {
@@ -69,6 +89,7 @@ impl fmt::Display for Port {
         match self {
             Port::Fixed(p) => write!(f, "{p}"),
             Port::Acronis => write!(f, "{DEFAULT_ACRONIS_PORT}"),
+            Port::NfsMountd => write!(f, "{DEFAULT_NFS_MOUNTD_PORT}"),
         }
     }
 }
@@ -102,6 +123,9 @@ pub struct Condition {
     pub management_server: Presence,
     /// `true`: only when the topology says the site has no DNS (`dns = false`).
     pub no_dns_only: bool,
+    /// `true`: only towards responders that serve NFSv3 (their `nfs_mountd_port` is set); the
+    /// compiler leaves other responders out of the flow.
+    pub nfs_v3: bool,
 }
 
 impl Condition {
@@ -109,16 +133,25 @@ impl Condition {
     pub const ALWAYS: Condition = Condition {
         management_server: Presence::Any,
         no_dns_only: false,
+        nfs_v3: false,
     };
     /// The management server is present.
     pub const MS_PRESENT: Condition = Condition {
         management_server: Presence::Present,
         no_dns_only: false,
+        nfs_v3: false,
     };
     /// The management server is absent.
     pub const MS_ABSENT: Condition = Condition {
         management_server: Presence::Absent,
         no_dns_only: false,
+        nfs_v3: false,
+    };
+    /// Towards NFS servers that serve NFSv3 (`nfs_mountd_port` set).
+    pub const NFS_V3: Condition = Condition {
+        management_server: Presence::Any,
+        no_dns_only: false,
+        nfs_v3: true,
     };
 
     /// Whether a site with (or without) a management server and DNS meets the condition.
@@ -142,6 +175,9 @@ impl fmt::Display for Condition {
         }
         if self.no_dns_only {
             parts.push("no DNS (dns = false)");
+        }
+        if self.nfs_v3 {
+            parts.push("the NFS server serves NFSv3 (nfs_mountd_port)");
         }
         if parts.is_empty() {
             f.write_str("both components present")
@@ -368,7 +404,12 @@ impl Group {
                  time for the storage node's managed vaults (the reference's \"phrase once\" is \
                  wrong there), and the later revision draws \"Managed vault (network share, \
                  NAS)\"; the ports are those of unmanaged vaults (A6: SMB 445, NFS 2049). NFS on \
-                 TCP 2049 alone is NFSv4.",
+                 TCP 2049 alone is NFSv4; an NFS server that says `nfs_mountd_port` serves NFSv3 \
+                 too and gets the `*-rpcbind*` and `*-mountd*` rows (rpcbind TCP and UDP 111, \
+                 mountd TCP and UDP on that port; abrfw's own rows, not the vendor's, for the \
+                 protocol the vendor names). NFS clients send from a reserved port below 1024 \
+                 (the Linux and BSD default `resvport`; `noresvport` uses the ephemeral range), \
+                 so the NFS rows accept any source port.",
             ),
             Group::NoDns => Some(
                 "The vendor's sentence (S1 note) asks for Network Discovery and File and Printer \
@@ -761,6 +802,7 @@ mod tests {
         let no_dns = Condition {
             management_server: Presence::Any,
             no_dns_only: true,
+            nfs_v3: false,
         };
         assert!(no_dns.holds(true, false));
         assert!(!no_dns.holds(true, true));

@@ -190,6 +190,9 @@ pub struct Host {
     pub roles: Vec<Role>,
     /// The port this host's Acronis components listen on and talk to.
     pub acronis_port: u16,
+    /// `nfs_mountd_port`: the port the host's NFS server pins mountd to, which makes it serve
+    /// NFSv3 (rpcbind and mountd are opened to it besides NFS on 2049); `None`: NFSv4 only.
+    pub nfs_mountd_port: Option<u16>,
     /// Source ports the host's outgoing connections use: its own setting, or its OS default.
     pub source_ports: Option<PortRange>,
     /// The network segment the host sits in ([`DEFAULT_ZONE`] unless it names one).
@@ -798,6 +801,24 @@ impl Resolver<'_> {
             .acronis_port
             .as_ref()
             .map_or(options.acronis_port, |p| self.port_number(p));
+        let nfs_mountd_port = raw.nfs_mountd_port.as_ref().map(|p| {
+            if !roles.iter().any(|r| r.serves_nfs()) {
+                self.report(
+                    Diagnostic::new(
+                        format!(
+                            "nfs_mountd_port on host {:?}, which serves no NFS vault",
+                            raw.name.get_ref()
+                        ),
+                        p.span(),
+                    )
+                    .help(
+                        "nfs_mountd_port belongs on a host with role vault-nfs or \
+                         managed-vault-nfs (the NAS); remove it here",
+                    ),
+                );
+            }
+            self.port_number(p)
+        });
         let source_ports = match &raw.ephemeral_ports {
             Some(p) => Some(self.port_range(p.get_ref(), p.span())),
             None => os.map(Os::ephemeral_ports),
@@ -828,6 +849,7 @@ impl Resolver<'_> {
             addresses,
             roles,
             acronis_port,
+            nfs_mountd_port,
             source_ports,
             zone,
             log,

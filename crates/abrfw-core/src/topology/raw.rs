@@ -51,6 +51,7 @@ pub struct RawHost {
     pub addresses: Spanned<Vec<Spanned<String>>>,
     pub roles: Spanned<Vec<Spanned<String>>>,
     pub acronis_port: Option<Spanned<RawPortNumber>>,
+    pub nfs_mountd_port: Option<Spanned<RawPortNumber>>,
     pub ephemeral_ports: Option<Spanned<RawPort>>,
     pub zone: Option<Spanned<String>>,
     pub log: Option<Spanned<String>>,
