@@ -4,7 +4,7 @@
 #
 # Installs abrfw's firewalld objects, and only them, into /etc/firewalld (firewalld 0.9 or
 # later): policies abrfw-in (to this host) and abrfw-out (from it), and the ipsets abrfw-p*.
-# policy = "{{ v.policy }}": {% if v.policy == "drop" %}what the policies do not accept is dropped before any zone sees it.{% else %}what the policies do not accept goes on to the zones, as before.{% endif %}
+# policy = "{{ v.policy }}": {% block policy_note %}what the policies do not accept is dropped before any zone sees it.{% endblock %}
 # No zone, service or other policy or ipset is touched.
 #
 #   sh firewalld.sh            install or replace abrfw's objects, check, reload firewalld

@@ -9,9 +9,9 @@ rem {{ n }}
 {%- endfor %}
 rem 1. Delete abrfw's port openings (names starting with {{ v.h.prefix }}).
 rem 2. Add the new ones.
-{%- if v.h.drop %}
+{%- block policy_step %}
 rem 3. Turn the firewall on with exceptions allowed (policy drop).
-{%- endif %}
+{%- endblock %}
 rem Port openings have no rename, so there is a moment with none of them: inbound Acronis
 rem traffic is refused meanwhile, nothing is opened. If a step fails, the script stops: the
 rem openings added so far are in place, the others are closed until the next run.
@@ -43,9 +43,9 @@ echo abrfw: adding {{ v.openings.len() }} port openings for host {{ v.h.host }}
 {%- for o in v.openings %}
 netsh firewall add portopening protocol={{ o.protocol }} port={{ o.port }} name="{{ o.name }}" mode=ENABLE scope=CUSTOM addresses={{ o.addresses }} profile=ALL || goto :error
 {%- endfor %}
-{%- if v.h.drop %}
+{%- block policy_set %}
 netsh firewall set opmode mode=ENABLE exceptions=ENABLE profile=ALL || goto :error
-{%- endif %}
+{%- endblock %}
 {%- if v.h.log %}
 rem log = "drops": dropped packets go to pfirewall.log (4 MB).
 netsh firewall set logging filename=%%systemroot%%\pfirewall.log maxfilesize=4096 droppedpackets=ENABLE || goto :error

@@ -13,9 +13,9 @@ rem   netsh.cmd undo                 delete abrfw's rules (names starting with {
 rem                                  settings stay (firewall.ps1 -Undo restores them; docs/backends/windows.md)
 rem 1. Rename abrfw's current rules (names starting with {{ v.h.prefix }}) to {{ v.h.retired }}; they keep filtering.
 rem 2. Add the new rules.
-{%- if v.h.drop %}
+{%- block policy_step %}
 rem 3. Turn the firewall on and block what no rule allows, {{ v.h.blocks }} (policy drop).
-{%- endif %}
+{%- endblock %}
 rem 4. Delete the {{ v.h.retired }} rules.
 rem If step 1 fails, nothing is deleted. If a later step fails, the rules added so far are deleted
 rem and the previous rules stay in force under the name {{ v.h.retired }} until the next run.
@@ -96,10 +96,10 @@ echo abrfw: adding {{ v.rules.len() }} rules for host {{ v.h.host }}
 {%- for r in v.rules %}
 netsh advfirewall firewall add rule name="{{ r.name }}" dir={{ r.dir }} action=allow protocol={{ r.protocol }} localport={{ r.local_port }} remoteport={{ r.remote_port }} remoteip={{ r.remote }} profile=any enable=yes description="{{ r.description }}" || goto :add_failed
 {%- endfor %}
-{%- if v.h.drop %}
+{%- block policy_set %}
 netsh advfirewall set allprofiles state on || goto :add_failed
 netsh advfirewall set allprofiles firewallpolicy blockinbound,{{ v.h.outbound }} || goto :add_failed
-{%- endif %}
+{%- endblock %}
 {%- if v.h.log %}
 rem log = "drops": dropped packets go to pfirewall.log (4 MB, then the firewall starts a new file).
 netsh advfirewall set allprofiles logging filename %%systemroot%%\system32\LogFiles\Firewall\pfirewall.log || goto :add_failed

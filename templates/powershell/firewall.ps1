@@ -15,9 +15,9 @@
 # 1. Rename abrfw's current rules (name or display name {{ v.live_pattern }}) to {{ v.retired_prefix }}<name>;
 #    they keep filtering meanwhile.
 # 2. Add the new rules, group {{ v.group }}.
-{%- if v.drop %}
+{%- block policy_step %}
 # 3. Turn the firewall on and block what no rule allows, {{ v.blocks }} (policy drop).
-{%- endif %}
+{%- endblock %}
 # 4. Remove the retired rules.
 # If a step before 4 fails, the rules added so far are removed and the retired rules get their
 # names back: the previous rule set is in place, unchanged. The script then fails with the error.
@@ -159,11 +159,11 @@ try {
         -Direction '{{ r.direction }}' -Action 'Allow' -Protocol '{{ r.protocol }}' -LocalPort '{{ r.local_port }}' -RemotePort '{{ r.remote_port }}' `
         -RemoteAddress @({% for a in r.remote %}{% if !loop.first %}, {% endif %}'{{ a }}'{% endfor %}) -Profile 'Any' -Enabled 'True' | Out-Null
 {%- endfor %}
-{%- if v.drop %}
+{%- block policy_set %}
 
     $step = 'set the default policy'
     Set-NetFirewallProfile -All -Enabled 'True' -DefaultInboundAction 'Block' -DefaultOutboundAction '{{ v.outbound }}'
-{%- endif %}
+{%- endblock %}
 {%- if v.log %}
 
     # log = "drops": dropped packets go to pfirewall.log (4 MB, then the firewall starts a new file).

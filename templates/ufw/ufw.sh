@@ -5,7 +5,7 @@
 # Adds abrfw's rules to ufw, each with the comment 'abrfw {{ v.generation }} FLOW', then deletes
 # the rules of earlier abrfw runs (an abrfw comment with another generation). Rules without an
 # abrfw comment are never touched. Running it again changes nothing.
-# policy = "{{ v.policy }}": {% if v.drop %}then ufw's defaults become deny incoming and {{ v.outgoing }} outgoing, and ufw is enabled.{% else %}ufw's defaults and whether it is enabled stay as they are.{% endif %}
+# policy = "{{ v.policy }}": {% block policy_note %}then ufw's defaults become deny incoming and {{ v.outgoing }} outgoing, and ufw is enabled.{% endblock %}
 #
 #   sh ufw.sh            install or replace abrfw's rules
 #   sh ufw.sh --remove   delete every rule with an abrfw comment (roll back; defaults stay)
@@ -51,7 +51,7 @@ if [ -n "$stale" ]; then
 	done
 	set +f
 fi
-{%- if v.drop %}
+{%- block defaults %}
 
 if [ "$remove" = no ]; then
 	ufw default deny incoming >/dev/null
@@ -63,7 +63,7 @@ if [ "$remove" = no ]; then
 {%- endif %}
 	ufw --force enable >/dev/null
 fi
-{%- endif %}
+{%- endblock %}
 if [ "$remove" = yes ]; then
 	echo "ufw.sh: abrfw's rules are deleted"
 else

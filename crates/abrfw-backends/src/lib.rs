@@ -288,6 +288,33 @@ pub fn all_files() -> impl Iterator<Item = &'static str> {
 mod tests {
     use super::*;
 
+    /// The policy picks the template (`X` for drop, `X-fragment` for fragment) in every
+    /// backend; no template tests the policy itself.
+    #[test]
+    fn no_template_decides_on_the_policy() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates");
+        let mut seen = 0;
+        for dir in std::fs::read_dir(&root).unwrap() {
+            for file in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+                let path = file.unwrap().path();
+                let text = std::fs::read_to_string(&path).unwrap();
+                seen += 1;
+                for tag in text.split("{%").skip(1) {
+                    let tag = tag.split("%}").next().unwrap_or("");
+                    let words: Vec<&str> = tag.trim_start_matches('-').split_whitespace().collect();
+                    if words.first() == Some(&"if") {
+                        assert!(
+                            !tag.contains("drop") && !tag.contains("policy"),
+                            "{}: {{%{tag}%}} decides on the policy; pick a template instead",
+                            path.display()
+                        );
+                    }
+                }
+            }
+        }
+        assert!(seen > 10, "templates not found under {}", root.display());
+    }
+
     #[test]
     fn names_and_files_are_unique() {
         let mut names: Vec<&str> = BACKENDS.iter().map(|b| b.name).collect();

@@ -136,7 +136,11 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
             },
         ],
     };
-    let mut text = ScriptTemplate { v: &view }.render()?;
+    // The policy picks the template, as in every backend.
+    let mut text = match host.policy {
+        Policy::Drop => ScriptTemplate { v: &view }.render()?,
+        Policy::Fragment => FragmentTemplate { v: &view }.render()?,
+    };
     text.push('\n');
     Ok(vec![(FILE_NAME, text)])
 }
@@ -162,6 +166,12 @@ fn icmp_types(direction: Direction) -> Vec<&'static str> {
 #[derive(Template)]
 #[template(path = "firewalld.sh")]
 struct ScriptTemplate<'a> {
+    v: &'a View,
+}
+
+#[derive(Template)]
+#[template(path = "firewalld-fragment.sh")]
+struct FragmentTemplate<'a> {
     v: &'a View,
 }
 

@@ -102,14 +102,18 @@ pub fn render(host: &HostRules, _opts: &Options) -> Result<Files, Error> {
     let view = View {
         header: host.header(),
         policy: host.policy.as_str(),
-        drop,
         outgoing,
         log: drop && host.log.drops(),
         ipv6,
         generation,
         rules,
     };
-    let mut text = ScriptTemplate { v: &view }.render()?;
+    // The policy picks the template, as in every backend: ufw-fragment.sh is ufw.sh without
+    // the part that sets ufw's defaults.
+    let mut text = match host.policy {
+        Policy::Drop => ScriptTemplate { v: &view }.render()?,
+        Policy::Fragment => FragmentTemplate { v: &view }.render()?,
+    };
     text.push('\n');
     Ok(vec![(FILE_NAME, text)])
 }
@@ -126,11 +130,16 @@ struct ScriptTemplate<'a> {
     v: &'a View,
 }
 
+#[derive(Template)]
+#[template(path = "ufw-fragment.sh")]
+struct FragmentTemplate<'a> {
+    v: &'a View,
+}
+
 /// Everything the template prints, decided here.
 struct View {
     header: String,
     policy: &'static str,
-    drop: bool,
     /// `ufw default ... outgoing` under policy drop: `deny`, or `allow` for `outbound = "accept"`.
     outgoing: &'static str,
     /// `ufw logging low` (`log = "drops"` with policy drop).

@@ -36,14 +36,22 @@ pub fn render_gateway(_gw: &GatewayRules, _opts: &Options) -> Result<Option<File
 /// The script as one string.
 fn render_text(host: &HostRules, opts: &Options) -> Result<String, Error> {
     let text = match host.os {
-        Os::Windows => AdvfirewallTemplate {
-            v: &View::new(host, opts),
+        // The policy picks the template, as in every backend: the fragment forms are the same
+        // scripts without the steps that turn the firewall on and set its default policy.
+        Os::Windows => {
+            let v = &View::new(host, opts);
+            match host.policy {
+                Policy::Drop => AdvfirewallTemplate { v }.render()?,
+                Policy::Fragment => AdvfirewallFragmentTemplate { v }.render()?,
+            }
         }
-        .render()?,
-        Os::WindowsLegacy => LegacyTemplate {
-            v: &LegacyView::new(host),
+        Os::WindowsLegacy => {
+            let v = &LegacyView::new(host);
+            match host.policy {
+                Policy::Drop => LegacyTemplate { v }.render()?,
+                Policy::Fragment => LegacyFragmentTemplate { v }.render()?,
+            }
         }
-        .render()?,
         other => return Err(Error::NotWindows(other)),
     };
     Ok(crate::crlf_lines("", &text))
@@ -56,8 +64,20 @@ struct AdvfirewallTemplate<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "netsh-fragment.cmd")]
+struct AdvfirewallFragmentTemplate<'a> {
+    v: &'a View,
+}
+
+#[derive(Template)]
 #[template(path = "netsh-legacy.cmd")]
 struct LegacyTemplate<'a> {
+    v: &'a LegacyView,
+}
+
+#[derive(Template)]
+#[template(path = "netsh-legacy-fragment.cmd")]
+struct LegacyFragmentTemplate<'a> {
     v: &'a LegacyView,
 }
 
@@ -67,7 +87,6 @@ struct Header {
     os: String,
     roles: String,
     release: String,
-    drop: bool,
     /// `allowoutbound` for `outbound = "accept"`, else `blockoutbound`.
     outbound: &'static str,
     /// What the default policy blocks, for the step comment.
@@ -90,7 +109,6 @@ impl Header {
             os: host.os.to_string(),
             roles: host.roles_text(),
             release: host.release.to_string(),
-            drop: host.policy == Policy::Drop,
             outbound: if host.drops_outbound() {
                 "blockoutbound"
             } else {

@@ -32,10 +32,15 @@ pub fn render_gateway(_gw: &GatewayRules, _opts: &Options) -> Result<Option<File
 /// The script as one string.
 fn render_text(host: &HostRules, opts: &Options) -> Result<String, Error> {
     let text = match host.os {
-        Os::Windows => NetSecurityTemplate {
-            v: &View::new(host, opts),
+        // The policy picks the template, as in every backend: the fragment form is the same
+        // script without the steps that turn the firewall on and set its default policy.
+        Os::Windows => {
+            let v = &View::new(host, opts);
+            match host.policy {
+                Policy::Drop => NetSecurityTemplate { v }.render()?,
+                Policy::Fragment => NetSecurityFragmentTemplate { v }.render()?,
+            }
         }
-        .render()?,
         Os::WindowsLegacy => LegacyTemplate {
             v: &LegacyView {
                 host: host.host.clone(),
@@ -58,6 +63,12 @@ struct NetSecurityTemplate<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "firewall-fragment.ps1")]
+struct NetSecurityFragmentTemplate<'a> {
+    v: &'a View,
+}
+
+#[derive(Template)]
 #[template(path = "firewall-legacy.ps1")]
 struct LegacyTemplate<'a> {
     v: &'a LegacyView,
@@ -68,7 +79,6 @@ struct View {
     os: String,
     roles: String,
     release: String,
-    drop: bool,
     /// `-DefaultOutboundAction`: `Allow` for `outbound = "accept"`, else `Block`.
     outbound: &'static str,
     /// What the default policy blocks, for the step comment.
@@ -128,7 +138,6 @@ impl View {
             os: host.os.to_string(),
             roles: host.roles_text(),
             release: host.release.to_string(),
-            drop: host.policy == Policy::Drop,
             outbound: if host.drops_outbound() {
                 "Block"
             } else {

@@ -102,6 +102,7 @@ golden_tests! {
     golden_pf_fragment => "pf-fragment",
     golden_selectors => "selectors",
     golden_services => "services",
+    golden_windows_fragment => "windows-fragment",
     golden_windows_policy => "windows-policy",
     golden_zones => "zones",
 }
