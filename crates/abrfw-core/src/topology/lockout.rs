@@ -164,43 +164,35 @@ fn gateway_of<'t>(topology: &'t Topology, zone: &str) -> Option<&'t str> {
         .map(|g| g.name.as_str())
 }
 
-/// Per-allow warnings about gateways (see the module text). `raw[i]` is where allow `i` is
-/// written; call only when every allow resolved, so the two lists match one to one.
+/// Per-allow warnings about gateways (see the module text), one per `[[allow]]` table and
+/// cause: a table with lists or selectors expands into many [`Allow`]s (`origin` says which
+/// table), and the warning names the first host it concerns and counts the rest. `raw` are the
+/// tables as written; call only when every allow resolved.
 pub(crate) fn gateway_warnings(topology: &Topology, raw: &[RawAllow]) -> Vec<Diagnostic> {
+    use std::collections::BTreeMap;
     let mut out = Vec::new();
     if topology.gateways.is_empty() {
         return out;
     }
-    for (a, r) in topology.allows.iter().zip(raw) {
+    // (table, side, address) -> the hosts behind a gateway on the other side, in order.
+    let mut unzoned: BTreeMap<(usize, bool, IpNet), Vec<usize>> = BTreeMap::new();
+    // (table, zone of `from`, host) of admin allows no gateway forwards.
+    let mut unrouted: BTreeMap<(usize, String, usize), &str> = BTreeMap::new();
+    for a in &topology.allows {
         // An address in no zone on one side, a host behind a gateway on the other.
-        for (end, other, span) in [(a.from, a.to, r.from.span()), (a.to, a.from, r.to.span())] {
+        for (to_side, end, other) in [(false, a.from, a.to), (true, a.to, a.from)] {
             let (AllowEnd::Network(net), AllowEnd::Host(h)) = (end, other) else {
                 continue;
             };
-            if topology.zone_of_network(net).is_some() {
+            if topology.zone_of_network(net).is_some()
+                || gateway_of(topology, &topology.hosts[h].zone).is_none()
+            {
                 continue;
             }
-            let host = &topology.hosts[h];
-            let Some(gw) = gateway_of(topology, &host.zone) else {
-                continue;
-            };
-            out.push(
-                Diagnostic::new(
-                    format!(
-                        "[[allow]] {:?}: {} lies in no [[zone]]'s networks, so no gateway forwards it, but host {:?} sits behind gateway {gw:?} (zone {:?})",
-                        a.name,
-                        address_text(net),
-                        host.name,
-                        host.zone
-                    ),
-                    span,
-                )
-                .help(format!(
-                    "say where the address is: [[zone]] name = \"<zone>\", networks = [\"{}\"] (a network that holds it); in zone {:?} itself the rule needs no gateway",
-                    address_text(net),
-                    host.zone
-                )),
-            );
+            let hosts = unzoned.entry((a.origin, to_side, net)).or_default();
+            if !hosts.contains(&h) {
+                hosts.push(h);
+            }
         }
         // An administrative allow between two zones that no gateway routes.
         let AllowEnd::Host(t) = a.to else { continue };
@@ -229,11 +221,45 @@ pub(crate) fn gateway_warnings(topology: &Topology, raw: &[RawAllow]) -> Vec<Dia
         {
             continue;
         }
+        unrouted.insert((a.origin, from_zone.to_owned(), t), gw);
+    }
+    for ((origin, to_side, net), hosts) in unzoned {
+        let r = &raw[origin];
+        let host = &topology.hosts[hosts[0]];
+        let gw = gateway_of(topology, &host.zone).unwrap_or_default();
+        let others = match hosts.len() - 1 {
+            0 => String::new(),
+            1 => " (and 1 other host)".to_owned(),
+            n => format!(" (and {n} other hosts)"),
+        };
+        out.push(
+            Diagnostic::new(
+                format!(
+                    "[[allow]] {:?}: {} lies in no [[zone]]'s networks, so no gateway forwards it, but host {:?}{others} sits behind gateway {gw:?} (zone {:?})",
+                    r.name.get_ref(),
+                    address_text(net),
+                    host.name,
+                    host.zone
+                ),
+                if to_side { r.to.span() } else { r.from.span() },
+            )
+            .help(format!(
+                "say where the address is: [[zone]] name = \"<zone>\", networks = [\"{}\"] (a network that holds it); in zone {:?} itself the rule needs no gateway",
+                address_text(net),
+                host.zone
+            )),
+        );
+    }
+    for ((origin, from_zone, t), gw) in unrouted {
+        let r = &raw[origin];
+        let host = &topology.hosts[t];
         out.push(
             Diagnostic::new(
                 format!(
                     "[[allow]] {:?} may not reach host {:?}: it comes from zone {from_zone:?}, and no gateway forwards from {from_zone:?} to {:?} (the host sits behind gateway {gw:?}), whose policy is \"drop\"",
-                    a.name, host.name, host.zone
+                    r.name.get_ref(),
+                    host.name,
+                    host.zone
                 ),
                 r.name.span(),
             )
@@ -384,6 +410,45 @@ mod tests {
             "10.99.0.7",
         ));
         assert!(w.is_empty(), "{w:?}");
+    }
+
+    /// A table with selectors expands into many allows: its warning is one, located at its
+    /// own table, naming a host and counting the rest; a later table gets its own.
+    #[test]
+    fn an_expanded_allow_warns_once_at_its_own_table() {
+        let text = format!(
+            "{}\n[[host]]\nname = \"lx2\"\nos = \"linux\"\naddresses = [\"198.51.100.3\"]\nroles = [\"agent\"]\nzone = \"office\"\n\
+             [[allow]]\nname = \"dns\"\nfrom = \"all\"\nto = [\"10.98.0.53\", \"10.98.0.54\"]\nservice = \"dns\"\n\
+             [[allow]]\nname = \"ntp\"\nfrom = \"lx\"\nto = \"10.98.0.123\"\nservice = \"ntp\"\n",
+            gateway_site(r#"["servers", "office", "admin"]"#, "10.99.0.7")
+        );
+        let topo = parse("t.toml", &text, &Catalog::builtin()).unwrap();
+        let mine: Vec<(&str, &str)> = topo
+            .warnings
+            .iter()
+            .filter(|d| d.message.contains("lies in no [[zone]]"))
+            .map(|d| {
+                let at = d.span.clone().unwrap();
+                (d.message.as_str(), &text[at])
+            })
+            .collect();
+        assert_eq!(
+            mine,
+            vec![
+                (
+                    "[[allow]] \"dns\": 10.98.0.53 lies in no [[zone]]'s networks, so no gateway forwards it, but host \"lx\" (and 1 other host) sits behind gateway \"gw\" (zone \"servers\")",
+                    "[\"10.98.0.53\", \"10.98.0.54\"]"
+                ),
+                (
+                    "[[allow]] \"dns\": 10.98.0.54 lies in no [[zone]]'s networks, so no gateway forwards it, but host \"lx\" (and 1 other host) sits behind gateway \"gw\" (zone \"servers\")",
+                    "[\"10.98.0.53\", \"10.98.0.54\"]"
+                ),
+                (
+                    "[[allow]] \"ntp\": 10.98.0.123 lies in no [[zone]]'s networks, so no gateway forwards it, but host \"lx\" sits behind gateway \"gw\" (zone \"servers\")",
+                    "\"10.98.0.123\""
+                ),
+            ]
+        );
     }
 
     #[test]
