@@ -817,7 +817,20 @@ impl Resolver<'_> {
                     ),
                 );
             }
-            self.port_number(p)
+            let port = self.port_number(p);
+            if port == 111 || port == 2049 {
+                self.report(
+                    Diagnostic::new(
+                        format!(
+                            "nfs_mountd_port {port} is {}'s own port; mountd needs a port of its own",
+                            if port == 111 { "rpcbind" } else { "NFS" }
+                        ),
+                        p.span(),
+                    )
+                    .help("give the port mountd is pinned to, e.g. 20048 (IANA's mountd port)"),
+                );
+            }
+            port
         });
         let source_ports = match &raw.ephemeral_ports {
             Some(p) => Some(self.port_range(p.get_ref(), p.span())),
