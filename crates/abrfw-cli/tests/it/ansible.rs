@@ -10,12 +10,35 @@ use std::process::Command;
 use crate::ns::{Namespaces, sh};
 use crate::support::{fixture, root, stdout_ok, system_tests_possible};
 
+/// `abrfw inventory SITE --tree DIR` run in directory `cwd` (so DIR may be relative to it).
+fn inventory_in(cwd: &Path, site: &[&str], tree: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_abrfw"))
+        .arg("inventory")
+        .args(site)
+        .args(["--tree", tree])
+        .current_dir(cwd)
+        .output()
+        .expect("run abrfw")
+}
+
 #[test]
 fn inventory_groups_hosts_by_the_file_they_load() {
-    let inv: serde_json::Value =
-        serde_json::from_str(&stdout_ok(&["inventory", "--example", "--tree", "out"])).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("out")).unwrap();
+    let run = inventory_in(work.path(), &["--example"], "out");
+    assert!(run.status.success(), "{run:?}");
+    let inv: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     let all = &inv["all"];
-    assert_eq!(all["vars"]["abrfw_tree"], "out");
+    // Absolute (Ansible would resolve "out" against the playbook's directory).
+    assert_eq!(
+        all["vars"]["abrfw_tree"],
+        work.path()
+            .join("out")
+            .canonicalize()
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
     let groups = &all["children"]["abrfw"]["children"];
     let linux: Vec<&String> = groups["abrfw_linux"]["hosts"]
         .as_object()
@@ -49,6 +72,29 @@ fn inventory_groups_hosts_by_the_file_they_load() {
     );
 }
 
+/// A tree that does not exist is an error (exit 2) naming it, not a path recorded for the
+/// playbook to fail on later.
+#[test]
+fn inventory_refuses_a_tree_that_does_not_exist() {
+    let work = tempfile::tempdir().unwrap();
+    let run = inventory_in(work.path(), &["--example"], "abrfw-out");
+    assert_eq!(run.status.code(), Some(2), "{run:?}");
+    assert!(run.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("--tree abrfw-out: ")
+            && stderr.contains("run abrfw compile SITE --out-dir abrfw-out first"),
+        "{stderr}"
+    );
+    std::fs::write(work.path().join("file"), "").unwrap();
+    let run = inventory_in(work.path(), &["--example"], "file");
+    assert_eq!(run.status.code(), Some(2), "{run:?}");
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("--tree file: not a directory"),
+        "{run:?}"
+    );
+}
+
 /// `host : ok=5 changed=2 ...` lines of the play recap, by host.
 fn recap(stdout: &str) -> BTreeMap<String, (u32, u32, u32)> {
     let mut hosts = BTreeMap::new();
@@ -78,8 +124,11 @@ fn playbook(work: &Path, inventories: &[&Path]) -> String {
 }
 
 fn playbook_with(work: &Path, inventories: &[&Path], extra: &[&str]) -> String {
+    // Not the directory the inventory was written in: its paths must not depend on it.
+    let cwd = work.join("elsewhere");
+    std::fs::create_dir_all(&cwd).unwrap();
     let mut cmd = Command::new("ansible-playbook");
-    cmd.args(extra);
+    cmd.current_dir(&cwd).args(extra);
     for inv in inventories {
         cmd.arg("-i").arg(inv);
     }
@@ -118,12 +167,12 @@ fn the_playbook_applies_every_linux_host_and_a_second_run_changes_nothing() {
     let work = tempfile::tempdir().unwrap();
     let tree = work.path().join("tree");
     stdout_ok(&["compile", "--example", "--out-dir", tree.to_str().unwrap()]);
+    // Written with the tree relative to the current directory, as the README does; the
+    // playbook runs from another directory (playbook_with) and still finds it.
     let inventory = work.path().join("inventory.json");
-    std::fs::write(
-        &inventory,
-        stdout_ok(&["inventory", "--example", "--tree", tree.to_str().unwrap()]),
-    )
-    .unwrap();
+    let run = inventory_in(work.path(), &["--example"], "tree");
+    assert!(run.status.success(), "{run:?}");
+    std::fs::write(&inventory, &run.stdout).unwrap();
 
     // Each Linux host of the example is a namespace; two load nftables, two iptables.
     let hosts = [
