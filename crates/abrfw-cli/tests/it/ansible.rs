@@ -124,6 +124,13 @@ fn playbook(work: &Path, inventories: &[&Path]) -> String {
 }
 
 fn playbook_with(work: &Path, inventories: &[&Path], extra: &[&str]) -> String {
+    let (ok, stdout, stderr) = run_playbook(work, inventories, extra);
+    assert!(ok, "ansible-playbook failed:\n{stdout}\n{stderr}");
+    stdout
+}
+
+/// Runs contrib/ansible/abrfw.yml: (success, stdout, stderr).
+fn run_playbook(work: &Path, inventories: &[&Path], extra: &[&str]) -> (bool, String, String) {
     // Not the directory the inventory was written in: its paths must not depend on it.
     let cwd = work.join("elsewhere");
     std::fs::create_dir_all(&cwd).unwrap();
@@ -141,13 +148,11 @@ fn playbook_with(work: &Path, inventories: &[&Path], extra: &[&str]) -> String {
         .env("LC_ALL", "C.UTF-8")
         .output()
         .expect("run ansible-playbook");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
+    (
         out.status.success(),
-        "ansible-playbook failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -197,6 +202,8 @@ fn the_playbook_applies_every_linux_host_and_a_second_run_changes_nothing() {
                 "abrfw_exec": ["ip", "netns", "exec", ns],
                 "abrfw_dest": work.path().join("dest").join(host),
                 "abrfw_linux_backend": backend,
+                "abrfw_state_dir": work.path().join("state").join(host),
+                "abrfw_unit_dir": work.path().join("units").join(host),
             }),
         );
     }
@@ -252,6 +259,41 @@ fn the_playbook_applies_every_linux_host_and_a_second_run_changes_nothing() {
         );
     }
 
+    // Applied through apply.sh: confirmed (no rollback pending), persisted into the test's unit
+    // directory with the boot copy of the installed files.
+    for (host, backend) in &hosts {
+        let state = work.path().join("state").join(host);
+        let status = std::fs::read_to_string(state.join("status")).unwrap();
+        assert!(status.starts_with("confirmed "), "{host}: {status}");
+        assert!(
+            !state.join("pending").exists(),
+            "{host}: a rollback is pending"
+        );
+        assert_eq!(
+            std::fs::read_to_string(state.join("persisted")).unwrap(),
+            format!("{backend}\n")
+        );
+        let unit =
+            std::fs::read_to_string(work.path().join("units").join(host).join("abrfw.service"))
+                .unwrap();
+        assert!(
+            unit.contains(&format!(
+                "ExecStart=/bin/sh {}/boot/apply.sh boot",
+                state.display()
+            )),
+            "{unit}"
+        );
+        let file = if *backend == "nftables" {
+            "nftables.nft"
+        } else {
+            "iptables.rules"
+        };
+        assert_eq!(
+            std::fs::read(state.join("boot").join(file)).unwrap(),
+            std::fs::read(tree.join(host).join(file)).unwrap()
+        );
+    }
+
     let second = playbook(work.path(), &[&inventory, &local]);
     let counts = recap(&second);
     for (host, _) in &hosts {
@@ -262,11 +304,19 @@ fn the_playbook_applies_every_linux_host_and_a_second_run_changes_nothing() {
         );
     }
 
-    // Rules flushed behind Ansible's back are loaded again although no file changed.
+    // Rules flushed behind Ansible's back are loaded again although no file changed (apply and
+    // confirm; the boot copy is still the installed files, so no persist).
     sh(&["ip", "netns", "exec", &names[0], "nft", "flush", "ruleset"]);
     let third = playbook(work.path(), &[&inventory, &local]);
-    assert_eq!(recap(&third)["helpdesk"].0, 1, "{third}");
+    assert_eq!(recap(&third)["helpdesk"].0, 2, "{third}");
     assert_eq!(recap(&third)["linux-agent"].0, 0, "{third}");
+    let out = Command::new("ip")
+        .args([
+            "netns", "exec", &names[0], "nft", "list", "table", "inet", "abrfw",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "helpdesk: not loaded again");
 }
 
 /// Hosts whose site chose firewalld or ufw get that script installed (after `sh -n`) and run,
@@ -404,6 +454,8 @@ fn the_playbook_reloads_ipsets_and_rules_after_a_reboot() {
             "abrfw_exec": ["ip", "netns", "exec", ns],
             "abrfw_dest": work.path().join("dest"),
             "abrfw_linux_backend": "iptables",
+            "abrfw_state_dir": work.path().join("state"),
+            "abrfw_unit_dir": work.path().join("units"),
         }}}})
         .to_string(),
     )
@@ -440,4 +492,191 @@ fn the_playbook_reloads_ipsets_and_rules_after_a_reboot() {
     let again = playbook_with(work.path(), &[&inventory, &local], &["--limit", "nas"]);
     assert_eq!(recap(&again)["nas"], (0, 0, 0), "{again}");
     drop(guard);
+}
+
+/// What a namespace's backend holds, comparable before and after a rollback (as in
+/// tests/it/rollout.rs): `nft list ruleset` as is; `iptables-save` / `ip6tables-save` without
+/// their `#` lines (timestamps) and with chain counters zeroed, and `ipset save` sorted without
+/// the random `initval` seed.
+fn snapshot(ns: &str, backend: &str) -> String {
+    let run = |args: &[&str]| -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    if backend == "nftables" {
+        return run(&["nft", "list", "ruleset"]);
+    }
+    let normal = |text: String| -> String {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| match (l.starts_with(':'), l.rfind(" [")) {
+                (true, Some(i)) => format!("{} [0:0]", &l[..i]),
+                _ => l.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut sets: Vec<String> = run(&["ipset", "save"])
+        .lines()
+        .map(|l| l.split(" initval ").next().unwrap_or(l).to_owned())
+        .collect();
+    sets.sort();
+    format!(
+        "{}\n==6==\n{}\n==sets==\n{}\n",
+        normal(run(&["iptables-save"])),
+        normal(run(&["ip6tables-save"])),
+        sets.join("\n")
+    )
+}
+
+/// A lockout: the reachability check after the load fails (here a TCP port on the controller
+/// that nothing listens on stands for the admin port the new rules closed), so the play does
+/// not confirm, fails the host with the reason, and apply.sh's timer restores the rules the
+/// host had before, exactly. A later run applies again although no file changed (the last
+/// outcome was a rollback), and confirms.
+#[test]
+fn an_unconfirmed_apply_through_the_playbook_restores_the_previous_rules() {
+    if !system_tests_possible(
+        &[
+            "ansible-playbook",
+            "ip",
+            "nft",
+            "ipset",
+            "iptables-restore",
+            "ip6tables-restore",
+        ],
+        true,
+    ) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("tree");
+    stdout_ok(&["compile", "--example", "--out-dir", tree.to_str().unwrap()]);
+    let inventory = work.path().join("inventory.json");
+    let run = inventory_in(work.path(), &["--example"], "tree");
+    assert!(run.status.success(), "{run:?}");
+    std::fs::write(&inventory, &run.stdout).unwrap();
+    let hosts = [("helpdesk", "nftables"), ("nas", "iptables")];
+    let pid = std::process::id();
+    let names: Vec<String> = (0..hosts.len())
+        .map(|i| format!("abrfw-anslock{pid}-{i}"))
+        .collect();
+    let _guard = Namespaces(names.clone());
+    // A closed port: bound, then released.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut host_vars = serde_json::Map::new();
+    for ((host, backend), ns) in hosts.iter().zip(&names) {
+        sh(&["ip", "netns", "add", ns]);
+        // Rules of the host's own, and an older abrfw table, for the restore to bring back.
+        let seed = if *backend == "nftables" {
+            "nft -f - <<'EOF'\n\
+             table inet site {\nchain input {\ntype filter hook input priority 10; policy accept;\ntcp dport 2222 accept\n}\n}\n\
+             table inet abrfw {\nchain abrfw_in {\ntype filter hook input priority 0; policy accept;\ntcp dport 9 drop comment \"older abrfw\"\n}\n}\n\
+             EOF"
+        } else {
+            "ipset create site_admins hash:net family inet\n\
+             ipset add site_admins 10.1.0.0/16\n\
+             iptables -A INPUT -m set --match-set site_admins src -p tcp --dport 2222 -j ACCEPT\n\
+             ip6tables -A INPUT -p tcp --dport 2222 -j ACCEPT"
+        };
+        sh(&["ip", "netns", "exec", ns, "sh", "-ec", seed]);
+        host_vars.insert(
+            (*host).to_owned(),
+            serde_json::json!({
+                "ansible_connection": "local",
+                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                "abrfw_exec": ["ip", "netns", "exec", ns],
+                "abrfw_dest": work.path().join("dest").join(host),
+                "abrfw_linux_backend": backend,
+                "abrfw_state_dir": work.path().join("state").join(host),
+                "abrfw_unit_dir": work.path().join("units").join(host),
+                "abrfw_confirm_within": 10,
+            }),
+        );
+    }
+    let local = work.path().join("local.json");
+    std::fs::write(
+        &local,
+        serde_json::json!({ "all": { "hosts": host_vars } }).to_string(),
+    )
+    .unwrap();
+    let before: Vec<String> = hosts
+        .iter()
+        .zip(&names)
+        .map(|((_, backend), ns)| snapshot(ns, backend))
+        .collect();
+
+    let limit = ["--limit", "helpdesk,nas"];
+    let check = serde_json::json!({
+        "abrfw_reachable_host": "127.0.0.1",
+        "abrfw_reachable_ports": [closed],
+        "abrfw_reachable_timeout": 1,
+    })
+    .to_string();
+    let mut args = limit.to_vec();
+    args.extend(["-e", &check]);
+    let (ok, stdout, stderr) = run_playbook(work.path(), &[&inventory, &local], &args);
+    assert!(!ok, "the play succeeded:\n{stdout}\n{stderr}");
+    for ((host, backend), (ns, before)) in hosts.iter().zip(names.iter().zip(&before)) {
+        let (_, failed, unreachable) = recap(&stdout)[*host];
+        assert_eq!((failed, unreachable), (1, 0), "{host}:\n{stdout}");
+        let state = work.path().join("state").join(host);
+        let status = || std::fs::read_to_string(state.join("status")).unwrap_or_default();
+        // Loaded and waiting: the play did not confirm.
+        assert!(
+            status().starts_with("pending ") || status().starts_with("rolled-back "),
+            "{host}: {}",
+            status()
+        );
+        for _ in 0..600 {
+            if status().starts_with("rolled-back ") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(status().starts_with("rolled-back "), "{host}: {}", status());
+        assert!(!state.join("pending").exists());
+        assert_eq!(&snapshot(ns, backend), before, "{host}: not restored");
+        // Nothing was persisted from an unconfirmed apply.
+        assert!(
+            !work
+                .path()
+                .join("units")
+                .join(host)
+                .join("abrfw.service")
+                .exists()
+        );
+    }
+    assert!(
+        stdout.contains("the rules were not confirmed and apply.sh restores the rules saved before the apply 10 seconds after the load"),
+        "{stdout}"
+    );
+
+    // Reachable: applied again (no file changed since), confirmed and persisted.
+    let again = playbook_with(work.path(), &[&inventory, &local], &limit);
+    for ((host, backend), ns) in hosts.iter().zip(&names) {
+        assert_eq!(recap(&again)[*host], (3, 0, 0), "{host}:\n{again}");
+        let status =
+            std::fs::read_to_string(work.path().join("state").join(host).join("status")).unwrap();
+        assert!(status.starts_with("confirmed "), "{host}: {status}");
+        let rules: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(tree.join(host).join("rules.json")).unwrap(),
+        )
+        .unwrap();
+        let flow = rules["rules"][0]["flow"].as_str().unwrap();
+        let listing = snapshot(ns, backend);
+        assert!(
+            listing.contains(&format!("{flow}: ")),
+            "{host}: not loaded:\n{listing}"
+        );
+    }
 }
