@@ -131,6 +131,17 @@ fn playbook_with(work: &Path, inventories: &[&Path], extra: &[&str]) -> String {
 
 /// Runs contrib/ansible/abrfw.yml: (success, stdout, stderr).
 fn run_playbook(work: &Path, inventories: &[&Path], extra: &[&str]) -> (bool, String, String) {
+    run_play(work, "abrfw.yml", inventories, extra, &[])
+}
+
+/// Runs contrib/ansible/PLAYBOOK with environment `env` added: (success, stdout, stderr).
+fn run_play(
+    work: &Path,
+    playbook: &str,
+    inventories: &[&Path],
+    extra: &[&str],
+    env: &[(&str, &Path)],
+) -> (bool, String, String) {
     // Not the directory the inventory was written in: its paths must not depend on it.
     let cwd = work.join("elsewhere");
     std::fs::create_dir_all(&cwd).unwrap();
@@ -140,7 +151,8 @@ fn run_playbook(work: &Path, inventories: &[&Path], extra: &[&str]) -> (bool, St
         cmd.arg("-i").arg(inv);
     }
     let out = cmd
-        .arg(root().join("contrib/ansible/abrfw.yml"))
+        .arg(root().join("contrib/ansible").join(playbook))
+        .envs(env.iter().copied())
         .env("ANSIBLE_HOME", work.join("ansible-home"))
         .env("ANSIBLE_LOCAL_TEMP", work.join("ansible-tmp"))
         .env("ANSIBLE_NOCOLOR", "1")
@@ -679,4 +691,76 @@ fn an_unconfirmed_apply_through_the_playbook_restores_the_previous_rules() {
             "{host}: not loaded:\n{listing}"
         );
     }
+}
+
+/// abrfw-windows.yml checks the tree's manifest like abrfw.yml before any Windows module runs:
+/// a host the manifest does not list fails there, naming it. No Windows machine and no
+/// ansible.windows collection here, so the test gives the playbook a collection of placeholder
+/// modules (`ansible.windows.win_copy` etc.) that fail when run, which only makes the playbook
+/// load: the host in the manifest passes the checks and reaches the first of them, the other
+/// host never does.
+#[test]
+fn the_windows_playbook_fails_for_a_host_missing_from_the_manifest() {
+    if !system_tests_possible(&["ansible-playbook"], false) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("tree");
+    stdout_ok(&["compile", "--example", "--out-dir", tree.to_str().unwrap()]);
+    let inventory = work.path().join("inventory.json");
+    let run = inventory_in(work.path(), &["--example"], "tree");
+    assert!(run.status.success(), "{run:?}");
+    std::fs::write(&inventory, &run.stdout).unwrap();
+    let collections = work.path().join("collections");
+    let modules = collections.join("ansible_collections/ansible/windows/plugins/modules");
+    std::fs::create_dir_all(&modules).unwrap();
+    for module in ["win_copy", "win_shell", "win_command"] {
+        std::fs::write(
+            modules.join(format!("{module}.py")),
+            format!(
+                "#!/usr/bin/python\nimport json\nprint(json.dumps({{\"failed\": True, \"msg\": \"placeholder {module} ran\"}}))\n"
+            ),
+        )
+        .unwrap();
+    }
+    let connection = serde_json::json!({
+        "ansible_connection": "local",
+        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+    });
+    let mut ghost = connection.clone();
+    ghost["abrfw_host"] = "ghost".into();
+    let local = work.path().join("local.json");
+    std::fs::write(
+        &local,
+        serde_json::json!({ "all": { "children": { "abrfw_windows": { "hosts": {
+            "xp-agent": connection,
+            "ghost": ghost,
+        }}}}})
+        .to_string(),
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = run_play(
+        work.path(),
+        "abrfw-windows.yml",
+        &[&inventory, &local],
+        &["--limit", "xp-agent,ghost"],
+        &[("ANSIBLE_COLLECTIONS_PATH", &collections)],
+    );
+    assert!(!ok, "{stdout}\n{stderr}");
+    let counts = recap(&stdout);
+    assert_eq!(counts["ghost"], (0, 1, 0), "{stdout}");
+    assert_eq!(counts["xp-agent"], (0, 1, 0), "{stdout}");
+    assert!(
+        stdout.contains(r#"fatal: [ghost]: FAILED! => {"assertion": "abrfw_files | length > 0""#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{}/abrfw.json lists no files for ghost: run abrfw compile first",
+            tree.canonicalize().unwrap().display()
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("placeholder win_copy ran"), "{stdout}");
+    assert!(!stdout.contains("[ghost] => (item="), "{stdout}");
 }
