@@ -13,7 +13,9 @@
 //! `abrfw_policy`, `abrfw_kind` (`host` or `gateway`) and `abrfw_backends` (the backends the
 //! site chose for it, comma-separated, as `check` lists them); a host with a single address also
 //! gets `ansible_host` (its first IPv4 address, else its first IPv6 one). `--tree DIR` must exist
-//! and is recorded absolute (canonicalized) as `abrfw_tree`. When `--tree DIR`
+//! and is recorded absolute (canonicalized) as `abrfw_tree`; the site file (and `--release`,
+//! `--catalog`) as `abrfw_site` (`abrfw_release`, `abrfw_catalog`), for the playbook's check mode,
+//! which runs `abrfw verify` with them. When `--tree DIR`
 //! names a tree written with `--layout classes`, every entry also gets `abrfw_dir`, the
 //! directory of its files in the tree (its class, from `DIR/index/hosts.json`); the playbooks
 //! read a host's files from `abrfw_dir`, else from `abrfw_host`.
@@ -74,6 +76,19 @@ fn absolute_tree(tree: &Path) -> Result<PathBuf> {
         );
     };
     Ok(PathBuf::from(text))
+}
+
+/// A file that was read (the site, the catalog), as an absolute UTF-8 path.
+fn absolute_file(path: &Path) -> Result<String> {
+    let absolute =
+        std::fs::canonicalize(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    match absolute.to_str() {
+        Some(text) => Ok(text.to_owned()),
+        None => bail!(
+            "{}: the path is not UTF-8, which an Ansible inventory cannot hold",
+            absolute.display()
+        ),
+    }
 }
 
 /// Runs the command.
@@ -180,6 +195,17 @@ pub fn run(args: &InventoryArgs, out: &mut dyn std::io::Write) -> Result<Outcome
     let mut all = Group::default();
     if let Some(tree) = &tree {
         all.vars.insert("abrfw_tree", tree.display().to_string());
+    }
+    // What `abrfw verify` needs on the controller to compile the same rules (the playbook's
+    // check mode compares the live rules with them), absolute like the tree.
+    if let Some(path) = &args.site.site {
+        all.vars.insert("abrfw_site", absolute_file(path)?);
+    }
+    if let Some(release) = &args.site.release {
+        all.vars.insert("abrfw_release", release.clone());
+    }
+    if let Some(path) = &args.site.catalog {
+        all.vars.insert("abrfw_catalog", absolute_file(path)?);
     }
     all.children.insert(
         "abrfw",

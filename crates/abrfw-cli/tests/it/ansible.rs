@@ -764,3 +764,164 @@ fn the_windows_playbook_fails_for_a_host_missing_from_the_manifest() {
     assert!(stdout.contains("placeholder win_copy ran"), "{stdout}");
     assert!(!stdout.contains("[ghost] => (item="), "{stdout}");
 }
+
+/// `--check`: nothing is installed, loaded or persisted; the copies say which files would
+/// change, and the live rules are compared with the site by `abrfw verify` on the controller
+/// (`abrfw_site` from the inventory, `abrfw_bin` the binary under test): rules that are not
+/// loaded, a deleted rule and a foreign rule are reported as changed, not failed, and a host
+/// whose live rules match reports nothing.
+#[test]
+fn check_mode_installs_nothing_and_reports_live_drift_through_verify() {
+    if !system_tests_possible(
+        &[
+            "ansible-playbook",
+            "ip",
+            "nft",
+            "ipset",
+            "iptables-restore",
+            "ip6tables-restore",
+        ],
+        true,
+    ) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("site.toml"), stdout_ok(&["example"])).unwrap();
+    let tree = work.path().join("tree");
+    stdout_ok(&[
+        "compile",
+        work.path().join("site.toml").to_str().unwrap(),
+        "--out-dir",
+        tree.to_str().unwrap(),
+    ]);
+    let inventory = work.path().join("inventory.json");
+    let run = inventory_in(work.path(), &["site.toml"], "tree");
+    assert!(run.status.success(), "{run:?}");
+    let inv: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(
+        inv["all"]["vars"]["abrfw_site"],
+        work.path()
+            .join("site.toml")
+            .canonicalize()
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
+    std::fs::write(&inventory, &run.stdout).unwrap();
+    let hosts = [("helpdesk", "nftables"), ("nas", "iptables")];
+    let pid = std::process::id();
+    let names: Vec<String> = (0..hosts.len())
+        .map(|i| format!("abrfw-anscheck{pid}-{i}"))
+        .collect();
+    let _guard = Namespaces(names.clone());
+    let mut host_vars = serde_json::Map::new();
+    for ((host, backend), ns) in hosts.iter().zip(&names) {
+        sh(&["ip", "netns", "add", ns]);
+        host_vars.insert(
+            (*host).to_owned(),
+            serde_json::json!({
+                "ansible_connection": "local",
+                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                "abrfw_exec": ["ip", "netns", "exec", ns],
+                "abrfw_dest": work.path().join("dest").join(host),
+                "abrfw_linux_backend": backend,
+                "abrfw_state_dir": work.path().join("state").join(host),
+                "abrfw_unit_dir": work.path().join("units").join(host),
+                "abrfw_bin": env!("CARGO_BIN_EXE_abrfw"),
+            }),
+        );
+    }
+    let local = work.path().join("local.json");
+    std::fs::write(
+        &local,
+        serde_json::json!({ "all": { "hosts": host_vars } }).to_string(),
+    )
+    .unwrap();
+    let check = ["--limit", "helpdesk,nas", "--check"];
+    let snapshots = || -> Vec<String> {
+        hosts
+            .iter()
+            .zip(&names)
+            .map(|((_, backend), ns)| snapshot(ns, backend))
+            .collect()
+    };
+
+    // Nothing applied yet: every file would change, the rules are not loaded; nothing is
+    // written on the host or loaded into it.
+    let empty = snapshots();
+    let before = playbook_with(work.path(), &[&inventory, &local], &check);
+    for (host, _) in &hosts {
+        let (changed, failed, unreachable) = recap(&before)[*host];
+        assert!(changed > 0, "{host}:\n{before}");
+        assert_eq!((failed, unreachable), (0, 0), "{host}:\n{before}");
+        assert!(!work.path().join("dest").join(host).exists(), "{host}");
+        assert!(!work.path().join("state").join(host).exists(), "{host}");
+        assert!(!work.path().join("units").join(host).exists(), "{host}");
+    }
+    assert!(
+        before.contains("helpdesk: table inet abrfw is not loaded"),
+        "{before}"
+    );
+    assert!(
+        before.contains("nas: no iptables filter table is loaded"),
+        "{before}"
+    );
+    assert_eq!(snapshots(), empty);
+
+    // Applied: the live rules are the site's, and check mode says nothing changed.
+    playbook_with(
+        work.path(),
+        &[&inventory, &local],
+        &["--limit", "helpdesk,nas"],
+    );
+    let current = playbook_with(work.path(), &[&inventory, &local], &check);
+    for (host, _) in &hosts {
+        assert_eq!(recap(&current)[*host], (0, 0, 0), "{host}:\n{current}");
+    }
+
+    // One rule deleted from abrfw's table, a foreign rule added to abrfw's chain.
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &names[0],
+        "sh",
+        "-ec",
+        "h=$(nft -a list chain inet abrfw abrfw_in | sed -n 's/^[[:space:]]*ip saddr .* tcp dport 22 .*# handle \\([0-9]*\\)$/\\1/p')\n\
+         [ -n \"$h\" ]\n\
+         nft delete rule inet abrfw abrfw_in handle $h",
+    ]);
+    sh(&[
+        "ip", "netns", "exec", &names[1], "iptables", "-I", "ABRFW-IN", "-p", "tcp", "--dport",
+        "4444", "-j", "ACCEPT",
+    ]);
+    let drifted = snapshots();
+    let status = |host: &str| {
+        std::fs::read_to_string(work.path().join("state").join(host).join("status")).unwrap()
+    };
+    let statuses: Vec<String> = hosts.iter().map(|(h, _)| status(h)).collect();
+    let drift = playbook_with(work.path(), &[&inventory, &local], &check);
+    for (host, _) in &hosts {
+        let (changed, failed, unreachable) = recap(&drift)[*host];
+        assert_eq!(
+            (changed, failed, unreachable),
+            (1, 0, 0),
+            "{host}:\n{drift}"
+        );
+    }
+    assert!(
+        drift.contains("host helpdesk (nftables): 1 difference(s)")
+            && drift.contains(
+                "- missing inbound tcp 22 from 198.51.100.0/24 sport any (ipv4)  [allow:admin-ssh]"
+            ),
+        "{drift}"
+    );
+    assert!(
+        drift.contains("host nas (iptables): 1 difference(s)") && drift.contains("4444"),
+        "{drift}"
+    );
+    // Nothing was loaded or applied: the drift is still there, apply.sh did not run.
+    assert_eq!(snapshots(), drifted);
+    let after: Vec<String> = hosts.iter().map(|(h, _)| status(h)).collect();
+    assert_eq!(after, statuses);
+}
