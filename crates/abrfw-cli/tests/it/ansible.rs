@@ -925,3 +925,135 @@ fn check_mode_installs_nothing_and_reports_live_drift_through_verify() {
     let after: Vec<String> = hosts.iter().map(|(h, _)| status(h)).collect();
     assert_eq!(after, statuses);
 }
+
+/// A Linux gateway through the playbook, once per backend (two inventory hosts for the same
+/// gateway, `abrfw_host: fw-core`): apply.sh loads abrfw's chains beside the gateway's own
+/// rules and hooks them into FORWARD once; a second run and a check-mode run change nothing
+/// (gateways are not verified yet); a FORWARD hook removed behind Ansible's back is put back.
+#[test]
+fn the_playbook_applies_a_gateway_beside_its_own_rules() {
+    if !system_tests_possible(
+        &[
+            "ansible-playbook",
+            "ip",
+            "nft",
+            "iptables-restore",
+            "ip6tables-restore",
+        ],
+        true,
+    ) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let site = fixture("topologies/gateway-zones.toml");
+    let site = site.to_str().unwrap();
+    let tree = work.path().join("tree");
+    stdout_ok(&["compile", site, "--out-dir", tree.to_str().unwrap()]);
+    let inventory = work.path().join("inventory.json");
+    let run = inventory_in(work.path(), &[site], "tree");
+    assert!(run.status.success(), "{run:?}");
+    std::fs::write(&inventory, &run.stdout).unwrap();
+    let pid = std::process::id();
+    let hosts = [("fw-core", "iptables"), ("fw-core-nft", "nftables")];
+    let names: Vec<String> = (0..hosts.len())
+        .map(|i| format!("abrfw-ansgw{pid}-{i}"))
+        .collect();
+    let _guard = Namespaces(names.clone());
+    let mut host_vars = serde_json::Map::new();
+    for ((host, backend), ns) in hosts.iter().zip(&names) {
+        sh(&["ip", "netns", "add", ns]);
+        let seed = if *backend == "nftables" {
+            "nft -f - <<'EOF'\n\
+             table inet site {\nchain forward {\ntype filter hook forward priority 10; policy accept;\nip saddr 10.9.0.0/16 accept\n}\n}\n\
+             EOF"
+        } else {
+            "iptables -A FORWARD -s 10.9.0.0/16 -j ACCEPT"
+        };
+        sh(&["ip", "netns", "exec", ns, "sh", "-ec", seed]);
+        host_vars.insert(
+            (*host).to_owned(),
+            serde_json::json!({
+                "ansible_connection": "local",
+                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                "abrfw_host": "fw-core",
+                "abrfw_kind": "gateway",
+                "abrfw_policy": "drop",
+                "abrfw_exec": ["ip", "netns", "exec", ns],
+                "abrfw_dest": work.path().join("dest").join(host),
+                "abrfw_linux_backend": backend,
+                "abrfw_state_dir": work.path().join("state").join(host),
+                "abrfw_unit_dir": work.path().join("units").join(host),
+                "abrfw_bin": env!("CARGO_BIN_EXE_abrfw"),
+            }),
+        );
+    }
+    let local = work.path().join("local.json");
+    std::fs::write(
+        &local,
+        serde_json::json!({ "all": { "children": { "abrfw_linux": { "hosts": host_vars } } } })
+            .to_string(),
+    )
+    .unwrap();
+    let limit = ["--limit", "fw-core,fw-core-nft"];
+    let in_ns = |ns: &str, args: &[&str]| -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let hooks = |ns: &str| {
+        in_ns(ns, &["iptables-save"])
+            .lines()
+            .filter(|l| *l == "-A FORWARD -j ABRFW-GW")
+            .count()
+    };
+
+    let first = playbook_with(work.path(), &[&inventory, &local], &limit);
+    for (host, _) in &hosts {
+        let (changed, failed, unreachable) = recap(&first)[*host];
+        assert!(changed >= 3, "{host}:\n{first}");
+        assert_eq!((failed, unreachable), (0, 0), "{host}:\n{first}");
+        let status =
+            std::fs::read_to_string(work.path().join("state").join(host).join("status")).unwrap();
+        assert!(status.starts_with("confirmed "), "{host}: {status}");
+    }
+    let saved = in_ns(&names[0], &["iptables-save"]);
+    assert_eq!(hooks(&names[0]), 1, "{saved}");
+    assert!(
+        saved.contains("-A FORWARD -s 10.9.0.0/16 -j ACCEPT"),
+        "{saved}"
+    );
+    let ruleset = in_ns(&names[1], &["nft", "list", "ruleset"]);
+    assert!(
+        ruleset.contains("table inet abrfw") && ruleset.contains("ip saddr 10.9.0.0/16 accept"),
+        "{ruleset}"
+    );
+
+    for extra in [
+        &limit[..],
+        &["--limit", "fw-core,fw-core-nft", "--check"][..],
+    ] {
+        let again = playbook_with(work.path(), &[&inventory, &local], extra);
+        for (host, _) in &hosts {
+            assert_eq!(
+                recap(&again)[*host],
+                (0, 0, 0),
+                "{host} {extra:?}:\n{again}"
+            );
+        }
+    }
+
+    sh(&[
+        "ip", "netns", "exec", &names[0], "iptables", "-D", "FORWARD", "-j", "ABRFW-GW",
+    ]);
+    let third = playbook_with(work.path(), &[&inventory, &local], &limit);
+    assert_eq!(recap(&third)["fw-core"], (2, 0, 0), "{third}");
+    assert_eq!(recap(&third)["fw-core-nft"], (0, 0, 0), "{third}");
+    assert!(
+        third.contains("FORWARD does not jump to ABRFW-GW (iptables)"),
+        "{third}"
+    );
+    assert_eq!(hooks(&names[0]), 1);
+}
