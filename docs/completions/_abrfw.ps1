@@ -180,7 +180,7 @@ Register-ArgumentCompleter -Native -CommandName 'abrfw' -ScriptBlock {
         'abrfw;inventory' {
             [CompletionResult]::new('--release', '--release', [CompletionResultType]::ParameterName, 'Compile under this release instead of the topology''s `release` (see `abrfw releases`)')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release')
-            [CompletionResult]::new('--tree', '--tree', [CompletionResultType]::ParameterName, 'The directory `compile --out-dir` writes, recorded as the `abrfw_tree` variable')
+            [CompletionResult]::new('--tree', '--tree', [CompletionResultType]::ParameterName, 'The directory `compile --out-dir` wrote (must exist), recorded as the `abrfw_tree` variable, absolute')
             [CompletionResult]::new('--example', '--example', [CompletionResultType]::ParameterName, 'Use the built-in example site instead of a file')
             [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

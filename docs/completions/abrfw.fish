@@ -157,7 +157,7 @@ complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -s h -l help -d 'Prin
 complete -c abrfw -n "__fish_abrfw_using_subcommand schema" -s h -l help -d 'Print help'
 complete -c abrfw -n "__fish_abrfw_using_subcommand inventory" -l release -d 'Compile under this release instead of the topology\'s `release` (see `abrfw releases`)' -r
 complete -c abrfw -n "__fish_abrfw_using_subcommand inventory" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
-complete -c abrfw -n "__fish_abrfw_using_subcommand inventory" -l tree -d 'The directory `compile --out-dir` writes, recorded as the `abrfw_tree` variable' -r -F
+complete -c abrfw -n "__fish_abrfw_using_subcommand inventory" -l tree -d 'The directory `compile --out-dir` wrote (must exist), recorded as the `abrfw_tree` variable, absolute' -r -F
 complete -c abrfw -n "__fish_abrfw_using_subcommand inventory" -l example -d 'Use the built-in example site instead of a file'
 complete -c abrfw -n "__fish_abrfw_using_subcommand inventory" -l strict -d 'Treat warnings (a host that policy "drop" may lock its administrators out of) as errors: report them and exit 2'
 complete -c abrfw -n "__fish_abrfw_using_subcommand inventory" -s h -l help -d 'Print help'

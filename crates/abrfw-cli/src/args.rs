@@ -306,7 +306,7 @@ pub enum GraphPhase {
 pub struct InventoryArgs {
     #[command(flatten)]
     pub site: SiteArgs,
-    /// The directory `compile --out-dir` writes, recorded as the `abrfw_tree` variable.
+    /// The directory `compile --out-dir` wrote (must exist), recorded as the `abrfw_tree` variable, absolute.
     #[arg(long, value_name = "DIR")]
     pub tree: Option<PathBuf>,
 }

@@ -332,11 +332,12 @@ pub fn compare(expected: &State, live: &State) -> Report {
     let mut report = Report::default();
     // Same rule, whatever comment: pair them off, per key, preferring equal flow ids so the
     // leftovers keep the ids that did not match.
+    let (expected_allows, live_allows) = (merged(&expected.allows), merged(&live.allows));
     let mut by_key: BTreeMap<AllowRule, (Vec<&AllowRule>, Vec<&AllowRule>)> = BTreeMap::new();
-    for r in &expected.allows {
+    for r in &expected_allows {
         by_key.entry(r.key()).or_default().0.push(r);
     }
-    for r in &live.allows {
+    for r in &live_allows {
         by_key.entry(r.key()).or_default().1.push(r);
     }
     let mut missing = Vec::new();
@@ -408,6 +409,26 @@ pub fn compare(expected: &State, live: &State) -> Report {
     report
 }
 
+/// Allow rules that differ only in their peers, as one rule with the union of the peers: the
+/// same accepted traffic. A backend may write one rule per address (iptables does below its
+/// ipset threshold: one `-s` per rule) where the IR has one rule with a peer list.
+fn merged(rules: &[AllowRule]) -> Vec<AllowRule> {
+    let mut by: BTreeMap<AllowRule, Vec<(IpAddr, IpAddr)>> = BTreeMap::new();
+    for r in rules {
+        let key = AllowRule {
+            peers: AddressSet::default(),
+            ..r.clone()
+        };
+        by.entry(key).or_default().extend(r.peers.0.iter().copied());
+    }
+    by.into_iter()
+        .map(|(r, ranges)| AllowRule {
+            peers: AddressSet::from_ranges(ranges),
+            ..r
+        })
+        .collect()
+}
+
 /// Pairs missing and extra rules of the same flow, direction, family and protocol as changed.
 fn pair_changed(report: &mut Report, missing: Vec<AllowRule>, extra: Vec<AllowRule>) {
     type Group = (Option<String>, Direction, Family, Protocol);
@@ -473,4 +494,58 @@ fn multiset_diff(expected: &[OtherRule], live: &[OtherRule]) -> (Vec<OtherRule>,
         }
     }
     (missing, extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(flow: &str, peers: &[&str], sport: Option<(u16, u16)>) -> AllowRule {
+        AllowRule {
+            direction: Direction::Inbound,
+            family: Family::V4,
+            protocol: Protocol::Tcp,
+            destination_port: PortRange::single(445),
+            source_ports: sport.and_then(|(a, b)| PortRange::new(a, b)),
+            peers: AddressSet::from_nets(peers.iter().map(|p| p.parse::<IpNet>().unwrap())),
+            flow: Some(flow.to_owned()),
+        }
+    }
+
+    fn state(allows: Vec<AllowRule>) -> State {
+        State {
+            allows,
+            ..State::default()
+        }
+    }
+
+    /// One IR rule with two peers equals two live rules of one address each (iptables without
+    /// an ipset); the same peers under another source-port range stay apart, and a missing
+    /// address is reported as the flow's changed peers.
+    #[test]
+    fn rules_that_differ_only_in_peers_compare_as_their_union() {
+        let expected = state(vec![
+            rule(
+                "smb",
+                &["192.0.2.40/32", "192.0.2.50/32"],
+                Some((32768, 61000)),
+            ),
+            rule("smb", &["192.0.2.30/32"], Some((49152, 65535))),
+        ]);
+        let live = state(vec![
+            rule("smb", &["192.0.2.50/32"], Some((32768, 61000))),
+            rule("smb", &["192.0.2.30/32"], Some((49152, 65535))),
+            rule("smb", &["192.0.2.40/32"], Some((32768, 61000))),
+        ]);
+        assert!(compare(&expected, &live).is_empty());
+
+        let live = state(vec![
+            rule("smb", &["192.0.2.50/32"], Some((32768, 61000))),
+            rule("smb", &["192.0.2.30/32"], Some((49152, 65535))),
+        ]);
+        let report = compare(&expected, &live);
+        assert_eq!(report.len(), 1, "{report:?}");
+        assert_eq!(report.changed[0].flow, "smb");
+        assert_eq!(report.changed[0].fields, ["peers"]);
+    }
 }

@@ -12,12 +12,16 @@
 //! Every entry carries `abrfw_host` (its directory in the output tree), `abrfw_os`,
 //! `abrfw_policy`, `abrfw_kind` (`host` or `gateway`) and `abrfw_backends` (the backends the
 //! site chose for it, comma-separated, as `check` lists them); a host with a single address also
-//! gets `ansible_host` (its first IPv4 address, else its first IPv6 one). When `--tree DIR`
+//! gets `ansible_host` (its first IPv4 address, else its first IPv6 one). `--tree DIR` must exist
+//! and is recorded absolute (canonicalized) as `abrfw_tree`; the site file (and `--release`,
+//! `--catalog`) as `abrfw_site` (`abrfw_release`, `abrfw_catalog`), for the playbook's check mode,
+//! which runs `abrfw verify` with them. When `--tree DIR`
 //! names a tree written with `--layout classes`, every entry also gets `abrfw_dir`, the
 //! directory of its files in the tree (its class, from `DIR/index/hosts.json`); the playbooks
 //! read a host's files from `abrfw_dir`, else from `abrfw_host`.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use abrfw_core::{Os, Policy};
 use anyhow::{Result, bail};
@@ -48,6 +52,45 @@ fn group_of(os: Os) -> &'static str {
     }
 }
 
+/// The tree `--tree` names, as an absolute path with symbolic links resolved; an error (exit 2)
+/// when it is not a directory, since the playbooks could not read it either.
+fn absolute_tree(tree: &Path) -> Result<PathBuf> {
+    let absolute = match std::fs::canonicalize(tree) {
+        Ok(p) => p,
+        Err(e) => bail!(
+            "--tree {}: {e}; run abrfw compile SITE --out-dir {} first (the inventory records the tree's absolute path)",
+            tree.display(),
+            tree.display()
+        ),
+    };
+    if !absolute.is_dir() {
+        bail!(
+            "--tree {}: not a directory; give the directory abrfw compile --out-dir wrote",
+            tree.display()
+        );
+    }
+    let Some(text) = absolute.to_str() else {
+        bail!(
+            "--tree {}: the path is not UTF-8, which an Ansible inventory cannot hold",
+            absolute.display()
+        );
+    };
+    Ok(PathBuf::from(text))
+}
+
+/// A file that was read (the site, the catalog), as an absolute UTF-8 path.
+fn absolute_file(path: &Path) -> Result<String> {
+    let absolute =
+        std::fs::canonicalize(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    match absolute.to_str() {
+        Some(text) => Ok(text.to_owned()),
+        None => bail!(
+            "{}: the path is not UTF-8, which an Ansible inventory cannot hold",
+            absolute.display()
+        ),
+    }
+}
+
 /// Runs the command.
 pub fn run(args: &InventoryArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
     // Loaded like compile loads it, so --release and --catalog mean the same here.
@@ -70,7 +113,13 @@ pub fn run(args: &InventoryArgs, out: &mut dyn std::io::Write) -> Result<Outcome
         .map(|g| (g, Group::default()))
         .collect();
     let mut networks = Group::default();
-    let classes = match &args.tree {
+    // Absolute, so that Ansible finds the tree from any directory: it resolves a relative `src`
+    // against the playbook's directory, not the directory the inventory was written in.
+    let tree = match &args.tree {
+        Some(tree) => Some(absolute_tree(tree)?),
+        None => None,
+    };
+    let classes = match &tree {
         Some(tree) => classes::tree_classes(tree)?,
         None => None,
     };
@@ -83,16 +132,12 @@ pub fn run(args: &InventoryArgs, out: &mut dyn std::io::Write) -> Result<Outcome
             Some(c) => Ok(Some(c.clone())),
             None => bail!(
                 "{name} is not in {}: the tree was compiled from another site; run abrfw compile --out-dir {} again",
-                args.tree
-                    .as_deref()
-                    .unwrap_or(std::path::Path::new("."))
+                tree.as_deref()
+                    .unwrap_or(Path::new("."))
                     .join(classes::INDEX_DIR)
                     .join(classes::INDEX_FILE)
                     .display(),
-                args.tree
-                    .as_deref()
-                    .unwrap_or(std::path::Path::new("."))
-                    .display()
+                tree.as_deref().unwrap_or(Path::new(".")).display()
             ),
         }
     };
@@ -148,8 +193,19 @@ pub fn run(args: &InventoryArgs, out: &mut dyn std::io::Write) -> Result<Outcome
             .insert(gw.name.clone(), vars);
     }
     let mut all = Group::default();
-    if let Some(tree) = &args.tree {
+    if let Some(tree) = &tree {
         all.vars.insert("abrfw_tree", tree.display().to_string());
+    }
+    // What `abrfw verify` needs on the controller to compile the same rules (the playbook's
+    // check mode compares the live rules with them), absolute like the tree.
+    if let Some(path) = &args.site.site {
+        all.vars.insert("abrfw_site", absolute_file(path)?);
+    }
+    if let Some(release) = &args.site.release {
+        all.vars.insert("abrfw_release", release.clone());
+    }
+    if let Some(path) = &args.site.catalog {
+        all.vars.insert("abrfw_catalog", absolute_file(path)?);
     }
     all.children.insert(
         "abrfw",

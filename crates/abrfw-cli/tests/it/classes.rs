@@ -284,12 +284,15 @@ fn inventory_points_each_host_at_its_class_directory() {
         }
         out
     }
-    // A per-host tree (or none yet): no abrfw_dir, the playbooks use abrfw_host.
-    assert!(
-        entries(&inventory(&out))
-            .values()
-            .all(|v| v.get("abrfw_dir").is_none())
-    );
+    // No tree yet: refused (the inventory records the tree's absolute path).
+    let run = abrfw(&[
+        "inventory",
+        site.to_str().unwrap(),
+        "--tree",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2), "{run:?}");
+    // A per-host tree: no abrfw_dir, the playbooks use abrfw_host.
     compile(&site, &out, &[]);
     assert!(
         entries(&inventory(&out))
