@@ -92,6 +92,8 @@ enum Item {
         dir: f64,
         style: Style,
     },
+    /// A gateway's tie to a zone it joins.
+    Tie { points: Vec<(f64, f64)> },
     /// Where a branch joins a trunk.
     Dot { x: f64, y: f64, style: Style },
     /// A circle around a number, centred at (x, y).
@@ -220,8 +222,8 @@ impl Net {
 /// A port on a side of a box: its sort key, its net, its index among the net's ports.
 type Port = ([i64; 4], usize, usize);
 
-/// A key entry's lines: (is a line of pairs, the text).
-type KeyLines = Vec<(bool, String)>;
+/// A key entry's lines: (is a line of pairs, its indent in characters, the text).
+type KeyLines = Vec<(bool, usize, String)>;
 
 /// Protocols, each with its ports.
 type Protocols = Vec<(String, Vec<String>)>;
@@ -257,8 +259,8 @@ fn layout(d: &Diagram) -> Picture {
     });
     let mut header_right = 20.0 + text_width(&d.title, TITLE);
     y += LINE * TITLE;
-    let how = "Arrows go from the initiator to the responder: downwards on the right of the \
-               boxes, upwards on their left. Their numbers are explained in the key.";
+    let how = "Arrows go from the initiator to the responder (arrowhead), most going down on \
+               the right, up on the left. Arrows of one number carry the flows the key lists.";
     items.push(Item::Text {
         x: 20.0,
         y,
@@ -410,6 +412,8 @@ fn layout(d: &Diagram) -> Picture {
     // Heights, top to bottom.
     let mut placed: Vec<Placed> = Vec::new();
     let mut frames: Vec<(f64, f64, &str)> = Vec::new();
+    // Top and bottom of each block.
+    let mut extents: Vec<(f64, f64)> = Vec::new();
     let mut y = top;
     let mut i = 0;
     for (b, block) in blocks.iter().enumerate() {
@@ -440,6 +444,7 @@ fn layout(d: &Diagram) -> Picture {
             y += FRAME;
             frames.push((frame_top, y, label));
         }
+        extents.push((frame_top, y));
         y += BLOCK_GAP;
     }
     let bottom = y - BLOCK_GAP;
@@ -502,6 +507,28 @@ fn layout(d: &Diagram) -> Picture {
         Side::Right => right + margin + t as f64 * TRACK,
     };
 
+    // A gateway is tied to the frames next to it that it joins.
+    for (b, block) in blocks.iter().enumerate() {
+        let Block::Gateway(i) = *block else {
+            continue;
+        };
+        let joins = &d.gateways[i].1;
+        let mid = left + width / 2.0;
+        if let Some(Block::Group(g)) = b.checked_sub(1).map(|a| blocks[a])
+            && joins.contains(&g)
+        {
+            items.push(Item::Tie {
+                points: vec![(mid, extents[b - 1].1), (mid, extents[b].0)],
+            });
+        }
+        if let Some(Block::Group(g)) = blocks.get(b + 1)
+            && joins.contains(g)
+        {
+            items.push(Item::Tie {
+                points: vec![(mid, extents[b].1), (mid, extents[b + 1].0)],
+            });
+        }
+    }
     for (frame_top, frame_bottom, label) in &frames {
         items.push(Item::Rect {
             x: left - FRAME,
@@ -599,10 +626,14 @@ fn layout(d: &Diagram) -> Picture {
             let froms: Vec<&str> = froms.iter().map(|&b| names[b].as_str()).collect();
             let tos: Vec<&str> = tos.iter().map(|&b| names[b].as_str()).collect();
             let pair = format!("{} -> {}", froms.join(", "), tos.join(", "));
-            lines.extend(wrap(&pair, KEY_COLUMNS).into_iter().map(|l| (true, l)));
+            for (k, l) in wrap(&pair, KEY_COLUMNS).into_iter().enumerate() {
+                lines.push((true, if k == 0 { 0 } else { 2 }, l));
+            }
         }
         for l in merge_ports(entry.lines) {
-            lines.extend(wrap(&l, KEY_COLUMNS).into_iter().map(|l| (false, l)));
+            for (k, l) in wrap(&l, KEY_COLUMNS - 2).into_iter().enumerate() {
+                lines.push((false, if k == 0 { 2 } else { 6 }, l));
+            }
         }
         key.push((entry.style, e + 1, lines));
     }
@@ -650,8 +681,8 @@ fn layout(d: &Diagram) -> Picture {
         });
         let text_x = bx + r + 8.0;
         let mut baseline = cy + (ASCENT - DESCENT) / 2.0 * KEY;
-        for (pair, l) in lines {
-            let indent = if *pair { 0.0 } else { 2.0 * KEY * ADVANCE };
+        for (pair, indent, l) in lines {
+            let indent = *indent as f64 * KEY * ADVANCE;
             items.push(Item::Text {
                 x: text_x + indent,
                 y: baseline,
@@ -828,7 +859,7 @@ fn render(p: &Picture) -> String {
         Item::Rect {
             look: Look::Frame, ..
         } => 0,
-        Item::Line { .. } | Item::Head { .. } | Item::Dot { .. } => 1,
+        Item::Line { .. } | Item::Head { .. } | Item::Dot { .. } | Item::Tie { .. } => 1,
         Item::Rect { .. } => 2,
         Item::Badge { .. } => 3,
         Item::Text { .. } => 4,
@@ -903,6 +934,17 @@ fn item_svg(t: &mut String, item: &Item) {
                 num(back),
                 num(y + HEAD_HALF),
                 color(*style)
+            );
+        }
+        Item::Tie { points } => {
+            let pts: Vec<String> = points
+                .iter()
+                .map(|(x, y)| format!("{},{}", num(*x), num(*y)))
+                .collect();
+            let _ = writeln!(
+                t,
+                "<polyline points=\"{}\" fill=\"none\" stroke=\"#23408e\" stroke-width=\"4\"/>",
+                pts.join(" ")
             );
         }
         Item::Dot { x, y, style } => {
@@ -993,7 +1035,7 @@ mod tests {
                         ((*x, y1), (*x, *y)),
                     ]);
                 }
-                Item::Line { points, .. } => {
+                Item::Line { points, .. } | Item::Tie { points } => {
                     segments.extend(points.windows(2).map(|w| (w[0], w[1])));
                 }
                 // A dot is part of its lines.
@@ -1064,10 +1106,41 @@ mod tests {
         }
     }
 
+    /// Servers and a gateway, and 100 agents of five kinds in the office (the benchmark
+    /// site's shape, smaller).
+    fn large_site() -> String {
+        let mut t = String::from(
+            "[[host]]\nname = \"ams\"\nos = \"windows\"\nzone = \"servers\"\n\
+             addresses = [\"10.0.0.10\"]\nroles = [\"management-server\", \"license-server\"]\n\
+             [[host]]\nname = \"sn\"\nos = \"windows\"\nzone = \"servers\"\n\
+             addresses = [\"10.0.0.20\"]\nroles = [\"storage-node\"]\n\
+             [[host]]\nname = \"console\"\nos = \"linux\"\nzone = \"office\"\n\
+             addresses = [\"10.0.4.11\"]\nroles = [\"management-console\"]\n\
+             [[gateway]]\nname = \"fw\"\nos = \"linux\"\nzones = [\"servers\", \"office\"]\n\
+             interfaces = { servers = \"eth0\", office = \"eth1\" }\n",
+        );
+        for i in 0..100 {
+            let (os, roles) = ["windows", "windows-legacy", "linux", "appliance", "windows"]
+                .iter()
+                .zip(["agent", "agent", "agent", "agent-vmware", "agent-exchange"])
+                .nth(i % 5)
+                .unwrap();
+            t.push_str(&format!(
+                "[[host]]\nname = \"agent{i}\"\nos = \"{os}\"\nzone = \"office\"\n\
+                 addresses = [\"10.16.0.{}\"]\nroles = [\"{roles}\"]\n",
+                i + 1
+            ));
+        }
+        t
+    }
+
     fn diagrams(path: Option<&str>) -> Vec<(String, Diagram)> {
         let catalog = Catalog::builtin();
         let topology = match path {
             None => site::load_example(&catalog).unwrap(),
+            Some("large") => {
+                abrfw_core::topology::parse("large.toml", &large_site(), &catalog).unwrap()
+            }
             Some(p) => {
                 let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p);
                 site::load_path(&path, &catalog).unwrap()
@@ -1096,6 +1169,7 @@ mod tests {
             None,
             Some("fixtures/topologies/gateway-zones.toml"),
             Some("fixtures/topologies/zones.toml"),
+            Some("large"),
         ] {
             for (what, d) in diagrams(path) {
                 assert_readable(&layout(&d), &what);
