@@ -259,17 +259,22 @@ fn layout(d: &Diagram) -> Picture {
     });
     let mut header_right = 20.0 + text_width(&d.title, TITLE);
     y += LINE * TITLE;
-    let how = "Arrows go from the initiator to the responder (arrowhead), most going down on \
-               the right, up on the left. Arrows of one number carry the flows the key lists.";
-    items.push(Item::Text {
-        x: 20.0,
-        y,
-        size: FONT,
-        bold: false,
-        text: how.to_owned(),
-    });
-    header_right = header_right.max(20.0 + text_width(how, FONT));
-    y += LINE * FONT + 4.0;
+    for how in [
+        "Arrows go from the initiator to the responder (arrowhead): most going down on the \
+         right of the boxes, up on their left.",
+        "Arrows of one number carry the same flows: the key lists them.",
+    ] {
+        items.push(Item::Text {
+            x: 20.0,
+            y,
+            size: FONT,
+            bold: false,
+            text: how.to_owned(),
+        });
+        header_right = header_right.max(20.0 + text_width(how, FONT));
+        y += LINE * FONT;
+    }
+    y += 4.0;
     let mut x = 20.0;
     for (style, what) in [
         (Style::Operate, "operation"),
