@@ -512,7 +512,7 @@ fn svg(d: &Diagram) -> Result<String> {
         anyhow::bail!(
             "the diagram has {} arrows; the built-in SVG layout takes at most {SVG_MAX_ARROWS} \
              (every arrow takes its own ports and track, and the picture would be too tall to read)\n\
-             help: draw it by class (--group class), or with Graphviz: \
+             help: draw fewer boxes (--group class or --group zone), or with Graphviz: \
              abrfw graph SITE.toml --format dot | dot -Tsvg > site.svg (or narrow it with --phase)",
             d.edges.len()
         );
