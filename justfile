@@ -33,12 +33,13 @@ docs:
 bench:
     cargo bench --locked -p abrfw-cli --bench scale
 
-# Regenerate the committed files abrfw generates: topology JSON Schema, example-site diagram,
-# man page and shell completions (tests/it/generated.rs checks they are current)
+# Regenerate the committed files abrfw generates: topology JSON Schema, example-site and
+# large-site diagrams, man page and shell completions (tests/it/generated.rs checks they are current)
 generate: docs
     cargo run --locked -q -- schema > docs/topology.schema.json
     cargo run --locked -q -- graph --example --format svg > docs/example-site.svg
     cargo run --locked -q -- graph --example > docs/example-site.dot
+    ABRFW_BLESS=1 cargo test --locked -q -p abrfw-cli --test it generated::the_large_site_diagram_is_current
     mkdir -p docs/man docs/completions
     cargo run --locked -q -- man > docs/man/abrfw.1
     cargo run --locked -q -- completions bash > docs/completions/abrfw.bash

@@ -145,7 +145,7 @@ complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l release -d 'Compil
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l catalog -d 'Load a release catalog of your own (TOML, see docs/releases.md) and compile under it, unless --release names another release' -r -F
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l format -d 'Output format' -r -f -a "dot\t'Graphviz DOT (`dot -Tsvg`), zones as clusters'
 mermaid\t'Mermaid flowchart, zones as subgraphs'
-svg\t'SVG laid out in-process (layout-rs), no Graphviz needed; zones in the node labels'"
+svg\t'SVG laid out by abrfw itself, no Graphviz needed: zone frames, numbered arrows, a key'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l phase -d 'Only the flows of this phase (default: the phases the topology selects)' -r -f -a "install\t'Remote installation of agents'
 operate\t'Normal operation'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand graph" -l group -d 'One box per host, per class (hosts of one zone with the same OS and roles), or per zone (default: host, class above 40 hosts)' -r -f -a "host\t'One box per host'

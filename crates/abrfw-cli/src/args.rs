@@ -290,7 +290,7 @@ pub enum GraphFormat {
     Dot,
     /// Mermaid flowchart, zones as subgraphs.
     Mermaid,
-    /// SVG laid out in-process (layout-rs), no Graphviz needed; zones in the node labels.
+    /// SVG laid out by abrfw itself, no Graphviz needed: zone frames, numbered arrows, a key.
     Svg,
 }
 

@@ -3,9 +3,10 @@
 //!
 //! Both diagrams are first built as a small [`Diagram`] (boxes grouped by zone, arrows from
 //! initiator to responder labelled like the vendor's "TCP 9876: Registering, managing agents"),
-//! then printed by one function per format. SVG is laid out in-process with the `layout-rs` crate,
-//! so no Graphviz binary is needed and the output depends only on Cargo.lock: the committed
-//! `docs/example-site.svg` can be checked byte for byte on any machine.
+//! then printed by one function per format. SVG is laid out by abrfw itself ([`svg`]: zone
+//! frames, numbered arrows and a key, no text over a line), so no Graphviz binary is needed and
+//! the output depends on nothing else: the committed `docs/example-site.svg` can be checked byte
+//! for byte on any machine.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,6 +17,8 @@ use anyhow::Result;
 
 use crate::args::{GraphArgs, GraphFormat, GraphGroup, GraphPhase};
 use crate::{Outcome, site};
+
+mod svg;
 
 /// Runs the command.
 pub fn run(args: &GraphArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
@@ -61,19 +64,33 @@ impl Style {
     }
 }
 
+/// What a box stands for (the SVG draws each kind its own way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A host, or a class or zone of hosts.
+    Host,
+    /// A network or address of a `[[zone]]` or an `[[allow]]` rule.
+    Network,
+    /// A `[[gateway]]`.
+    Gateway,
+}
+
 /// A box.
 #[derive(Debug)]
 struct Node {
     id: String,
     lines: Vec<String>,
+    kind: Kind,
 }
 
-/// Boxes grouped (by zone), arrows between them.
+/// Boxes grouped (by zone), gateways between the groups, arrows between them.
 #[derive(Debug)]
 struct Diagram {
     title: String,
     /// Group label (`None`: no grouping) and its boxes.
     groups: Vec<(Option<String>, Vec<Node>)>,
+    /// Gateways (drawn in no group), each with the groups it joins (indices into `groups`).
+    gateways: Vec<(Node, Vec<usize>)>,
     /// (from, to, style) -> label lines, sorted.
     edges: BTreeMap<(String, String, Style), Vec<String>>,
 }
@@ -120,6 +137,7 @@ fn host_boxes(
                 zones.entry(h.zone.as_str()).or_default().push(Node {
                     id: h.name.clone(),
                     lines: vec![h.name.clone(), what(h)],
+                    kind: Kind::Host,
                 });
             }
         }
@@ -157,7 +175,11 @@ fn host_boxes(
                     let more = if members.len() > 3 { ", ..." } else { "" };
                     lines.push(format!("{}{more}", shown.join(", ")));
                 }
-                zones.entry(zone).or_default().push(Node { id, lines });
+                zones.entry(zone).or_default().push(Node {
+                    id,
+                    lines,
+                    kind: Kind::Host,
+                });
             }
         }
     }
@@ -213,11 +235,13 @@ fn site_diagram(
             .push(Node {
                 id: net.clone(),
                 lines: vec![net.clone(), (*what).to_owned()],
+                kind: Kind::Network,
             });
     }
     // Frames only where the site has zones; addresses outside them then get a frame too.
     let grouped = zones.keys().filter(|z| **z != OUTSIDE).count() > 1;
-    let mut groups: Vec<(Option<String>, Vec<Node>)> = zones
+    let zone_names: Vec<&str> = zones.keys().copied().collect();
+    let groups: Vec<(Option<String>, Vec<Node>)> = zones
         .into_iter()
         .map(|(z, nodes)| {
             let label = if z == OUTSIDE {
@@ -229,23 +253,26 @@ fn site_diagram(
         })
         .collect();
     // Gateways stand between their zones, outside every zone frame.
-    let gateways: Vec<Node> = topology
+    let gateways: Vec<(Node, Vec<usize>)> = topology
         .gateways
         .iter()
         .map(|g| {
             let zones: Vec<&str> = g.zones.iter().map(|(z, _)| z.as_str()).collect();
-            Node {
+            let joins = zones
+                .iter()
+                .filter_map(|z| zone_names.iter().position(|n| n == z))
+                .collect();
+            let node = Node {
                 id: g.name.clone(),
                 lines: vec![
                     g.name.clone(),
                     format!("gateway ({}): {}", g.os.as_str(), zones.join(", ")),
                 ],
-            }
+                kind: Kind::Gateway,
+            };
+            (node, joins)
         })
         .collect();
-    if !gateways.is_empty() {
-        groups.push((None, gateways));
-    }
     let mut edges: BTreeMap<(String, String, Style), Vec<String>> = BTreeMap::new();
     for l in links {
         if phase.is_some() && l.phase.is_some() && l.phase != phase {
@@ -284,6 +311,7 @@ fn site_diagram(
             phases.join(" + ")
         ),
         groups,
+        gateways,
         edges,
     }
 }
@@ -330,9 +358,11 @@ pub fn catalog_dot(release: &Release) -> String {
                 .map(|c| Node {
                     id: c.to_owned(),
                     lines: vec![c.to_owned()],
+                    kind: Kind::Host,
                 })
                 .collect(),
         )],
+        gateways: Vec::new(),
         edges,
     })
 }
@@ -379,6 +409,14 @@ fn dot(d: &Diagram) -> String {
         if group.is_some() {
             t.push_str("  }\n");
         }
+    }
+    for (n, _) in &d.gateways {
+        let _ = writeln!(
+            t,
+            "  {} [label={}];",
+            dot_str(std::slice::from_ref(&n.id)),
+            dot_str(&n.lines)
+        );
     }
     for ((from, to, style), lines) in &d.edges {
         let style = match style {
@@ -442,6 +480,11 @@ fn mermaid(d: &Diagram) -> String {
             t.push_str("  end\n");
         }
     }
+    for (n, _) in &d.gateways {
+        let id = format!("n{}", ids.len());
+        let _ = writeln!(t, "  {id}[{}]", mermaid_str(&n.lines));
+        ids.insert(&n.id, id);
+    }
     for ((from, to, style), lines) in &d.edges {
         let arrow = match style {
             Style::Operate => "-->",
@@ -459,114 +502,21 @@ fn mermaid(d: &Diagram) -> String {
     t
 }
 
-/// The most arrows the built-in SVG layout takes. Its time grows with about the cube of the
-/// arrows (measured on 2 cores: 100 arrows 0.4 s, 250 arrows 4 s, 500 arrows 29 s); a larger
-/// site is Graphviz's job.
+/// The most arrows the built-in SVG layout takes. Its time is small (quadratic in the arrows:
+/// the 10,000-host benchmark site by class draws in well under a second), but every arrow end
+/// takes a port of its own on its box: past a few hundred arrows the picture grows taller than
+/// anyone reads, and Graphviz's DOT does better.
 const SVG_MAX_ARROWS: usize = 250;
 
 fn svg(d: &Diagram) -> Result<String> {
     if d.edges.len() > SVG_MAX_ARROWS {
         anyhow::bail!(
             "the diagram has {} arrows; the built-in SVG layout takes at most {SVG_MAX_ARROWS} \
-             (its time grows with the cube of the arrows)\n\
-             help: draw it with Graphviz: abrfw graph SITE.toml --format dot | dot -Tsvg > site.svg \
-             (or narrow it with --phase)",
+             (every arrow takes its own ports and track, and the picture would be too tall to read)\n\
+             help: draw fewer boxes (--group class or --group zone), or with Graphviz: \
+             abrfw graph SITE.toml --format dot | dot -Tsvg > site.svg (or narrow it with --phase)",
             d.edges.len()
         );
     }
-    use layout::backends::svg::SVGWriter;
-    use layout::core::base::Orientation;
-    use layout::core::geometry::{get_size_for_str, pad_shape_scalar};
-    use layout::core::style::{LineStyleKind, StyleAttr};
-    use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
-    use layout::topo::layout::VisualGraph;
-
-    // One font size everywhere, the one layout-rs gives the label boxes it makes itself: the SVG
-    // writer keeps its font classes in a hash map, and a single entry keeps the output
-    // byte-identical from run to run.
-    const FONT: usize = 15;
-    let mut vg = VisualGraph::new(Orientation::LeftToRight);
-    let mut handles = BTreeMap::new();
-    for (group, nodes) in &d.groups {
-        for n in nodes {
-            let mut lines = n.lines.clone();
-            if let Some(g) = group {
-                lines.push(g.clone());
-            }
-            let text = lines.join("\n");
-            let size = pad_shape_scalar(get_size_for_str(&text, FONT), 20.);
-            let look = StyleAttr::new(
-                layout::core::color::Color::fast("black"),
-                1,
-                Some(layout::core::color::Color::fast("white")),
-                5,
-                FONT,
-            );
-            let shape = ShapeKind::new_box(&text);
-            let el = Element::create(shape, look, Orientation::LeftToRight, size);
-            handles.insert(n.id.as_str(), vg.add_node(el));
-        }
-    }
-    for ((from, to, style), lines) in &d.edges {
-        let line_style = match style {
-            Style::Operate => LineStyleKind::Normal,
-            Style::Install => LineStyleKind::Dashed,
-            Style::Site => LineStyleKind::Dotted,
-        };
-        let look = StyleAttr::new(layout::core::color::Color::fast("black"), 1, None, 0, FONT);
-        let arrow = Arrow::new(
-            LineEndKind::None,
-            LineEndKind::Arrow,
-            line_style,
-            &wrap(lines, 44).join("\n"),
-            &look,
-            &None,
-            &None,
-        );
-        vg.add_edge(arrow, handles[from.as_str()], handles[to.as_str()]);
-    }
-    let mut writer = SVGWriter::new();
-    vg.do_it(false, false, false, &mut writer);
-    // The writer sizes the canvas from each text's byte length as if it ran downwards, which
-    // leaves most of the picture empty; size it from the laid-out boxes instead.
-    let (mut width, mut height) = (0.0f64, 0.0f64);
-    for n in vg.iter_nodes() {
-        let (_, bottom_right) = vg.pos(n).bbox(true);
-        width = width.max(bottom_right.x);
-        height = height.max(bottom_right.y);
-    }
-    let text = writer.finalize();
-    let (width, height) = (width.ceil() + 20.0, height.ceil() + 20.0);
-    let start = text.find("<svg ").unwrap_or(0);
-    let end = text[start..].find('>').map_or(start, |e| start + e + 1);
-    let mut out = format!(
-        "{}<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" \
-         xmlns=\"http://www.w3.org/2000/svg\">\n{}",
-        &text[..start],
-        &text[end..]
-    );
-    if !out.ends_with('\n') {
-        out.push('\n');
-    }
-    Ok(out)
-}
-
-/// Breaks long label lines at spaces so that SVG arrows stay narrow; continuation lines are
-/// indented.
-fn wrap(lines: &[String], width: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in lines {
-        let mut current = String::new();
-        for word in line.split(' ') {
-            if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
-                out.push(std::mem::take(&mut current));
-                current.push_str("  ");
-            } else if !current.is_empty() && current != "  " {
-                current.push(' ');
-            }
-            current.push_str(word);
-        }
-        out.push(current);
-    }
-    out
+    Ok(svg::svg(d))
 }

@@ -38,6 +38,21 @@ fn generated_docs_man_page_and_completions_are_current() {
     }
 }
 
+/// `docs/large-site-classes.svg`: the 10,000-host site of `scale.rs` drawn by class (the
+/// default above 40 hosts).
+#[test]
+fn the_large_site_diagram_is_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, crate::scale::site(10_000)).unwrap();
+    let svg = stdout_ok(&["graph", site.to_str().unwrap(), "--format", "svg"]);
+    check_or_bless_hinted(
+        &root().join("docs/large-site-classes.svg"),
+        &svg,
+        "it is out of date; regenerate it with:\n    ABRFW_BLESS=1 cargo test -p abrfw-cli --test it generated::the_large_site_diagram_is_current",
+    );
+}
+
 #[test]
 fn the_example_svg_is_deterministic() {
     let args = ["graph", "--example", "--format", "svg"];
