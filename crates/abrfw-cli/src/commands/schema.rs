@@ -131,7 +131,7 @@ pub fn schema() -> Value {
             },
             "port_number": { "type": "integer", "minimum": 1, "maximum": 65535 },
             "selector": {
-                "description": "A host name, an address or network, `role:<role>` (every host with that role), `zone:<zone>` (every host in that zone) or `all` (every host with an `os`).",
+                "description": "A host name, an address or network, `role:<role>` (every host with that role), `os:<os>` (every host with that os), `zone:<zone>` (every host in that zone) or `all` (every host with an `os`).",
                 "type": "string",
                 "minLength": 1,
             },

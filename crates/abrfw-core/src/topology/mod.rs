@@ -253,7 +253,7 @@ pub struct Allow {
     /// `port`/`protocol`.
     pub service: Option<&'static str>,
     /// The `from` item that selected this end as written: a host name, an address,
-    /// `role:<role>`, `zone:<zone>` or `all`.
+    /// `role:<role>`, `os:<os>`, `zone:<zone>` or `all`.
     pub from_selector: String,
     /// The `to` item that selected the other end, as written.
     pub to_selector: String,
@@ -997,8 +997,8 @@ impl Resolver<'_> {
         }
     }
 
-    /// One `from`/`to` item: a host name, an address or network, `role:<role>`, `zone:<zone>`
-    /// or `all`; the ends it selects, or `None` after reporting why it selects nothing.
+    /// One `from`/`to` item: a host name, an address or network, `role:<role>`, `os:<os>`,
+    /// `zone:<zone>` or `all`; the ends it selects, or `None` after reporting why it selects nothing.
     fn allow_end(
         &mut self,
         key: &str,
@@ -1046,6 +1046,23 @@ impl Resolver<'_> {
             }
             return Some(ends);
         }
+        if let Some(name) = text.strip_prefix("os:") {
+            let Some(os) = Os::from_name(name) else {
+                let names: Vec<&str> = Os::ALL.iter().map(|o| o.as_str()).collect();
+                self.report(unknown("os", name, span, &names));
+                return None;
+            };
+            let ends = pick(&|h| h.os == Some(os));
+            if ends.is_empty() {
+                self.report(
+                    Diagnostic::new(format!("`{key}` {text:?} selects no host"), span).help(
+                        format!("no [[host]] has os = {name:?}: fix the item, or remove it"),
+                    ),
+                );
+                return None;
+            }
+            return Some(ends);
+        }
         if let Some(zone) = text.strip_prefix("zone:") {
             // The zone's hosts, then the networks of its [[zone]] table (addresses of machines
             // that are no host of the topology, such as the administrators' workstations).
@@ -1071,7 +1088,7 @@ impl Resolver<'_> {
         let names: Vec<&str> = hosts.keys().copied().collect();
         let help = match suggest(text, &names) {
             Some(s) => format!("did you mean {s:?}?"),
-            None => "name a [[host]], write an IPv4/IPv6 address or network, `role:<role>`, `zone:<zone>` or `all`".into(),
+            None => "name a [[host]], write an IPv4/IPv6 address or network, `role:<role>`, `os:<os>`, `zone:<zone>` or `all`".into(),
         };
         self.report(
             Diagnostic::new(
@@ -1099,7 +1116,7 @@ impl Resolver<'_> {
         if value.get_ref().items.is_empty() {
             self.report(
                 Diagnostic::new(format!("`{key}` is an empty list"), value.span())
-                    .help("name at least one host, address, `role:<role>`, `zone:<zone>` or `all`"),
+                    .help("name at least one host, address, `role:<role>`, `os:<os>`, `zone:<zone>` or `all`"),
             );
             return None;
         }
@@ -1107,7 +1124,7 @@ impl Resolver<'_> {
             let RawPort::Text(text) = item else {
                 self.report(
                     Diagnostic::new(format!("`{key}` takes host names, addresses or selectors, not numbers"), span)
-                        .help("quote it: a host name, an address such as \"192.0.2.10\", `role:<role>`, `zone:<zone>` or `all`"),
+                        .help("quote it: a host name, an address such as \"192.0.2.10\", `role:<role>`, `os:<os>`, `zone:<zone>` or `all`"),
                 );
                 ok = false;
                 continue;
@@ -1523,6 +1540,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_os_selector_picks_the_hosts_of_that_os() {
+        let catalog = Catalog::builtin();
+        let site = |to: &str| {
+            format!(
+                "[[host]]\nname = \"w\"\nos = \"windows\"\naddresses = [\"10.0.0.1\"]\nroles = [\"agent\"]\n\
+                 [[host]]\nname = \"xp\"\nos = \"windows-legacy\"\naddresses = [\"10.0.0.2\"]\nroles = [\"agent\"]\n\
+                 [[host]]\nname = \"lx\"\nos = \"linux\"\naddresses = [\"10.0.0.3\"]\nroles = [\"agent\"]\n\
+                 [[allow]]\nname = \"rdp\"\nfrom = \"10.99.0.0/24\"\nto = {to}\nservice = \"rdp\"\n"
+            )
+        };
+        let targets = |to: &str| -> Vec<String> {
+            let topo = parse("t.toml", &site(to), &catalog).unwrap_or_else(|e| panic!("{e}"));
+            topo.allows
+                .iter()
+                .map(|a| match a.to {
+                    AllowEnd::Host(i) => format!("{} ({})", topo.hosts[i].name, a.to_selector),
+                    AllowEnd::Network(n) => n.to_string(),
+                })
+                .collect()
+        };
+        assert_eq!(targets("\"os:windows\""), ["w (os:windows)"]);
+        assert_eq!(
+            targets("[\"os:windows\", \"os:windows-legacy\"]"),
+            ["w (os:windows)", "xp (os:windows-legacy)"]
+        );
+        let err = parse("t.toml", &site("\"os:windws\""), &catalog).unwrap_err();
+        let d = &err.diagnostics[0];
+        assert_eq!(d.message, "unknown os \"windws\"");
+        assert_eq!(d.help.as_deref(), Some("did you mean \"windows\"?"));
+        let err = parse("t.toml", &site("\"os:macos\""), &catalog).unwrap_err();
+        assert_eq!(
+            err.diagnostics[0].message,
+            "`to` \"os:macos\" selects no host"
+        );
     }
 
     #[test]
