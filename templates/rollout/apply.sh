@@ -371,6 +371,9 @@ UNIT
 		;;
 	pf)
 		conf_tmp=$PF_CONF.abrfw.tmp
+		rm -f "$conf_tmp"
+		# Written over a copy, so the file that replaces pf.conf keeps its mode and owner.
+		if [ -f "$PF_CONF" ]; then cp -p "$PF_CONF" "$conf_tmp"; fi
 		{
 			if [ -f "$PF_CONF" ]; then sed '/^# abrfw: begin/,/^# abrfw: end/d' "$PF_CONF"; fi
 			echo '# abrfw: begin (apply.sh persist; apply.sh unpersist removes these lines)'
@@ -379,7 +382,6 @@ UNIT
 			echo '# abrfw: end'
 		} >"$conf_tmp"
 		pfctl -n -f "$conf_tmp" || { rm -f "$conf_tmp"; die "pfctl -n refused $PF_CONF with the abrfw anchor; it was not changed"; }
-		if [ -f "$PF_CONF" ]; then chmod "$(stat -f '%Lp' "$PF_CONF" 2>/dev/null || echo 600)" "$conf_tmp"; fi
 		mv "$conf_tmp" "$PF_CONF"
 		say "added the abrfw anchor to $PF_CONF; pf loads $STATE/boot/pf.conf at boot"
 		;;
@@ -392,6 +394,8 @@ cmd_unpersist() {
 	lock
 	rm -f "$UNIT_DIR/sysinit.target.wants/$unit_name" "$UNIT_DIR/$unit_name"
 	if [ -f "$PF_CONF" ] && grep -q '^# abrfw: begin' "$PF_CONF"; then
+		rm -f "$PF_CONF.abrfw.tmp"
+		cp -p "$PF_CONF" "$PF_CONF.abrfw.tmp"
 		sed '/^# abrfw: begin/,/^# abrfw: end/d' "$PF_CONF" >"$PF_CONF.abrfw.tmp"
 		mv "$PF_CONF.abrfw.tmp" "$PF_CONF"
 	fi

@@ -1057,3 +1057,194 @@ fn the_playbook_applies_a_gateway_beside_its_own_rules() {
     );
     assert_eq!(hooks(&names[0]), 1);
 }
+
+/// A pf host (the FreeBSD NAS of pf.toml) through the same play as Linux hosts: apply.sh pf with
+/// a confirm window, confirm, persist into pf.conf, a probe that sees an empty anchor. No pf
+/// here: a `pfctl` stub first in PATH (through abrfw_exec) records its arguments and keeps the
+/// anchor's rules in a file (`-f FILE` loads it, `-sr` prints it, `-sT` prints no tables, `-n -f`
+/// parses, `-F all` empties). First a lockout (a closed port in abrfw_reachable_ports): not
+/// confirmed, and the timer puts the older anchor back byte for byte; then the apply that
+/// confirms and persists, a second run and a check-mode run that change nothing, and an anchor
+/// flushed behind Ansible's back, reported under --check and loaded again.
+#[test]
+fn the_playbook_applies_a_pf_host_through_apply_sh() {
+    if !system_tests_possible(&["ansible-playbook"], false) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("tree");
+    let site = fixture("topologies/pf.toml");
+    let site = site.to_str().unwrap();
+    stdout_ok(&["compile", site, "--out-dir", tree.to_str().unwrap()]);
+    let inventory = work.path().join("inventory.json");
+    std::fs::write(
+        &inventory,
+        stdout_ok(&["inventory", site, "--tree", tree.to_str().unwrap()]),
+    )
+    .unwrap();
+
+    let stub = work.path().join("stub");
+    std::fs::create_dir(&stub).unwrap();
+    let log = work.path().join("pfctl.log");
+    let anchor = work.path().join("anchor.pf");
+    let pfctl = stub.join("pfctl");
+    std::fs::write(
+        &pfctl,
+        format!(
+            "#!/bin/sh\n\
+             echo \"$*\" >>'{log}'\n\
+             case \"$*\" in\n\
+             '-a abrfw -n -f '* | '-n -f '*) eval \"f=\\${{$#}}\"; [ -r \"$f\" ] ;;\n\
+             '-a abrfw -f '*) cp \"$4\" '{anchor}' ;;\n\
+             '-a abrfw -sr') cat '{anchor}' ;;\n\
+             '-a abrfw -sT') ;;\n\
+             '-a abrfw -F all') : >'{anchor}' ;;\n\
+             *) echo \"pfctl stub: unexpected arguments: $*\" >&2; exit 1 ;;\n\
+             esac\n",
+            log = log.display(),
+            anchor = anchor.display()
+        ),
+    )
+    .unwrap();
+    sh(&["chmod", "755", pfctl.to_str().unwrap()]);
+    let older = "pass in quick proto tcp to port 9 label \"older abrfw\"\n";
+    std::fs::write(&anchor, older).unwrap();
+    let pf_conf = work.path().join("pf.conf");
+    let own = "# the host's own rules\nset skip on lo0\npass all\n";
+    std::fs::write(&pf_conf, own).unwrap();
+    sh(&["chmod", "644", pf_conf.to_str().unwrap()]);
+
+    let dest = work.path().join("dest");
+    let state = work.path().join("state");
+    let local = work.path().join("local.json");
+    std::fs::write(
+        &local,
+        serde_json::json!({ "all": { "hosts": { "nas": {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "abrfw_exec": ["env", format!("PATH={}:/usr/bin:/bin", stub.display())],
+            "abrfw_dest": dest,
+            "abrfw_state_dir": state,
+            "abrfw_pf_conf": pf_conf,
+            "abrfw_confirm_within": 60,
+            "abrfw_bin": env!("CARGO_BIN_EXE_abrfw"),
+        } } } })
+        .to_string(),
+    )
+    .unwrap();
+    let status = || std::fs::read_to_string(state.join("status")).unwrap_or_default();
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+    let limit = ["--limit", "nas"];
+
+    // The lockout: loaded, not confirmed, and the older anchor back after 3 seconds.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let check = serde_json::json!({
+        "abrfw_reachable_host": "127.0.0.1",
+        "abrfw_reachable_ports": [closed],
+        "abrfw_reachable_timeout": 1,
+        "abrfw_confirm_within": 3,
+    })
+    .to_string();
+    let mut args = limit.to_vec();
+    args.extend(["-e", &check]);
+    let (ok, stdout, stderr) = run_playbook(work.path(), &[&inventory, &local], &args);
+    assert!(!ok, "the play succeeded:\n{stdout}\n{stderr}");
+    assert_eq!(recap(&stdout)["nas"].1, 1, "{stdout}");
+    assert!(
+        stdout.contains("the rules were not confirmed and apply.sh restores the rules saved before the apply 3 seconds after the load"),
+        "{stdout}"
+    );
+    for _ in 0..300 {
+        if status().starts_with("rolled-back ") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(status().starts_with("rolled-back pf "), "{}", status());
+    assert_eq!(read(&anchor), older);
+    assert_eq!(read(&pf_conf), own, "persisted although not confirmed");
+    assert!(
+        read(&state.join("log")).contains("applied pf, rollback in 3 s unless confirmed"),
+        "{}",
+        read(&state.join("log"))
+    );
+    assert!(
+        read(&log).ends_with(&format!("-a abrfw -f {}/restore.pf\n", state.display())),
+        "{}",
+        read(&log)
+    );
+
+    // Reachable: applied again (the last outcome was a rollback), checked with `pfctl -n` before
+    // the load, confirmed, and persisted into pf.conf.
+    std::fs::write(&log, "").unwrap();
+    let first = playbook_with(work.path(), &[&inventory, &local], &limit);
+    assert_eq!(recap(&first)["nas"], (3, 0, 0), "{first}");
+    assert!(status().starts_with("confirmed pf "), "{}", status());
+    assert!(!state.join("pending").exists());
+    assert!(read(&state.join("log")).contains("applied pf, rollback in 60 s unless confirmed"));
+    let installed = dest.join("pf.conf");
+    assert_eq!(read(&installed), read(&tree.join("nas/pf.conf")));
+    assert_eq!(read(&anchor), read(&installed));
+    let calls = read(&log);
+    let at = |line: String| {
+        calls
+            .lines()
+            .position(|l| l == line)
+            .unwrap_or_else(|| panic!("no `pfctl {line}`:\n{calls}"))
+    };
+    let checked = at(format!("-a abrfw -n -f {}", installed.display()));
+    let loaded = at(format!("-a abrfw -f {}/applied/pf.conf", state.display()));
+    let persisted = at(format!("-n -f {}.abrfw.tmp", pf_conf.display()));
+    assert!(checked < loaded && loaded < persisted, "{calls}");
+    let boot_lines = format!(
+        "# abrfw: begin (apply.sh persist; apply.sh unpersist removes these lines)\n\
+         anchor \"abrfw\"\n\
+         load anchor \"abrfw\" from \"{}/boot/pf.conf\"\n\
+         # abrfw: end\n",
+        state.display()
+    );
+    assert_eq!(read(&pf_conf), format!("{own}{boot_lines}"));
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&pf_conf).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "pf.conf's mode");
+    }
+    assert_eq!(read(&state.join("persisted")), "pf\n");
+    assert_eq!(read(&state.join("boot/pf.conf")), read(&installed));
+
+    // Nothing to do, applied or checked.
+    let second = playbook_with(work.path(), &[&inventory, &local], &limit);
+    assert_eq!(recap(&second)["nas"], (0, 0, 0), "{second}");
+    let mut check = limit.to_vec();
+    check.push("--check");
+    let checked = playbook_with(work.path(), &[&inventory, &local], &check);
+    assert_eq!(recap(&checked)["nas"], (0, 0, 0), "{checked}");
+    assert!(
+        checked.contains("abrfw verify does not read pf state yet: the live rules of nas are not compared with the site"),
+        "{checked}"
+    );
+
+    // Flushed behind Ansible's back: --check reports it and loads nothing; a run loads and
+    // confirms again, and pf.conf keeps one anchor block (the boot copy is still these files).
+    sh(&[pfctl.to_str().unwrap(), "-a", "abrfw", "-F", "all"]);
+    let flushed = playbook_with(work.path(), &[&inventory, &local], &check);
+    assert_eq!(recap(&flushed)["nas"].0, 1, "{flushed}");
+    assert!(
+        flushed.contains("nas: anchor abrfw has no rules loaded"),
+        "{flushed}"
+    );
+    assert_eq!(read(&anchor), "");
+    let third = playbook_with(work.path(), &[&inventory, &local], &limit);
+    assert_eq!(recap(&third)["nas"], (2, 0, 0), "{third}");
+    assert!(
+        third.contains("apply: anchor abrfw has no rules loaded"),
+        "{third}"
+    );
+    assert_eq!(read(&anchor), read(&installed));
+    assert!(status().starts_with("confirmed pf "), "{}", status());
+    assert_eq!(read(&pf_conf), format!("{own}{boot_lines}"));
+}
