@@ -373,5 +373,139 @@ fn main() {
                 println!("  nft -f {name:<28} {:>9.1} ms  ({bytes} bytes)", ms(t));
             }
         }
+        drop(dir);
+        tree(size);
     }
+}
+
+/// A finished child process: its wall time and peak resident memory.
+struct Run {
+    wall: Duration,
+    peak_mib: f64,
+}
+
+/// Runs `program args` with stdout and stderr discarded (the bench sites have no admin
+/// allow, so every host warns), and measures it with wait4's rusage.
+#[allow(unsafe_code)] // wait4: the child's rusage (peak memory), which std does not give.
+fn run(program: &str, args: &[&std::ffi::OsStr]) -> Run {
+    let start = Instant::now();
+    let child = Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 fills it for our own child, which
+    // `Child` has not waited for (it is dropped below without wait).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our child, status and usage point to live locals.
+    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert_eq!(got, pid, "wait4 {program}");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{program} {args:?} failed ({status})"
+    );
+    drop(child);
+    Run {
+        wall,
+        // ru_maxrss is in KiB on Linux.
+        peak_mib: usage.ru_maxrss as f64 / 1024.0,
+    }
+}
+
+/// Files and bytes under `dir`.
+fn tree_size(dir: &Path) -> (u64, u64) {
+    let (mut files, mut bytes) = (0, 0);
+    for e in std::fs::read_dir(dir).expect("read tree") {
+        let e = e.expect("entry");
+        let meta = e.metadata().expect("metadata");
+        if meta.is_dir() {
+            let (f, b) = tree_size(&e.path());
+            files += f;
+            bytes += b;
+        } else {
+            files += 1;
+            bytes += meta.len();
+        }
+    }
+    (files, bytes)
+}
+
+/// The tree writer on the site of `total` hosts, measured against its floors in one run:
+/// `abrfw compile --out-dir` into an empty directory against `cp -r` of the tree it wrote
+/// (the same files, written without abrfw's fsyncs and renames) and against `cp -r` followed
+/// by `sync -f` (the copy made durable, as abrfw makes its tree), a regeneration with nothing
+/// changed against `--check` (which renders and compares, and writes nothing), and the class
+/// layout's size. Figures are printed, never asserted.
+fn tree(total: usize) {
+    let abrfw = env!("CARGO_BIN_EXE_abrfw");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let site_path = dir.path().join("site.toml");
+    std::fs::write(&site_path, site(total)).expect("write site");
+    let out = dir.path().join("tree");
+    let copy = dir.path().join("copy");
+    let classes = dir.path().join("classes");
+    let os = |p: &Path| p.as_os_str().to_owned();
+    let compile = |extra: &[&str], into: &Path| {
+        let mut args = vec![
+            std::ffi::OsString::from("compile"),
+            os(&site_path),
+            "--out-dir".into(),
+            os(into),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsString::from));
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        run(abrfw, &refs)
+    };
+    let first = compile(&[], &out);
+    let (files, bytes) = tree_size(&out);
+    let cp = run(
+        "cp",
+        &[os(&out).as_os_str(), "-r".as_ref(), os(&copy).as_os_str()],
+    );
+    // cp leaves its data in the page cache; abrfw's writer makes the tree durable (syncfs).
+    let sync = run("sync", &["-f".as_ref(), os(&copy).as_os_str()]);
+    let regen = compile(&[], &out);
+    let check = compile(&["--check"], &out);
+    let class = compile(&["--layout", "classes"], &classes);
+    let (class_files, class_bytes) = tree_size(&classes);
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!("{total} hosts: the tree (abrfw compile --out-dir, release binary, its own process)");
+    println!(
+        "  first write           {:>9.2} s  {:>7.1} MiB peak  ({files} files, {:.1} MiB)",
+        first.wall.as_secs_f64(),
+        first.peak_mib,
+        mib(bytes)
+    );
+    println!(
+        "  cp -r of that tree    {:>9.2} s              ratio first write / cp -r: {:.2}",
+        cp.wall.as_secs_f64(),
+        first.wall.as_secs_f64() / cp.wall.as_secs_f64()
+    );
+    let cp_sync = cp.wall + sync.wall;
+    println!(
+        "  cp -r, then sync -f   {:>9.2} s              ratio first write / (cp -r + sync): {:.2}",
+        cp_sync.as_secs_f64(),
+        first.wall.as_secs_f64() / cp_sync.as_secs_f64()
+    );
+    println!(
+        "  regeneration, no change {:>7.2} s  {:>7.1} MiB peak",
+        regen.wall.as_secs_f64(),
+        regen.peak_mib
+    );
+    println!(
+        "  --check               {:>9.2} s  {:>7.1} MiB peak  ratio regeneration / --check: {:.2}",
+        check.wall.as_secs_f64(),
+        check.peak_mib,
+        regen.wall.as_secs_f64() / check.wall.as_secs_f64()
+    );
+    println!(
+        "  --layout classes      {:>9.2} s  {:>7.1} MiB peak  ({class_files} files, {:.2} MiB)",
+        class.wall.as_secs_f64(),
+        class.peak_mib,
+        mib(class_bytes)
+    );
 }
