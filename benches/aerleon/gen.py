@@ -15,8 +15,8 @@ share them). Gateways have no rules.json and get no policy.
 
 Left out: the host's own addresses (abrfw's host rule sets do not match on them either), logging,
 and abrfw's other backends (Aerleon renders the one target). `outbound = "accept"` maps to an
-`OUTPUT` filter with the `ACCEPT` default; a `fragment` policy has no Aerleon equivalent and is
-refused.
+`OUTPUT` filter with the `ACCEPT` default; a direction without rules gets no filter (Aerleon
+refuses a filter without terms); a `fragment` policy has no Aerleon equivalent and is refused.
 
 Prints one line: the layout, the number of policies, abrfw's rule count (the `rules` entries of
 the rules.json files) and the number of terms written. Standard library only.
@@ -88,11 +88,12 @@ def policy(doc, defs):
     out = [f"# {doc['host']}: {doc['os']}, generated from abrfw's rules.json by gen.py", ""]
     terms = 0
     for direction, hook in (("inbound", "INPUT"), ("outbound", "OUTPUT")):
+        chosen = [(i, r) for i, r in enumerate(doc["rules"]) if r["direction"] == direction]
+        if not chosen:
+            continue
         default = " ACCEPT" if direction == "outbound" and doc.get("outbound") == "accept" else ""
         out += ["header {", f"  target:: nftables mixed {hook}{default}", "}", ""]
-        for index, rule in enumerate(doc["rules"]):
-            if rule["direction"] != direction:
-                continue
+        for index, rule in chosen:
             peers = rule["peers"]["ipv4"] + rule["peers"]["ipv6"]
             if not peers:
                 raise SystemExit(f"{doc['host']}: rule {index} ({rule['flow']}) has no peers")
