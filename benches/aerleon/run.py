@@ -68,7 +68,7 @@ def sites(sizes):
 
 
 def timed(cmd, out_dir, create):
-    """Wall and CPU seconds of one run of cmd into a fresh out_dir (created first if `create`:
+    """Wall, user and system seconds of one run of cmd into a fresh out_dir (created first if `create`:
     aclgen wants it to exist, abrfw creates it). stderr goes to a file, shown on failure."""
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +84,7 @@ def timed(cmd, out_dir, create):
     if child.returncode != 0:
         tail = log.read_text(errors="replace")[-4000:]
         raise SystemExit(f"failed ({child.returncode}): {' '.join(map(str, cmd))}\n{tail}")
-    return wall, usage.ru_utime + usage.ru_stime
+    return wall, usage.ru_utime, usage.ru_stime
 
 
 def aerleon_terms(out_dir):
@@ -125,9 +125,10 @@ def size(n, abrfw, aclgen, runs):
                 continue
             out = base / "out" / name.replace(" ", "-")
             cmd = [str(out) if c == "OUT" else c for c in jobs[name]]
-            wall, cpu = timed(cmd, out, create=name.startswith("aerleon"))
-            samples.append((wall, cpu))
-            print(f"  {n} hosts, run {i + 1}: {name:<16} {wall:8.2f} s wall {cpu:8.2f} s CPU",
+            wall, user, system = timed(cmd, out, create=name.startswith("aerleon"))
+            samples.append((wall, user + system))
+            print(f"  {n} hosts, run {i + 1}: {name:<16} {wall:8.2f} s wall {user + system:8.2f} s CPU"
+                  f" ({user:.2f} user, {system:.2f} system), load {os.getloadavg()[0]:.1f}",
                   flush=True)
             if i == 0:
                 if name.startswith("aerleon"):
