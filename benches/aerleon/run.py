@@ -17,7 +17,7 @@ Steps, all from the workspace root:
    `--layout classes`, and `aclgen` on the per-host and on the class policies. Wall time and CPU
    time (user + system of the process and the children it waited for, from wait4). A measurement
    whose first run takes over 60 s is repeated 3 times only.
-5. Prints the medians and the ratios Aerleon / abrfw, per host and per class.
+5. Prints the medians (wall, CPU, user) and the ratios Aerleon / abrfw, per host and per class.
 
 Nothing is asserted about time.
 """
@@ -126,7 +126,7 @@ def size(n, abrfw, aclgen, runs):
             out = base / "out" / name.replace(" ", "-")
             cmd = [str(out) if c == "OUT" else c for c in jobs[name]]
             wall, user, system = timed(cmd, out, create=name.startswith("aerleon"))
-            samples.append((wall, user + system))
+            samples.append((wall, user + system, user))
             print(f"  {n} hosts, run {i + 1}: {name:<16} {wall:8.2f} s wall {user + system:8.2f} s CPU"
                   f" ({user:.2f} user, {system:.2f} system), load {os.getloadavg()[0]:.1f}",
                   flush=True)
@@ -154,7 +154,7 @@ def main():
     table = []
     for n in sizes:
         results = size(n, abrfw, aclgen, args.runs)
-        med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v), len(v))
+        med = {k: tuple(statistics.median(sample[i] for sample in v) for i in range(3)) + (len(v),)
                for k, v in results.items()}
         table.append((n, med))
     print(f"load average {os.getloadavg()[0]:.2f}")
@@ -162,9 +162,10 @@ def main():
     for n, med in table:
         for layout in ("hosts", "classes"):
             a, b = med[f"abrfw {layout}"], med[f"aerleon {layout}"]
-            print(f"  {n:>6} hosts, {layout:<7}: abrfw {a[0]:7.2f} s wall {a[1]:7.2f} s CPU ({a[2]}), "
-                  f"aerleon {b[0]:7.2f} s wall {b[1]:7.2f} s CPU ({b[2]}); "
-                  f"ratio {b[0] / a[0]:6.1f}x wall {b[1] / a[1]:6.1f}x CPU")
+            print(f"  {n:>6} hosts, {layout:<7}: abrfw {a[0]:7.2f} s wall {a[1]:7.2f} s CPU "
+                  f"{a[2]:7.2f} s user ({a[3]} runs), aerleon {b[0]:7.2f} s wall {b[1]:7.2f} s CPU "
+                  f"{b[2]:7.2f} s user ({b[3]} runs); ratio {b[0] / a[0]:6.1f}x wall "
+                  f"{b[1] / a[1]:6.1f}x CPU {b[2] / a[2]:6.1f}x user")
 
 
 if __name__ == "__main__":
