@@ -33,6 +33,11 @@ docs:
 bench:
     cargo bench --locked -p abrfw-cli --bench scale
 
+# abrfw against Aerleon 1.18.0 in one run, 1,000 and 10,000 hosts (venv target/aerleon-venv,
+# pip install aerleon==1.18.0; medians and ratios); docs/performance.md, "Against Aerleon"
+bench-aerleon:
+    python3 benches/aerleon/run.py
+
 # Regenerate the committed files abrfw generates: topology JSON Schema, example-site and
 # large-site diagrams, man page and shell completions (tests/it/generated.rs checks they are current)
 generate: docs

@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test runs `abrfw` as a user would.
 #![allow(clippy::print_stderr, dead_code)]
 
+mod aerleon;
 mod ansible;
 mod choice;
 mod classes;
