@@ -694,6 +694,38 @@ mod tests {
         assert!(union.is_empty(), "{union:#?}");
     }
 
+    /// 1,200 peers that do not merge become three firewall rules (500 addresses each at most);
+    /// read back, they are the IR's one rule, and an export that lost one chunk differs.
+    #[test]
+    fn a_list_split_by_the_address_limit_compares_as_its_union() {
+        let mut host = win_agent();
+        let mut rule = host.rules[0].clone();
+        rule.peers = abrfw_core::Peers::from_nets(
+            (0..1200u32)
+                .map(|i| IpNet::from(IpAddr::from(std::net::Ipv4Addr::from(0x0a10_0000 + 2 * i)))),
+        );
+        host.rules = vec![rule].into();
+        let rules = mapping::rules(&host, &Options::default(), None);
+        assert_eq!(rules.len(), 3);
+        let expected = State {
+            allows: expected(&host).allows,
+            ..State::default()
+        };
+        assert_eq!(expected.allows.len(), 3);
+        let ir = State {
+            allows: abrfw_core::verify::allow_rules(&host),
+            ..State::default()
+        };
+        assert!(compare(&expected, &ir).is_empty());
+        let partial = State {
+            allows: expected.allows[..2].to_vec(),
+            ..State::default()
+        };
+        let report = compare(&ir, &partial);
+        assert_eq!(report.changed.len(), 1, "{report:#?}");
+        assert_eq!(report.changed[0].fields, ["peers"]);
+    }
+
     #[test]
     fn a_removed_rule_is_missing_with_its_flow_id() {
         let mut export = export_of_golden();
