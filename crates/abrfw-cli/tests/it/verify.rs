@@ -348,6 +348,24 @@ fn windows_export_matches_then_names_a_removed_rule_and_unreadable_json_exits_2(
         "{stderr}"
     );
 
+    // --tree: DIR/<host>/firewall.live.json; the XP host is skipped with the reason.
+    let tree = work.path().join("states");
+    std::fs::create_dir_all(tree.join("win-agent")).unwrap();
+    std::fs::write(tree.join("win-agent/firewall.live.json"), &export).unwrap();
+    let out = abrfw(&["verify", "--example", "--tree", tree.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("host win-agent (powershell): matches"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "skipped xp-agent: no live state abrfw can read for windows-legacy hosts: \"netsh firewall\""
+        ),
+        "{stdout}"
+    );
+
     // An XP host has no export: verify says why.
     let (code, _, stderr) = verify("xp-agent", &live, &[]);
     assert_eq!(code, 2);
