@@ -389,7 +389,7 @@ impl Verifier {
 }
 
 /// Every backend `abrfw verify` reads, in the order `--tree` looks for their files.
-pub static VERIFIERS: [Verifier; 2] = [
+pub static VERIFIERS: [Verifier; 3] = [
     Verifier {
         name: abrfw_nftables::NAME,
         live_file: "nftables.live.json",
@@ -406,7 +406,32 @@ pub static VERIFIERS: [Verifier; 2] = [
         parse: abrfw_iptables::live::parse_live,
         expected: |h| Ok(abrfw_iptables::live::expected(h)?),
     },
+    Verifier {
+        name: abrfw_windows::powershell::NAME,
+        live_file: abrfw_windows::live::LIVE_FILE,
+        command: abrfw_windows::live::LIVE_COMMAND,
+        // Not windows-legacy: `netsh firewall` has no export (see [`NOT_VERIFIED`]).
+        os: &[Os::Windows],
+        parse: abrfw_windows::live::parse_live,
+        expected: |h| Ok(abrfw_windows::live::expected(h)),
+    },
 ];
+
+/// OSes no verifier reads, with the reason `verify` gives.
+pub static NOT_VERIFIED: [(Os, &str); 1] = [(
+    Os::WindowsLegacy,
+    "\"netsh firewall\" (Windows XP, Server 2003) cannot export its rules, and firewall.ps1 \
+     -Export needs the NetSecurity module (Windows 8 / Server 2012 or later); check the port \
+     openings by hand with \"netsh firewall show portopening\"",
+)];
+
+/// Why `verify` cannot read the live state of hosts running `os`, when some reason is known.
+pub fn not_verified(os: Os) -> Option<&'static str> {
+    NOT_VERIFIED
+        .iter()
+        .find(|(o, _)| *o == os)
+        .map(|(_, reason)| *reason)
+}
 
 /// The verifier named `name`.
 pub fn verifier(name: &str) -> Option<&'static Verifier> {

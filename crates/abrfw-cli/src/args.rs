@@ -91,7 +91,7 @@ const VERIFY_EXAMPLES: &str = "Examples:
   abrfw verify site.toml --host linux-agent --live live.json  on the admin machine
   abrfw verify site.toml --tree states                       states/<host>/<file> per host
 
-Files --tree reads per host: nftables.live.json, iptables.live, pf.live, windows.live.json
+Files --tree reads per host: nftables.live.json, iptables.live, pf.live, firewall.live.json
 (docs/rollout.md, \"Verify\").";
 
 #[derive(Debug, clap::Args)]

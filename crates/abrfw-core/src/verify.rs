@@ -393,6 +393,7 @@ pub fn compare(expected: &State, live: &State) -> Report {
         .policies
         .keys()
         .chain(live.policies.keys())
+        .filter(|p| owned(p))
         .collect();
     places.sort();
     places.dedup();

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod escape;
+pub mod live;
 pub mod mapping;
 pub mod netsh;
 pub mod powershell;

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use abrfw_backends::{VERIFIERS, Verifier};
+use abrfw_backends::{VERIFIERS, Verifier, not_verified};
 use abrfw_core::verify::{LiveError, Report, compare};
 use abrfw_core::{HostRules, compile};
 use anyhow::{Result, bail};
@@ -68,11 +68,12 @@ pub fn run(args: &VerifyArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
             Some(v) => {
                 if !v.serves(host.os) {
                     bail!(
-                        "host {} runs {}; --backend {} checks {} hosts",
+                        "host {} runs {}; --backend {} checks {} hosts{}",
                         host.host,
                         host.os,
                         v.name,
-                        os_names(v)
+                        os_names(v),
+                        because(host.os)
                     );
                 }
                 v
@@ -93,7 +94,11 @@ pub fn run(args: &VerifyArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
             if verifiers.is_empty() {
                 output.skipped.push(Skipped {
                     name: host.host.clone(),
-                    reason: format!("no live state abrfw can read for {} hosts", host.os),
+                    reason: format!(
+                        "no live state abrfw can read for {} hosts{}",
+                        host.os,
+                        because(host.os)
+                    ),
                 });
                 continue;
             }
@@ -141,8 +146,39 @@ fn os_names(v: &Verifier) -> String {
     names.join(", ")
 }
 
+/// `: <reason>` when the backend table says why an OS cannot be verified.
+fn because(os: abrfw_core::Os) -> String {
+    not_verified(os)
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default()
+}
+
+/// The file as text: UTF-8, or UTF-16 with a byte-order mark (what `>` writes in Windows
+/// PowerShell 5.1, where a Windows host's export is often collected).
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let utf16 = |be: bool| -> Option<String> {
+        let units: Vec<u16> = bytes[2..]
+            .chunks(2)
+            .map(|c| match (c, be) {
+                ([a, b], false) => Some(u16::from_le_bytes([*a, *b])),
+                ([a, b], true) => Some(u16::from_be_bytes([*a, *b])),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        String::from_utf16(&units).ok()
+    };
+    let decoded = match bytes.get(..2) {
+        Some([0xff, 0xfe]) => utf16(false),
+        Some([0xfe, 0xff]) => utf16(true),
+        _ => String::from_utf8(bytes.clone()).ok(),
+    };
+    decoded.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: neither UTF-8 nor UTF-16 with a byte-order mark",
+            path.display()
+        )
+    })
 }
 
 /// The verifier for a host's OS; between two (nftables and iptables on Linux), the one whose
@@ -153,9 +189,10 @@ fn guess(host: &HostRules, text: &str) -> Result<&'static Verifier> {
     let json = text.trim_start().starts_with('{');
     match candidates.as_slice() {
         [] => bail!(
-            "abrfw cannot read the live state of {} hosts (host {})",
+            "abrfw cannot read the live state of {} hosts (host {}){}",
             host.os,
-            host.host
+            host.host,
+            because(host.os)
         ),
         [one] => Ok(one),
         many => {

@@ -287,3 +287,92 @@ fn iptables_live_state_with_ipsets_matches_then_names_a_deleted_and_a_foreign_ru
     // The set serves two rules (SMB and NFS): both changed.
     assert!(stdout.contains("4 difference(s)"), "{stdout}");
 }
+
+/// `firewall.ps1 -Export` of the example's win-agent, as the template's export code prints it
+/// for the golden script's rules (PowerShell does not run here: the file is built from the
+/// golden, IPv4 networks with the masks Get-NetFirewallAddressFilter prints).
+#[test]
+fn windows_export_matches_then_names_a_removed_rule_and_unreadable_json_exits_2() {
+    let work = tempfile::tempdir().unwrap();
+    let live = work.path().join("firewall.live.json");
+    let export = std::fs::read_to_string(fixture("live/win-agent.firewall.live.json")).unwrap();
+    std::fs::write(&live, &export).unwrap();
+    let (code, stdout, stderr) = verify("win-agent", &live, &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("host win-agent (powershell): matches"),
+        "{stdout}"
+    );
+
+    // Windows PowerShell 5.1's `>` writes UTF-16 with a byte-order mark.
+    let mut utf16 = vec![0xff, 0xfe];
+    utf16.extend(export.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(&live, utf16).unwrap();
+    let (code, stdout, stderr) = verify("win-agent", &live, &["--backend", "powershell"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // One rule removed: both families of its flow are missing.
+    let mut doc: serde_json::Value = serde_json::from_str(&export).unwrap();
+    doc["rules"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r["Name"] != "abrfw:win-agent:in:console-agent:1");
+    std::fs::write(&live, serde_json::to_string(&doc).unwrap()).unwrap();
+    let (code, stdout, stderr) = verify("win-agent", &live, &[]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("host win-agent (powershell): 2 difference(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "- missing inbound tcp 9876 from 192.0.2.11 sport 49152-65535 (ipv4)  [console-agent]"
+        ),
+        "{stdout}"
+    );
+
+    std::fs::write(
+        &live,
+        "{\"abrfw_export\": 1,\n \"rules\": [ {\"Name\": ]}\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = verify("win-agent", &live, &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("firewall.live.json:2:22: powershell live state: not JSON"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: give the JSON that `firewall.ps1 -Export` prints"),
+        "{stderr}"
+    );
+
+    // --tree: DIR/<host>/firewall.live.json; the XP host is skipped with the reason.
+    let tree = work.path().join("states");
+    std::fs::create_dir_all(tree.join("win-agent")).unwrap();
+    std::fs::write(tree.join("win-agent/firewall.live.json"), &export).unwrap();
+    let out = abrfw(&["verify", "--example", "--tree", tree.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("host win-agent (powershell): matches"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "skipped xp-agent: no live state abrfw can read for windows-legacy hosts: \"netsh firewall\""
+        ),
+        "{stdout}"
+    );
+
+    // An XP host has no export: verify says why.
+    let (code, _, stderr) = verify("xp-agent", &live, &[]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains(
+            "cannot read the live state of windows-legacy hosts (host xp-agent): \"netsh firewall\""
+        ),
+        "{stderr}"
+    );
+}
