@@ -690,4 +690,103 @@ mod tests {
         let e = parse_live("No ALTQ support in kernel\n").unwrap_err();
         assert_eq!((e.line, e.column), (1, 1), "{e:?}");
     }
+
+    /// The rendered pf.conf as pfctl would print it once loaded on a host with the addresses
+    /// 192.0.2.1 and 2001:db8::1: tables as `-T show` lists them, `self` one rule per address
+    /// with its family, `port = N`, ICMPv6 lists one rule per type, a pass's default state.
+    fn as_pfctl_prints(conf: &str) -> String {
+        let mut out = String::new();
+        for line in conf.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("table ") {
+                let rest = rest.replace(" const ", " ").replace(',', "");
+                out.push_str(&format!("table {rest}\n"));
+                continue;
+            }
+            if line.contains("icmp6-type {") {
+                let (head, tail) = line.split_once("icmp6-type { ").unwrap();
+                let (types, tail) = tail.split_once(" }").unwrap();
+                for t in types.split(", ") {
+                    let head = head.replace("proto icmp6", "proto ipv6-icmp");
+                    out.push_str(&format!("{head}icmp6-type {t}{tail}\n"));
+                }
+                continue;
+            }
+            if line == "pass out quick on ! lo0 all" {
+                out.push_str(&format!("{line} flags S/SA keep state\n"));
+                continue;
+            }
+            if !line.contains(" self") {
+                out.push_str(&format!("{line}\n"));
+                continue;
+            }
+            let words: Vec<&str> = line.split(' ').collect();
+            for (family, me) in [("inet", "192.0.2.1"), ("inet6", "2001:db8::1")] {
+                let mut printed = Vec::new();
+                let mut it = words.iter().peekable();
+                while let Some(&w) = it.next() {
+                    match w {
+                        "self" => printed.push(me.to_owned()),
+                        "port" => {
+                            printed.push("port".to_owned());
+                            let p = it.next().unwrap();
+                            if !p.contains(':') {
+                                printed.push("=".to_owned());
+                            }
+                            printed.push((*p).to_owned());
+                        }
+                        w => printed.push(w.to_owned()),
+                    }
+                    if w == "quick" {
+                        printed.push(family.to_owned());
+                    }
+                }
+                out.push_str(&printed.join(" "));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// Every pf host of the fixture sites (drop and fragment, with drop logging, with outbound
+    /// "accept"): its rendered pf.conf, as pfctl prints it, matches what `expected` says.
+    #[test]
+    fn every_fixture_pf_host_matches_its_own_file_as_pfctl_prints_it() {
+        let catalog = abrfw_core::Catalog::builtin();
+        let mut seen = 0;
+        for entry in std::fs::read_dir(fixtures().join("topologies")).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let name = path.display().to_string();
+            let Ok(topology) = abrfw_core::topology::parse(&name, &text, &catalog) else {
+                continue;
+            };
+            let Ok(hosts) = abrfw_core::compile(&catalog, &topology) else {
+                continue;
+            };
+            for host in hosts.iter().filter(|h| {
+                matches!(
+                    h.os,
+                    abrfw_core::Os::Freebsd | abrfw_core::Os::Openbsd | abrfw_core::Os::Macos
+                )
+            }) {
+                let files = crate::render(host, &crate::Options::default()).unwrap();
+                let printed = as_pfctl_prints(&files[0].1);
+                let live = parse_live(&printed)
+                    .unwrap_or_else(|e| panic!("{name} {}: {e:?}\n{printed}", host.host));
+                let report = compare(&expected(host), &live);
+                assert!(
+                    report.is_empty(),
+                    "{name} {}: {report:#?}\n{printed}",
+                    host.host
+                );
+                seen += 1;
+            }
+        }
+        // nfs-v3, pf-fragment, pf (2), logging, services, host-policy (outbound = "accept").
+        assert!(seen >= 7, "only {seen} pf hosts in the fixtures");
+    }
 }
