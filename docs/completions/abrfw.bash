@@ -828,7 +828,7 @@ _abrfw() {
                     return 0
                     ;;
                 --backend)
-                    COMPREPLY=($(compgen -W "nftables iptables powershell" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "nftables iptables powershell pf" -- "${cur}"))
                     return 0
                     ;;
                 --format)

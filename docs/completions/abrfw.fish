@@ -168,7 +168,8 @@ complete -c abrfw -n "__fish_abrfw_using_subcommand verify" -l live -d 'The host
 complete -c abrfw -n "__fish_abrfw_using_subcommand verify" -l tree -d 'A directory of collected states: DIR/<host>/<backend file> for every host' -r -F
 complete -c abrfw -n "__fish_abrfw_using_subcommand verify" -l backend -d 'The backend whose state --live holds (default: from the host\'s OS and the file)' -r -f -a "nftables\t'nft -j list table inet abrfw'
 iptables\t'{ iptables-save; ip6tables-save; ipset save; } > iptables.live'
-powershell\t'powershell.exe -NoProfile -ExecutionPolicy Bypass -File firewall.ps1 -Export > firewall.live.json'"
+powershell\t'powershell.exe -NoProfile -ExecutionPolicy Bypass -File firewall.ps1 -Export > firewall.live.json'
+pf\t'{ for t in $(pfctl -a abrfw -sT 2>/dev/null); do printf \'table <%s> {\' "$t"; pfctl -a abrfw -t "$t" -T show | tr -s \' \\n\' \'  \'; printf \'}\\n\'; done; pfctl -a abrfw -P -sr 2>/dev/null || pfctl -a abrfw -sr; } > pf.live'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand verify" -l format -d 'Output format' -r -f -a "text\t'Readable text'
 json\t'JSON (rules as the IR has them, reasons as tagged objects)'"
 complete -c abrfw -n "__fish_abrfw_using_subcommand verify" -l example -d 'Use the built-in example site instead of a file'

@@ -389,7 +389,7 @@ impl Verifier {
 }
 
 /// Every backend `abrfw verify` reads, in the order `--tree` looks for their files.
-pub static VERIFIERS: [Verifier; 3] = [
+pub static VERIFIERS: [Verifier; 4] = [
     Verifier {
         name: abrfw_nftables::NAME,
         live_file: "nftables.live.json",
@@ -414,6 +414,14 @@ pub static VERIFIERS: [Verifier; 3] = [
         os: &[Os::Windows],
         parse: abrfw_windows::live::parse_live,
         expected: |h| Ok(abrfw_windows::live::expected(h)),
+    },
+    Verifier {
+        name: abrfw_pf::NAME,
+        live_file: abrfw_pf::live::LIVE_FILE,
+        command: abrfw_pf::live::LIVE_COMMAND,
+        os: BSD,
+        parse: abrfw_pf::live::parse_live,
+        expected: |h| Ok(abrfw_pf::live::expected(h)),
     },
 ];
 

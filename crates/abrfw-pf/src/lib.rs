@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 
 mod escape;
+pub mod live;
 
 use abrfw_core::icmpv6::{Icmpv6Type, icmpv6_accepted, icmpv6_forwarded};
 use abrfw_core::ipnet::IpNet;

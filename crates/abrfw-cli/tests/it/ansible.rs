@@ -1061,10 +1061,12 @@ fn the_playbook_applies_a_gateway_beside_its_own_rules() {
 /// A pf host (the FreeBSD NAS of pf.toml) through the same play as Linux hosts: apply.sh pf with
 /// a confirm window, confirm, persist into pf.conf, a probe that sees an empty anchor. No pf
 /// here: a `pfctl` stub first in PATH (through abrfw_exec) records its arguments and keeps the
-/// anchor's rules in a file (`-f FILE` loads it, `-sr` prints it, `-sT` prints no tables, `-n -f`
-/// parses, `-F all` empties). First a lockout (a closed port in abrfw_reachable_ports): not
+/// anchor's rules in a file (`-f FILE` loads it, `-sr` prints it, `-n -f` parses, `-F all`
+/// empties; once the anchor is the tree's pf.conf, `-sT`, `-T show` and `-P -sr` print it as
+/// pfctl would, from fixtures/live/pf-nas.live, so the check-mode run verifies it with abrfw). First a lockout (a closed port in abrfw_reachable_ports): not
 /// confirmed, and the timer puts the older anchor back byte for byte; then the apply that
-/// confirms and persists, a second run and a check-mode run that change nothing, and an anchor
+/// confirms and persists, a second run and a check-mode run that change nothing (abrfw verify
+/// matches), a check-mode run that reports a rule gone from what pfctl prints, and an anchor
 /// flushed behind Ansible's back, reported under --check and loaded again.
 #[test]
 fn the_playbook_applies_a_pf_host_through_apply_sh() {
@@ -1088,6 +1090,9 @@ fn the_playbook_applies_a_pf_host_through_apply_sh() {
     let log = work.path().join("pfctl.log");
     let anchor = work.path().join("anchor.pf");
     let pfctl = stub.join("pfctl");
+    let printed = work.path().join("printed.live");
+    let golden = std::fs::read_to_string(fixture("live/pf-nas.live")).unwrap();
+    std::fs::write(&printed, &golden).unwrap();
     std::fs::write(
         &pfctl,
         format!(
@@ -1097,12 +1102,16 @@ fn the_playbook_applies_a_pf_host_through_apply_sh() {
              '-a abrfw -n -f '* | '-n -f '*) eval \"f=\\${{$#}}\"; [ -r \"$f\" ] ;;\n\
              '-a abrfw -f '*) cp \"$4\" '{anchor}' ;;\n\
              '-a abrfw -sr') cat '{anchor}' ;;\n\
-             '-a abrfw -sT') ;;\n\
+             '-a abrfw -P -sr') if cmp -s '{anchor}' '{conf}'; then grep -v '^table ' '{printed}'; else cat '{anchor}'; fi ;;\n\
+             '-a abrfw -sT') if cmp -s '{anchor}' '{conf}'; then sed -n 's/^table <\\([^>]*\\)>.*/\\1/p' '{printed}'; fi ;;\n\
+             '-a abrfw -t '*' -T show') sed -n \"s/^table <$4> {{ \\(.*\\) }}$/\\1/p\" '{printed}' | tr ' ' '\\n' | sed 's/^/   /' ;;\n\
              '-a abrfw -F all') : >'{anchor}' ;;\n\
              *) echo \"pfctl stub: unexpected arguments: $*\" >&2; exit 1 ;;\n\
              esac\n",
             log = log.display(),
-            anchor = anchor.display()
+            anchor = anchor.display(),
+            conf = tree.join("nas/pf.conf").display(),
+            printed = printed.display(),
         ),
     )
     .unwrap();
@@ -1224,9 +1233,33 @@ fn the_playbook_applies_a_pf_host_through_apply_sh() {
     let checked = playbook_with(work.path(), &[&inventory, &local], &check);
     assert_eq!(recap(&checked)["nas"], (0, 0, 0), "{checked}");
     assert!(
-        checked.contains("abrfw verify does not read pf state yet: the live rules of nas are not compared with the site"),
-        "{checked}"
+        checked
+            .split("TASK [abrfw verify (exit 1, a difference, is reported as changed)]")
+            .nth(1)
+            .is_some_and(|rest| rest
+                .trim_start_matches([' ', '*', '\n'])
+                .starts_with("ok: [nas -> localhost]")),
+        "verify did not run on nas, or differed: {checked}"
     );
+    assert!(
+        read(&log).contains("-a abrfw -t abrfw_peers002 -T show\n-a abrfw -P -sr\n"),
+        "{}",
+        read(&log)
+    );
+    // One rule gone from what pfctl prints: --check reports the difference, naming the flow.
+    let without: String = golden
+        .lines()
+        .filter(|l| !(l.contains(" inet proto tcp ") && l.contains("\"agent-vault-smb\"")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&printed, without).unwrap();
+    let drift = playbook_with(work.path(), &[&inventory, &local], &check);
+    assert_eq!(recap(&drift)["nas"].0, 1, "{drift}");
+    assert!(
+        drift.contains("- missing inbound tcp 445 from 198.51.100.0/25"),
+        "{drift}"
+    );
+    std::fs::write(&printed, &golden).unwrap();
 
     // Flushed behind Ansible's back: --check reports it and loads nothing; a run loads and
     // confirms again, and pf.conf keeps one anchor block (the boot copy is still these files).

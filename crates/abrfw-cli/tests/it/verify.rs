@@ -376,3 +376,84 @@ fn windows_export_matches_then_names_a_removed_rule_and_unreadable_json_exits_2(
         "{stderr}"
     );
 }
+
+/// pf does not run on Linux: the anchor of the FreeBSD host nas as pfctl prints it, written by
+/// hand (fixtures/live/pf-nas.live, from fixtures/expected/pf/nas/pf.conf). It matches; without
+/// one rule it differs, naming the rule's flow id; a service name where verify needs a port
+/// number (pfctl without -P) exits 2 at the word, with the collection command as the fix.
+#[test]
+fn pf_live_state_matches_then_names_a_removed_rule() {
+    let work = tempfile::tempdir().unwrap();
+    let site = fixture("topologies/pf.toml");
+    let golden = std::fs::read_to_string(fixture("live/pf-nas.live")).unwrap();
+    let states = work.path().join("states");
+    std::fs::create_dir_all(states.join("nas")).unwrap();
+    let live = states.join("nas/pf.live");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            site.to_str().unwrap(),
+            "--host",
+            "nas",
+            "--live",
+            live.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = abrfw(&args);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    std::fs::write(&live, &golden).unwrap();
+    let (code, stdout, stderr) = run(&[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("host nas (pf): matches"), "{stdout}");
+    let (code, stdout, _) = run(&["--backend", "pf", "--format", "json"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("\"status\": \"match\""), "{stdout}");
+    let out = abrfw(&[
+        "verify",
+        site.to_str().unwrap(),
+        "--tree",
+        states.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("host nas (pf): matches"), "{stdout}");
+
+    let removed: String = golden
+        .lines()
+        .filter(|l| !(l.contains(" inet proto tcp ") && l.contains("\"agent-vault-smb\"")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&live, removed).unwrap();
+    let (code, stdout, stderr) = run(&[]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "- missing inbound tcp 445 from 198.51.100.0/25 sport 32768-61000 (ipv4)  [agent-vault-smb]"
+        ),
+        "{stdout}"
+    );
+
+    std::fs::write(
+        &live,
+        "table <abrfw_peers001> { 198.51.100.0/25 }\n\
+         pass in quick inet proto tcp from <abrfw_peers001> to 203.0.113.45 port = microsoft-ds flags S/SA keep state\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("pf.live:2:75: pf live state"), "{stderr}");
+    assert!(stderr.contains("service name"), "{stderr}");
+    assert!(
+        stderr.contains("help: give the output of the pf collection command"),
+        "{stderr}"
+    );
+    std::fs::remove_file(&live).unwrap();
+    let (code, _, stderr) = run(&[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("pf.live"), "{stderr}");
+}
