@@ -3,7 +3,7 @@
 //!
 //! Both diagrams are first built as a small [`Diagram`] (boxes grouped by zone, arrows from
 //! initiator to responder labelled like the vendor's "TCP 9876: Registering, managing agents"),
-//! then printed by one function per format. SVG is laid out by abrfw itself ([`svg`]: zone
+//! then printed by one function per format. SVG is laid out by abrfw itself ([`mod@svg`]: zone
 //! frames, numbered arrows and a key, no text over a line), so no Graphviz binary is needed and
 //! the output depends on nothing else: the committed `docs/example-site.svg` can be checked byte
 //! for byte on any machine.
