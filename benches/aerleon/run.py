@@ -75,6 +75,9 @@ def timed(cmd, out_dir, create):
     if create:
         out_dir.mkdir(parents=True)
     log = out_dir.parent / (out_dir.name + ".stderr")
+    # Untimed: write back what earlier runs left dirty (removed trees, Aerleon's unsynced output),
+    # or abrfw's syncfs would wait for another tool's data inside its own timing.
+    os.sync()
     with open(log, "wb") as err:
         start = time.perf_counter()
         child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
