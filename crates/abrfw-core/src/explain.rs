@@ -401,14 +401,12 @@ pub fn explain(
 
     let mut not_applied = Vec::new();
     if query.port.is_some() || peer.is_some() {
-        let acronis_ports: Vec<u16> = hosts.iter().map(|h| h.acronis_port).collect();
         for flow in release.flows {
-            let on_port = query.port.is_none_or(|p| match flow.port {
-                Port::Fixed(f) => f == p,
-                Port::Acronis => acronis_ports.contains(&p),
-                Port::NfsMountd => hosts
+            // Some host answers the flow on the question's port (its Acronis or mountd port).
+            let on_port = query.port.is_none_or(|p| {
+                hosts
                     .iter()
-                    .any(|h| flow.port.answers_on(p, h.acronis_port, h.nfs_mountd_port)),
+                    .any(|h| flow.port.answers_on(p, h.acronis_port, h.nfs_mountd_port))
             });
             // With a peer and no port, only the flows that connect the two hosts' components.
             let connects = |a: &Host, b: &Host| {
