@@ -27,6 +27,22 @@ use rustix::io::Errno;
 /// dot, so none is a host's file; the sweep removes only names of exactly this shape.
 pub const TEMP_PREFIX: &str = ".abrfw-tmp-";
 
+/// Temporary files this process created and has neither renamed nor removed. While any is
+/// left, [`Lock`] keeps the holder's pid in the lock file when it is released, as a killed run
+/// leaves it, so that the next run sweeps the tree ([`Lock::interrupted`]).
+static LIVE_TEMPORARIES: AtomicU64 = AtomicU64::new(0);
+
+/// One of this process's temporary files in a directory: `.abrfw-tmp-<pid>-<n>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Temporary(u64);
+
+impl Temporary {
+    /// Its file name.
+    pub fn name(self) -> String {
+        format!("{TEMP_PREFIX}{}-{}", std::process::id(), self.0)
+    }
+}
+
 /// Whether this platform has `syncfs(2)`: temporary files are then written without an fsync
 /// each and made durable together by one [`Dir::sync_filesystem`] per file system.
 pub const BATCHED_SYNC: bool = cfg!(any(target_os = "linux", target_os = "android"));
@@ -236,22 +252,27 @@ impl Dir {
     }
 
     /// Writes `contents` into a new temporary file of this directory (`O_EXCL`, so it is
-    /// never an existing file or link), made 0644, and returns its name
+    /// never an existing file or link), made 0644, and returns it
     /// (`.abrfw-tmp-<pid>-<n>`). Where [`BATCHED_SYNC`] holds it is not synced: the caller
     /// makes a whole batch durable with one [`Dir::sync_filesystem`] before it renames any of
     /// them into place; elsewhere it is fsynced here. A failed write removes the temporary file.
-    pub fn write_temporary(&self, contents: &[u8]) -> Result<String> {
-        self.write_temporary_synced(contents, !BATCHED_SYNC)
+    pub fn write_temporary(&self, contents: &[u8]) -> Result<Temporary> {
+        self.write_temporary_with(|w| w.write_all(contents), !BATCHED_SYNC)
     }
 
-    fn write_temporary_synced(&self, contents: &[u8], sync: bool) -> Result<String> {
+    /// [`Dir::write_temporary`] with the contents written by `write`, which gets the file,
+    /// and fsynced when `sync`.
+    fn write_temporary_with(
+        &self,
+        write: impl FnOnce(&mut File) -> std::io::Result<()>,
+        sync: bool,
+    ) -> Result<Temporary> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let (tmp, fd) = loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let tmp = format!("{TEMP_PREFIX}{}-{n}", std::process::id());
+            let tmp = Temporary(COUNTER.fetch_add(1, Ordering::Relaxed));
             match rustix::fs::openat(
                 &self.fd,
-                tmp.as_str(),
+                tmp.name().as_str(),
                 OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::from_raw_mode(0o600),
             ) {
@@ -265,16 +286,17 @@ impl Dir {
                 }
             }
         };
+        LIVE_TEMPORARIES.fetch_add(1, Ordering::SeqCst);
         let written = (|| -> std::io::Result<()> {
             let mut file = File::from(fd);
-            file.write_all(contents)?;
+            write(&mut file)?;
             // Generated scripts are meant to be read (and run) by administrators and tools:
             // 0644, not the temporary file's 0600.
             rustix::fs::fchmod(file.as_fd(), Mode::from_raw_mode(0o644))?;
             if sync { file.sync_all() } else { Ok(()) }
         })();
         if let Err(e) = written {
-            self.remove_temporary(&tmp);
+            self.remove_temporary(tmp);
             return Err(e).with_context(|| {
                 format!("cannot write a temporary file in {}", self.path.display())
             });
@@ -285,25 +307,36 @@ impl Dir {
     /// Renames the temporary file `tmp` of this directory over `name` (a rename replaces a
     /// link itself, never what it points to). Readers see the old file or the new one. On
     /// failure the temporary file is removed.
-    pub fn rename_temporary(&self, tmp: &str, name: &str) -> Result<()> {
-        if let Err(e) = rustix::fs::renameat(&self.fd, tmp, &self.fd, name) {
+    pub fn rename_temporary(&self, tmp: Temporary, name: &str) -> Result<()> {
+        if let Err(e) = rustix::fs::renameat(&self.fd, tmp.name().as_str(), &self.fd, name) {
             self.remove_temporary(tmp);
             return Err(e).with_context(|| format!("cannot write {}", self.join(name).display()));
         }
+        LIVE_TEMPORARIES.fetch_sub(1, Ordering::SeqCst);
         Ok(())
     }
 
-    /// Removes a temporary file this run created (best effort: the next run's sweep removes
-    /// what is left).
-    pub fn remove_temporary(&self, tmp: &str) {
-        let _ = rustix::fs::unlinkat(&self.fd, tmp, AtFlags::empty());
+    /// Removes a temporary file this run created (best effort: a temporary that could not be
+    /// removed keeps the lock marked, and the next run's sweep removes it).
+    pub fn remove_temporary(&self, tmp: Temporary) {
+        match rustix::fs::unlinkat(&self.fd, tmp.name().as_str(), AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => {
+                LIVE_TEMPORARIES.fetch_sub(1, Ordering::SeqCst);
+            }
+            Err(_) => {}
+        }
     }
 
-    /// Replaces `name` with `contents` atomically: a temporary file ([`Dir::write_temporary`]),
-    /// fsynced, then renamed over `name`. Readers see the old file or the new one.
-    pub fn write_atomic(&self, name: &str, contents: &[u8]) -> Result<()> {
-        let tmp = self.write_temporary_synced(contents, true)?;
-        self.rename_temporary(&tmp, name)
+    /// Replaces `name` atomically with what `write` writes: a temporary file
+    /// ([`Dir::write_temporary`]), fsynced, then renamed over `name`. Readers see the old file
+    /// or the new one.
+    pub fn write_atomic_with(
+        &self,
+        name: &str,
+        write: impl FnOnce(&mut File) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let tmp = self.write_temporary_with(write, true)?;
+        self.rename_temporary(tmp, name)
     }
 
     /// The device this directory is on (`st_dev`): one [`Dir::sync_filesystem`] covers every
@@ -386,6 +419,23 @@ impl Dir {
         Ok(names)
     }
 
+    /// Sweeps this directory and each real subdirectory (links and other files are left
+    /// alone) with [`Dir::sweep_temporaries`]: what an interrupted run may have left anywhere.
+    pub fn sweep_tree(&self) -> Result<()> {
+        self.sweep_temporaries()?;
+        for name in self.names()? {
+            let Ok(name) = std::str::from_utf8(&name) else {
+                continue;
+            };
+            if self.kind(name).ok() == Some(Kind::Directory)
+                && let Ok(Some(d)) = self.open_dir(name)
+            {
+                d.sweep_temporaries()?;
+            }
+        }
+        Ok(())
+    }
+
     /// Removes the temporary files an interrupted abrfw run left here: only names of exactly
     /// the shape [`Dir::write_atomic`] creates (`.abrfw-tmp-<digits>-<digits>`) that are
     /// regular files with one link, never a user's `.abrfw-notes` or a link of that name.
@@ -424,10 +474,14 @@ pub fn is_temporary(name: &str) -> bool {
 }
 
 /// An exclusive `flock` on `DIR/<name>`, held until dropped. The file records the holder's pid
-/// while it is held, so a second run can say who holds it.
+/// while it is held, so a second run can say who holds it, and is emptied when it is released,
+/// unless the run leaves temporary files behind. A run killed or failed half-way thus leaves
+/// its pid there, and the next run knows to sweep the tree ([`Lock::interrupted`]); after a
+/// clean run the sweep, which reads every directory of the tree, is skipped.
 #[derive(Debug)]
 pub struct Lock {
     file: File,
+    interrupted: bool,
 }
 
 impl Lock {
@@ -474,18 +528,43 @@ impl Lock {
                 Err(e) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
             }
         }
-        let mut file = File::from(fd);
+        let file = File::from(fd);
+        let mut holder = Vec::new();
+        (&file)
+            .take(64)
+            .read_to_end(&mut holder)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        // At offset 0: the read above moved the file position.
         file.set_len(0)
-            .and_then(|()| file.write_all(format!("{}\n", std::process::id()).as_bytes()))
+            .and_then(|()| {
+                std::os::unix::fs::FileExt::write_all_at(
+                    &file,
+                    format!("{}\n", std::process::id()).as_bytes(),
+                    0,
+                )
+            })
             .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(Self { file })
+        Ok(Self {
+            file,
+            interrupted: !holder.is_empty(),
+        })
+    }
+
+    /// Whether the previous run did not release the lock cleanly (killed, or failed with
+    /// temporary files left): its pid was still in the file. Its temporaries may be anywhere
+    /// in the tree.
+    pub fn interrupted(&self) -> bool {
+        self.interrupted
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
         // Empty again between runs, so a tree in git does not change with every pid; the lock
-        // itself goes with the descriptor (and with the process, when it is killed).
-        let _ = self.file.set_len(0);
+        // itself goes with the descriptor (and with the process, when it is killed). A run
+        // that leaves a temporary file keeps its pid there, as a killed run does.
+        if LIVE_TEMPORARIES.load(Ordering::SeqCst) == 0 {
+            let _ = self.file.set_len(0);
+        }
     }
 }

@@ -7,12 +7,15 @@ use anyhow::{Result, bail};
 
 use crate::args::{Backend, CompileArgs, CompileBackend};
 use crate::classes::{self, Ir, Layout, Member, OwnedIr};
-use crate::tree::{self, Change, Manifest, Plan, PlannedFile, RenderedFile};
+use crate::tree::{self, Change, DirPlan, ManifestHead, Plan, RenderedFile};
 use crate::{Outcome, site};
 
 /// Runs the command: renders everything first, so an error leaves no file written.
 pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
     let (catalog, topology, site_text) = site::load_site_with_text(&args.site)?;
+    // The manifest records the site's digest; the text itself is not kept.
+    let site_sha256 = tree::sha256_hex(site_text.as_bytes());
+    drop(site_text);
     let hosts = compile(&catalog, &topology)?;
     let gateways = compile_gateways(&catalog, &topology)?;
     // A role the release has no flows for is said, not silently dropped.
@@ -105,10 +108,13 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
         !args.check,
         std::time::Duration::from_secs(args.lock_wait),
     )?;
+    // The tree as abrfw last wrote it, read once, before anything is rendered.
+    let old = tree::OldTree::read(dir, root.as_ref())?;
     // Without --layout, a tree keeps the layout it has; a new one is per host.
-    let layout = match args.layout {
-        Some(l) => l,
-        None => tree::existing_layout(dir, root.as_ref())?.unwrap_or_default(),
+    let layout = match (args.layout, &old) {
+        (Some(l), _) => l,
+        (None, Some(old)) => old.layout,
+        (None, None) => Layout::default(),
     };
     let classes = match layout {
         Layout::Hosts => Vec::new(),
@@ -118,7 +124,7 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
         Layout::Hosts => None,
         Layout::Classes => Some(RenderedFile {
             dir: classes::INDEX_DIR.to_owned(),
-            name: classes::INDEX_FILE.to_owned(),
+            name: classes::INDEX_FILE,
             text: classes::index_text(&members, &classes)?,
         }),
     };
@@ -156,26 +162,21 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
             (None, _) => bail!("{name} is not a host, gateway or class of the site"),
         }
     };
-    // First pass, on every core: render, digest and compare with the disk; keep only digests,
-    // so memory stays bounded however large the site. A rendering error stops the run here,
-    // before anything is written.
+    // One pass, on every core: render, digest and compare with the disk, and in a writing run
+    // stage what changes as temporary files; keep only digests, so memory stays bounded however
+    // large the site. A rendering error or a refusal stops the run here, and what was staged is
+    // removed again: nothing has been replaced.
     let mut dirs = order;
     if let Some(index) = &index {
         dirs.push(&index.dir);
     }
-    let planned = abrfw_core::par::map(&dirs, |d| -> Result<Vec<PlannedFile>> {
-        render(d)?
-            .iter()
-            .map(|f| PlannedFile::new(root.as_ref(), f))
-            .collect()
+    let stage = !args.check;
+    let planned = abrfw_core::par::map(&dirs, |d| -> Result<DirPlan> {
+        DirPlan::new(root.as_ref(), stage, d, render(d)?)
     });
-    let mut files = Vec::new();
-    for p in planned {
-        files.extend(p?);
-    }
-    let total = files.len();
-    let manifest = Manifest::new(topology.release.id, &site_text, layout, &files);
-    let plan = Plan::new(dir, root.as_ref(), files, manifest)?;
+    let head = ManifestHead::new(topology.release.id, site_sha256, layout);
+    let plan = Plan::new(dir, root.as_ref(), planned, head, old)?;
+    let total = plan.len();
     if args.check {
         let changes = plan.changes();
         for (path, change) in &changes {
@@ -187,11 +188,11 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
             Outcome::Differences
         });
     }
-    // Second pass: the directories that change are rendered again and written.
+    // Then: the staged files durable, renamed into place, the manifest last.
     let Some(root) = &root else {
         bail!("{} is not open for writing", dir.display());
     };
-    plan.apply(root, render)?;
+    plan.apply(root)?;
     let classes_note = match layout {
         Layout::Hosts => String::new(),
         Layout::Classes => format!(" in {} class(es)", classes.len()),
@@ -291,7 +292,7 @@ impl Target<'_> {
                     for (name, text) in backend.render_host(host)? {
                         files.push(RenderedFile {
                             dir: host.host.clone(),
-                            name: name.to_owned(),
+                            name,
                             text,
                         });
                     }
@@ -303,7 +304,7 @@ impl Target<'_> {
                     for (name, text) in backend.render_gw(gw)?.unwrap_or_default() {
                         files.push(RenderedFile {
                             dir: gw.gateway.clone(),
-                            name: name.to_owned(),
+                            name,
                             text,
                         });
                     }
@@ -322,7 +323,7 @@ fn extras(
     policy: abrfw_core::Policy,
     files: &mut Vec<RenderedFile>,
 ) -> Result<()> {
-    let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    let names: Vec<&str> = files.iter().map(|f| f.name).collect();
     let of = abrfw_backends::ExtraFor {
         name: dir,
         gateway,
@@ -332,7 +333,7 @@ fn extras(
     for (name, text) in abrfw_backends::render_extras(&of)? {
         files.push(RenderedFile {
             dir: dir.to_owned(),
-            name: name.to_owned(),
+            name,
             text,
         });
     }

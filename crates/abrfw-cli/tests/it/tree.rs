@@ -716,6 +716,10 @@ fn the_sweep_removes_only_abrfws_own_temporaries() {
     }
     std::os::unix::fs::symlink("/etc/hostname", out.join("nas/.abrfw-tmp-7-7")).unwrap();
     std::fs::write(out.join("nas/.abrfw-tmp-12-0"), "half").unwrap();
+    std::fs::write(out.join("console/.abrfw-tmp-12-1"), "half").unwrap();
+    // After a clean run the lock file is empty and the next run does not sweep; a run killed
+    // with its temporaries in place (pid 12) left its pid there.
+    std::fs::write(out.join(".abrfw.lock"), "12\n").unwrap();
     let site = edited_example(work.path(), |t| {
         t + "\n[[allow]]\nname = \"ops-ssh\"\nfrom = \"198.51.100.0/24\"\nto = \"nas\"\nport = 22\n"
     });
@@ -728,5 +732,8 @@ fn the_sweep_removes_only_abrfws_own_temporaries() {
     }
     assert!(out.join("nas/.abrfw-tmp-7-7").is_symlink());
     assert!(!out.join("nas/.abrfw-tmp-12-0").exists());
+    // Also in a directory the run does not change.
+    assert!(!out.join("console/.abrfw-tmp-12-1").exists());
     assert!(std::path::Path::new("/etc/hostname").exists());
+    assert_eq!(std::fs::read(out.join(".abrfw.lock")).unwrap(), b"");
 }
