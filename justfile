@@ -29,8 +29,13 @@ bless:
 docs:
     cargo run --locked -- flows --format markdown > docs/flows.md
 
-# Scale benchmark: 1k, 10k and 100k-host sites (ABRFW_BENCH_HOSTS=1000,20000 for others); docs/performance.md
-bench:
+# Scale benchmark: 1k, 10k and 100k-host sites (ABRFW_BENCH_HOSTS=1000,20000 for others): in memory,
+# then the tree writer against cp -r and --check, and the class layout's size; then abrfw against
+# Aerleon at 1k and 10k hosts (bench-aerleon). docs/performance.md
+bench: bench-scale bench-aerleon
+
+# The scale benchmark alone
+bench-scale:
     cargo bench --locked -p abrfw-cli --bench scale
 
 # abrfw against Aerleon 1.18.0 in one run, 1,000 and 10,000 hosts (venv target/aerleon-venv,

@@ -7,7 +7,8 @@ Steps, all from the workspace root:
 1. A virtualenv `target/aerleon-venv` with `pip install aerleon==1.18.0` (created once; 1.18.0 is
    the newest release on PyPI).
 2. The benchmark's sites `target/aerleon-bench/site-N.toml`, written by the scale benchmark
-   (`ABRFW_BENCH_KEEP=... ABRFW_BENCH_HOSTS=... cargo bench --locked -p abrfw-cli --bench scale`)
+   (`ABRFW_BENCH_SITES_ONLY=1 ABRFW_BENCH_KEEP=... ABRFW_BENCH_HOSTS=... cargo bench --locked -p
+   abrfw-cli --bench scale`, which writes the sites and stops)
    unless present, and `cargo build --release --locked -p abrfw-cli`.
 3. Per size, untimed: `abrfw compile` in both layouts, and `gen.py` on each tree for the equivalent
    Aerleon policies (one per host, one per host class); the term count is checked against the
@@ -62,6 +63,7 @@ def sites(sizes):
     if missing:
         env = dict(os.environ, ABRFW_BENCH_KEEP=str(WORK))
         env["ABRFW_BENCH_HOSTS"] = ",".join(str(n) for n in missing)
+        env["ABRFW_BENCH_SITES_ONLY"] = "1"
         run(["cargo", "bench", "--locked", "-p", "abrfw-cli", "--bench", "scale"], env=env, cwd=ROOT)
     run(["cargo", "build", "--release", "--locked", "-p", "abrfw-cli"], cwd=ROOT)
     return ROOT / "target" / "release" / "abrfw"

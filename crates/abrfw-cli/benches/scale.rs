@@ -8,8 +8,10 @@
 //! CPU time the process used (steadier than wall time on a shared machine); then,
 //! as root with `nft` and `ip`, the time `nft -f` takes to load the largest host rule set and the
 //! gateway's rule set in a fresh network namespace. Figures are printed, never asserted.
+//! Last, per size, the release `abrfw` binary writes the site's tree against its floors (`cp -r`,
+//! `--check`) in `ABRFW_BENCH_TREE_RUNS` rounds (default 3), and the class layout's size.
 //! `ABRFW_BENCH_KEEP=DIR` also writes each generated site to `DIR/site-N.toml`, to time
-//! `abrfw compile` on it.
+//! `abrfw compile` on it; with `ABRFW_BENCH_SITES_ONLY=1` too, it only writes them.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::fmt::Write as _;
@@ -346,6 +348,19 @@ fn main() {
         return;
     }
     let sizes = std::env::var("ABRFW_BENCH_HOSTS").unwrap_or_else(|_| DEFAULT_SIZES.to_owned());
+    // Only write the sites into ABRFW_BENCH_KEEP (benches/aerleon/run.py uses them).
+    if std::env::var_os("ABRFW_BENCH_SITES_ONLY").is_some() {
+        let keep = std::env::var_os("ABRFW_BENCH_KEEP").expect("ABRFW_BENCH_KEEP=DIR");
+        for size in sizes
+            .split(',')
+            .filter_map(|s| s.trim().parse::<usize>().ok())
+        {
+            let path = Path::new(&keep).join(format!("site-{size}.toml"));
+            std::fs::write(&path, site(size)).expect("keep");
+            println!("wrote {}", path.display());
+        }
+        return;
+    }
     println!(
         "{} core(s); each size in a fresh process",
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -378,9 +393,10 @@ fn main() {
     }
 }
 
-/// A finished child process: its wall time and peak resident memory.
+/// A finished child process: its wall time, CPU time (user + system) and peak resident memory.
 struct Run {
     wall: Duration,
+    cpu: Duration,
     peak_mib: f64,
 }
 
@@ -409,8 +425,12 @@ fn run(program: &str, args: &[&std::ffi::OsStr]) -> Run {
         "{program} {args:?} failed ({status})"
     );
     drop(child);
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
     Run {
         wall,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
         // ru_maxrss is in KiB on Linux.
         peak_mib: usage.ru_maxrss as f64 / 1024.0,
     }
@@ -439,9 +459,16 @@ fn tree_size(dir: &Path) -> (u64, u64) {
 /// (the same files, written without abrfw's fsyncs and renames) and against `cp -r` followed
 /// by `sync -f` (the copy made durable, as abrfw makes its tree), a regeneration with nothing
 /// changed against `--check` (which renders and compares, and writes nothing), and the class
-/// layout's size. Figures are printed, never asserted.
+/// layout's size. `ABRFW_BENCH_TREE_RUNS` rounds (default 3), each timing all of them in turn
+/// after an untimed `sync`, so that load from other jobs falls on both sides of a ratio; the
+/// medians of the times and of each round's ratios are printed, never asserted.
 fn tree(total: usize) {
     let abrfw = env!("CARGO_BIN_EXE_abrfw");
+    let rounds: usize = std::env::var("ABRFW_BENCH_TREE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
     let dir = tempfile::tempdir().expect("temp dir");
     let site_path = dir.path().join("site.toml");
     std::fs::write(&site_path, site(total)).expect("write site");
@@ -460,52 +487,100 @@ fn tree(total: usize) {
         let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
         run(abrfw, &refs)
     };
-    let first = compile(&[], &out);
-    let (files, bytes) = tree_size(&out);
-    let cp = run(
-        "cp",
-        &[os(&out).as_os_str(), "-r".as_ref(), os(&copy).as_os_str()],
-    );
-    // cp leaves its data in the page cache; abrfw's writer makes the tree durable (syncfs).
-    let sync = run("sync", &["-f".as_ref(), os(&copy).as_os_str()]);
-    let regen = compile(&[], &out);
-    let check = compile(&["--check"], &out);
-    let class = compile(&["--layout", "classes"], &classes);
+    let settle = || {
+        let _ = Command::new("sync").status();
+    };
+    let mut first = Vec::new();
+    let mut cp = Vec::new();
+    let mut cp_sync = Vec::new();
+    let mut regen = Vec::new();
+    let mut check = Vec::new();
+    let mut class = Vec::new();
+    let (mut files, mut bytes) = (0, 0);
+    for _ in 0..rounds {
+        for d in [&out, &copy, &classes] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        settle();
+        first.push(compile(&[], &out));
+        (files, bytes) = tree_size(&out);
+        settle();
+        let c = run(
+            "cp",
+            &[os(&out).as_os_str(), "-r".as_ref(), os(&copy).as_os_str()],
+        );
+        // cp leaves its data in the page cache; abrfw's writer makes the tree durable (syncfs).
+        let s = run("sync", &["-f".as_ref(), os(&copy).as_os_str()]);
+        cp_sync.push(Run {
+            wall: c.wall + s.wall,
+            ..c
+        });
+        cp.push(c);
+        settle();
+        regen.push(compile(&[], &out));
+        check.push(compile(&["--check"], &out));
+        settle();
+        class.push(compile(&["--layout", "classes"], &classes));
+    }
     let (class_files, class_bytes) = tree_size(&classes);
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-    println!("{total} hosts: the tree (abrfw compile --out-dir, release binary, its own process)");
+    let secs = |runs: &[Run]| median(runs.iter().map(|r| r.wall.as_secs_f64()).collect());
+    let cpu = |runs: &[Run]| median(runs.iter().map(|r| r.cpu.as_secs_f64()).collect());
+    let peak = |runs: &[Run]| median(runs.iter().map(|r| r.peak_mib).collect());
+    let ratio = |a: &[Run], b: &[Run]| {
+        median(
+            a.iter()
+                .zip(b)
+                .map(|(a, b)| a.wall.as_secs_f64() / b.wall.as_secs_f64())
+                .collect(),
+        )
+    };
     println!(
-        "  first write           {:>9.2} s  {:>7.1} MiB peak  ({files} files, {:.1} MiB)",
-        first.wall.as_secs_f64(),
-        first.peak_mib,
-        mib(bytes)
+        "{total} hosts: the tree (abrfw compile --out-dir, release binary, its own process; medians of {rounds} round(s))"
     );
     println!(
-        "  cp -r of that tree    {:>9.2} s              ratio first write / cp -r: {:.2}",
-        cp.wall.as_secs_f64(),
-        first.wall.as_secs_f64() / cp.wall.as_secs_f64()
+        "  first write           {:>9.2} s  {:>7.1} MiB peak  ({files} files, {:.1} MiB; CPU {:.2} s)",
+        secs(&first),
+        peak(&first),
+        mib(bytes),
+        cpu(&first)
     );
-    let cp_sync = cp.wall + sync.wall;
+    println!(
+        "  cp -r of that tree    {:>9.2} s              ratio first write / cp -r: {:.2} (CPU {:.2} s)",
+        secs(&cp),
+        ratio(&first, &cp),
+        cpu(&cp)
+    );
     println!(
         "  cp -r, then sync -f   {:>9.2} s              ratio first write / (cp -r + sync): {:.2}",
-        cp_sync.as_secs_f64(),
-        first.wall.as_secs_f64() / cp_sync.as_secs_f64()
+        secs(&cp_sync),
+        ratio(&first, &cp_sync)
     );
     println!(
         "  regeneration, no change {:>7.2} s  {:>7.1} MiB peak",
-        regen.wall.as_secs_f64(),
-        regen.peak_mib
+        secs(&regen),
+        peak(&regen)
     );
     println!(
         "  --check               {:>9.2} s  {:>7.1} MiB peak  ratio regeneration / --check: {:.2}",
-        check.wall.as_secs_f64(),
-        check.peak_mib,
-        regen.wall.as_secs_f64() / check.wall.as_secs_f64()
+        secs(&check),
+        peak(&check),
+        ratio(&regen, &check)
     );
     println!(
         "  --layout classes      {:>9.2} s  {:>7.1} MiB peak  ({class_files} files, {:.2} MiB)",
-        class.wall.as_secs_f64(),
-        class.peak_mib,
+        secs(&class),
+        peak(&class),
         mib(class_bytes)
     );
+}
+
+/// The median of some figures (the mean of the middle two for an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
