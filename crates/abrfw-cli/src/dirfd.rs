@@ -437,7 +437,7 @@ impl Dir {
     }
 
     /// Removes the temporary files an interrupted abrfw run left here: only names of exactly
-    /// the shape [`Dir::write_atomic`] creates (`.abrfw-tmp-<digits>-<digits>`) that are
+    /// the shape [`Dir::write_temporary`] creates (`.abrfw-tmp-<digits>-<digits>`) that are
     /// regular files with one link, never a user's `.abrfw-notes` or a link of that name.
     pub fn sweep_temporaries(&self) -> Result<()> {
         for name in self.names()? {
