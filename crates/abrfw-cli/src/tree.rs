@@ -442,17 +442,24 @@ impl DirPlan {
     /// Removes what this run staged here (and the directory, when this run created it and it is
     /// empty again): the state before the run.
     fn discard(&self, root: &Dir) {
-        if self.files.iter().any(|f| f.staged.is_some())
-            && let Ok(Some(d)) = root.open_dir(&self.name)
-        {
-            for f in &self.files {
-                if let Some(tmp) = f.staged {
-                    d.remove_temporary(tmp);
-                }
-            }
-        }
+        remove_staged(root, &self.files);
         if self.created {
             root.remove_empty_dir(&self.name);
+        }
+    }
+}
+
+/// Removes the temporary files staged for `files` (grouped by directory, as a directory's
+/// files and the planner's sorted list are). Best effort: what cannot be removed keeps the lock
+/// marked for the next run's sweep.
+fn remove_staged(root: &Dir, files: &[PlannedFile]) {
+    for files in files.chunk_by(|a, b| a.dir == b.dir) {
+        if files.iter().any(|f| f.staged.is_some())
+            && let Ok(Some(d)) = root.open_dir(&files[0].dir)
+        {
+            for tmp in files.iter().filter_map(|f| f.staged) {
+                d.remove_temporary(tmp);
+            }
         }
     }
 }
@@ -552,21 +559,10 @@ impl Plan {
                 })
             }
             Err(e) => {
-                // The files went out of their directories above: give them back to discard.
-                let mut by_dir: BTreeMap<&str, Vec<Temporary>> = BTreeMap::new();
-                for f in &files {
-                    if let Some(tmp) = f.staged {
-                        by_dir.entry(&f.dir).or_default().push(tmp);
-                    }
-                }
+                // The files left their directories above: their temporaries first, then the
+                // directories this run created.
                 if let Some(root) = root {
-                    for (d, temporaries) in &by_dir {
-                        if let Ok(Some(host_dir)) = root.open_dir(d) {
-                            for tmp in temporaries {
-                                host_dir.remove_temporary(*tmp);
-                            }
-                        }
-                    }
+                    remove_staged(root, &files);
                 }
                 discard(&dirs);
                 Err(e)
@@ -858,28 +854,23 @@ impl KillSwitch {
 /// manifest does not exist yet. A manifest that is not abrfw's is refused as in [`Plan::new`].
 /// Only the format, version and layout are kept (the file lists every file of the tree).
 pub fn existing_layout(dir: &Path, root: Option<&Dir>) -> Result<Option<Layout>> {
-    match read_manifest_bytes(root)? {
-        Some(bytes) => manifest_layout(dir, &bytes).map(Some),
-        None => Ok(None),
-    }
-}
-
-/// The layout a manifest read from DIR records; refused as in [`existing_layout`].
-pub fn manifest_layout(dir: &Path, bytes: &[u8]) -> Result<Layout> {
     #[derive(Deserialize)]
     struct Head {
         #[serde(default)]
         layout: Layout,
     }
+    let Some(bytes) = read_manifest_bytes(root)? else {
+        return Ok(None);
+    };
     let path = dir.join(MANIFEST_FILE_NAME);
-    check_head(&path, bytes)?;
-    let head: Head = serde_json::from_slice(bytes).with_context(|| {
+    check_head(&path, &bytes)?;
+    let head: Head = serde_json::from_slice(&bytes).with_context(|| {
         format!(
             "{} is not an abrfw manifest; refusing to write into this directory",
             path.display()
         )
     })?;
-    Ok(head.layout)
+    Ok(Some(head.layout))
 }
 
 /// Refuses a manifest that is not abrfw's or of another version, before its fields are read.
@@ -910,7 +901,7 @@ fn check_head(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// DIR's manifest, `None` when DIR or the manifest does not exist yet.
-pub fn read_manifest_bytes(root: Option<&Dir>) -> Result<Option<Vec<u8>>> {
+fn read_manifest_bytes(root: Option<&Dir>) -> Result<Option<Vec<u8>>> {
     match root {
         Some(root) => root.read(MANIFEST_FILE_NAME, MAX_MANIFEST_BYTES),
         None => Ok(None),
@@ -950,8 +941,5 @@ fn check_component(name: &str, directory: bool) -> Result<()> {
 
 /// Lower-case hex sha256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Hex(&Sha256::digest(bytes).into()).to_string()
 }
