@@ -287,13 +287,15 @@ cmd_rollback_after() {
 	fi
 	backend=$(cat "$STATE/saved/backend")
 	if restore_saved "$backend" "$STATE/saved"; then
-		echo "rolled-back $token" >"$STATE/status"
+		result="rolled-back $token"
 		log "not confirmed within $seconds s: restored the $backend rules saved before the apply"
 	else
-		echo "rollback-failed $token" >"$STATE/status"
+		result="rollback-failed $token"
 		log "not confirmed within $seconds s: restoring the saved $backend rules FAILED"
 	fi
 	rm -f "$STATE/pending" "$STATE/timer.pid"
+	# The status last, as confirm and rollback write it: whoever reads it sees the whole result.
+	echo "$result" >"$STATE/status"
 }
 
 cmd_confirm() {
