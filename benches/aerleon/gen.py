@@ -81,8 +81,8 @@ class Definitions:
 
 def policy(doc, defs):
     """The .pol text for one rules.json document, and its number of terms."""
-    if doc.get("format") != "abrfw-rules" or doc.get("version") != 1:
-        raise SystemExit(f"{doc.get('host')}: not an abrfw-rules version 1 document")
+    if doc.get("format") != "abrfw-rules" or doc.get("version") != 2:
+        raise SystemExit(f"{doc.get('host')}: not an abrfw-rules version 2 document")
     if doc["policy"] != "drop":
         raise SystemExit(f"{doc['host']}: policy {doc['policy']!r} has no Aerleon equivalent")
     out = [f"# {doc['host']}: {doc['os']}, generated from abrfw's rules.json by gen.py", ""]
@@ -94,7 +94,8 @@ def policy(doc, defs):
         default = " ACCEPT" if direction == "outbound" and doc.get("outbound") == "accept" else ""
         out += ["header {", f"  target:: nftables mixed {hook}{default}", "}", ""]
         for index, rule in chosen:
-            peers = rule["peers"]["ipv4"] + rule["peers"]["ipv6"]
+            group = doc["peer_groups"][rule["peers"]]
+            peers = group["ipv4"] + group["ipv6"]
             if not peers:
                 raise SystemExit(f"{doc['host']}: rule {index} ({rule['flow']}) has no peers")
             side = "source" if direction == "inbound" else "destination"

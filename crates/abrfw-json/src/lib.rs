@@ -4,21 +4,29 @@
 //! The shape is the [`RulesFile`] struct; its JSON Schema ([`schema`]) is published as
 //! `docs/rules.schema.json`. [`FORMAT_VERSION`] changes whenever a field is removed, renamed or
 //! changes meaning; new optional fields may appear within one version.
+//!
+//! Version 2 names each distinct peer list once, in `peer_groups`, and a rule refers to its group
+//! by name (`"peers": "p1"`), as the nftables backend's named sets do: a management server's
+//! rules list the same agents under several flows, and at 100,000 agents version 1's inline
+//! lists made its file 24 MB. Arrays of plain values (names, addresses) are written on one
+//! line; objects keep one field a line.
 #![deny(missing_docs)]
 
 use abrfw_core::ipnet::{Ipv4Net, Ipv6Net};
+use abrfw_core::render::Numbering;
 use abrfw_core::{
     Direction, Family, Files, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol,
 };
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+use std::collections::BTreeMap;
 
 /// Backend name, as `--backend` spells it.
 pub const NAME: &str = "json";
 /// File written for each host.
 pub const FILE_NAME: &str = "rules.json";
 /// Version of the `rules.json` shape.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The value of the `format` field, naming the document type.
 pub const FORMAT: &str = "abrfw-rules";
 
@@ -51,13 +59,14 @@ pub struct RulesFile {
     #[schemars(extend("const" = "abrfw-rules"))]
     pub format: String,
     /// Version of this shape; a consumer should refuse a version it does not know.
-    #[schemars(extend("const" = 1))]
+    #[schemars(extend("const" = 2))]
     pub version: u32,
     /// Host name from the topology (also the directory the file is in).
     pub host: String,
     /// Operating system the rules are for, in topology spelling (`linux`, `windows`, ...).
     pub os: String,
     /// Roles the host holds, in topology spelling, in the catalog's order.
+    #[serde(serialize_with = "inline")]
     pub roles: Vec<String>,
     /// Id of the Acronis release whose flow catalog was compiled, e.g. `abr-11.5`.
     pub release: String,
@@ -73,6 +82,32 @@ pub struct RulesFile {
     pub addresses: Addresses,
     /// Allow rules, in the stable order every backend uses.
     pub rules: Vec<RuleView>,
+    /// The rules' peer lists by name (`p1`, `p2`, ... in order of first use), each written once
+    /// however many rules share it.
+    #[serde(serialize_with = "in_order")]
+    #[schemars(with = "BTreeMap<String, PeerGroup>")]
+    #[schemars(extend("propertyNames" = {"pattern": "^p[1-9][0-9]*$"}))]
+    pub peer_groups: Vec<(String, PeerGroup)>,
+}
+
+/// The name of a peer group: `p` and a number.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[schemars(extend("pattern" = r"^p[1-9][0-9]*$"))]
+pub struct GroupName(pub String);
+
+/// The remote side of one or more rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeerGroup {
+    /// Topology host names behind the addresses, sorted; empty for an `[[allow]]` network.
+    #[serde(serialize_with = "inline")]
+    pub hosts: Vec<String>,
+    /// IPv4 networks.
+    #[serde(serialize_with = "inline")]
+    pub ipv4: Vec<Ipv4Cidr>,
+    /// IPv6 networks.
+    #[serde(serialize_with = "inline")]
+    pub ipv6: Vec<Ipv6Cidr>,
 }
 
 /// Drop or fragment.
@@ -91,8 +126,10 @@ pub enum PolicyView {
 #[serde(deny_unknown_fields)]
 pub struct Addresses {
     /// IPv4 networks.
+    #[serde(serialize_with = "inline")]
     pub ipv4: Vec<Ipv4Cidr>,
     /// IPv6 networks.
+    #[serde(serialize_with = "inline")]
     pub ipv6: Vec<Ipv6Cidr>,
 }
 
@@ -123,15 +160,16 @@ pub struct RuleView {
     /// Transport protocol.
     pub protocol: ProtocolView,
     /// The responder's port or port range.
+    #[serde(serialize_with = "inline")]
     pub destination_ports: Ports,
     /// The initiator's source-port range (its OS ephemeral range), or null for any port.
+    #[serde(serialize_with = "inline")]
     pub source_ports: Option<Ports>,
     /// The address families the rule applies to: those with at least one peer address.
+    #[serde(serialize_with = "inline")]
     pub families: Vec<FamilyView>,
-    /// The remote side's addresses.
-    pub peers: Addresses,
-    /// Topology host names behind `peers`, sorted; empty for an `[[allow]]` network.
-    pub peer_hosts: Vec<String>,
+    /// The remote side: the name of its entry in `peer_groups`.
+    pub peers: GroupName,
 }
 
 /// Inbound or outbound, seen from the host.
@@ -179,6 +217,49 @@ pub struct Ports {
 impl RulesFile {
     /// The view of one host's rules.
     pub fn new(host: &HostRules) -> Self {
+        let mut groups: Numbering<(&Peers, &[String]), (String, PeerGroup)> = Numbering::default();
+        let rules = host
+            .rules
+            .iter()
+            .map(|r| RuleView {
+                flow: r.flow.as_str().to_owned(),
+                purpose: r.purpose.clone(),
+                direction: match r.direction {
+                    Direction::Inbound => DirectionView::Inbound,
+                    Direction::Outbound => DirectionView::Outbound,
+                },
+                protocol: match r.protocol {
+                    Protocol::Tcp => ProtocolView::Tcp,
+                    Protocol::Udp => ProtocolView::Udp,
+                },
+                destination_ports: Ports::new(r.destination_port),
+                source_ports: r.source_ports.map(Ports::new),
+                families: Family::ALL
+                    .into_iter()
+                    .filter(|&f| r.peers.len_of(f) > 0)
+                    .map(|f| match f {
+                        Family::V4 => FamilyView::Ipv4,
+                        Family::V6 => FamilyView::Ipv6,
+                    })
+                    .collect(),
+                peers: GroupName(
+                    groups
+                        .get((&r.peers, &r.peer_hosts), |number, _| {
+                            let addresses = Addresses::new(&r.peers);
+                            (
+                                format!("p{number}"),
+                                PeerGroup {
+                                    hosts: r.peer_hosts.clone(),
+                                    ipv4: addresses.ipv4,
+                                    ipv6: addresses.ipv6,
+                                },
+                            )
+                        })
+                        .0
+                        .clone(),
+                ),
+            })
+            .collect();
         Self {
             format: FORMAT.to_owned(),
             version: FORMAT_VERSION,
@@ -193,36 +274,68 @@ impl RulesFile {
             outbound: (host.policy == Policy::Drop && !host.drops_outbound())
                 .then(|| "accept".to_owned()),
             addresses: Addresses::new(&host.addresses),
-            rules: host
-                .rules
-                .iter()
-                .map(|r| RuleView {
-                    flow: r.flow.as_str().to_owned(),
-                    purpose: r.purpose.clone(),
-                    direction: match r.direction {
-                        Direction::Inbound => DirectionView::Inbound,
-                        Direction::Outbound => DirectionView::Outbound,
-                    },
-                    protocol: match r.protocol {
-                        Protocol::Tcp => ProtocolView::Tcp,
-                        Protocol::Udp => ProtocolView::Udp,
-                    },
-                    destination_ports: Ports::new(r.destination_port),
-                    source_ports: r.source_ports.map(Ports::new),
-                    families: Family::ALL
-                        .into_iter()
-                        .filter(|&f| r.peers.len_of(f) > 0)
-                        .map(|f| match f {
-                            Family::V4 => FamilyView::Ipv4,
-                            Family::V6 => FamilyView::Ipv6,
-                        })
-                        .collect(),
-                    peers: Addresses::new(&r.peers),
-                    peer_hosts: r.peer_hosts.clone(),
-                })
-                .collect(),
+            rules,
+            peer_groups: groups.into_views(),
         }
     }
+}
+
+/// Writes a small value on one line (`["a", "b"]`, `{"first": 1, "last": 2}`) inside the
+/// pretty-printed document, instead of one element a line: peer lists run to 100,000 entries.
+fn inline<T: Serialize + ?Sized, S: Serializer>(
+    values: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut text = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut text, OneLine);
+    values
+        .serialize(&mut ser)
+        .map_err(serde::ser::Error::custom)?;
+    let text = String::from_utf8(text).map_err(serde::ser::Error::custom)?;
+    serde_json::value::RawValue::from_string(text)
+        .map_err(serde::ser::Error::custom)?
+        .serialize(serializer)
+}
+
+/// serde_json's compact form with a space after each comma and colon.
+struct OneLine;
+
+impl serde_json::ser::Formatter for OneLine {
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.begin_array_value(writer, first)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+}
+
+/// Writes `(name, value)` pairs as a JSON object in their order (`p1`, `p2`, ... `p10`, not the
+/// lexical order a map would give).
+fn in_order<T: Serialize, S: Serializer>(
+    entries: &[(String, T)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(entries.iter().map(|(k, v)| (k, v)))
 }
 
 impl Addresses {

@@ -105,7 +105,11 @@ fn expected_terms(doc: &serde_json::Value) -> Vec<Term> {
         for rule in rules.iter().filter(|r| r["direction"] == direction) {
             let peers = ["ipv4", "ipv6"]
                 .iter()
-                .flat_map(|f| rule["peers"][f].as_array().unwrap())
+                .flat_map(|f| {
+                    doc["peer_groups"][rule["peers"].as_str().unwrap()][f]
+                        .as_array()
+                        .unwrap()
+                })
                 .map(|p| p.as_str().unwrap().to_owned())
                 .collect();
             terms.push(Term {
