@@ -32,7 +32,7 @@ pub const INDEX_FILE: &str = "hosts.json";
 /// The `format` value of the index.
 pub const INDEX_FORMAT: &str = "abrfw-classes";
 /// Version of the index shape.
-pub const INDEX_VERSION: u32 = 1;
+pub const INDEX_VERSION: u32 = 2;
 
 /// How `compile --out-dir` lays out DIR.
 #[derive(
@@ -199,36 +199,23 @@ pub fn classes<'a>(members: &[Member<'a>]) -> Result<Vec<Class<'a>>> {
     Ok(out)
 }
 
-/// `DIR/index/hosts.json`: one line per class and one per host, so a host's move from one
-/// class to another is a one-line change in a repository.
+/// `DIR/index/hosts.json`: each class with its members, one line per member (its name and
+/// addresses), so a host's move from one class to another is a two-line change in a repository.
+/// Version 2 lists each host under its class rather than naming the class on every host's line
+/// (11 MB at 100,000 hosts; 4.9 MB now).
 pub fn index_text(members: &[Member<'_>], classes: &[Class<'_>]) -> Result<String> {
-    #[derive(Serialize)]
-    struct ClassEntry {
-        kind: &'static str,
-        os: String,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        roles: Vec<String>,
-        members: usize,
-    }
-    #[derive(Serialize)]
-    struct HostEntry<'a> {
-        class: &'a str,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        ipv4: Vec<String>,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        ipv6: Vec<String>,
-    }
-    let mut class_of: BTreeMap<&str, &str> = BTreeMap::new();
-    for c in classes {
-        for m in &c.members {
-            class_of.insert(m, &c.name);
-        }
-    }
+    let addresses: BTreeMap<&str, Option<&Peers>> = members
+        .iter()
+        .map(|m| match m.ir {
+            Ir::Host(h) => (m.ir.name(), Some(&h.addresses)),
+            Ir::Gateway(_) => (m.ir.name(), None),
+        })
+        .collect();
     let mut t = format!(
         "{{\n  \"format\": \"{INDEX_FORMAT}\",\n  \"version\": {INDEX_VERSION},\n  \"classes\": {{"
     );
     for (i, c) in classes.iter().enumerate() {
-        let (kind, os, roles) = match &c.ir {
+        let (kind, os, roles): (&str, String, Vec<String>) = match &c.ir {
             OwnedIr::Host(h) => (
                 "host",
                 h.os.to_string(),
@@ -236,38 +223,46 @@ pub fn index_text(members: &[Member<'_>], classes: &[Class<'_>]) -> Result<Strin
             ),
             OwnedIr::Gateway(g) => ("gateway", g.os.to_string(), Vec::new()),
         };
-        let entry = ClassEntry {
-            kind,
-            os,
-            roles,
-            members: c.members.len(),
-        };
         t.push_str(if i == 0 { "\n    " } else { ",\n    " });
         t.push_str(&serde_json::to_string(&c.name)?);
-        t.push_str(": ");
-        t.push_str(&serde_json::to_string(&entry)?);
-    }
-    t.push_str("\n  },\n  \"hosts\": {");
-    let mut sorted: Vec<&Member<'_>> = members.iter().collect();
-    sorted.sort_by(|a, b| a.ir.name().cmp(b.ir.name()));
-    for (i, m) in sorted.iter().enumerate() {
-        let name = m.ir.name();
-        let Some(class) = class_of.get(name) else {
-            bail!("{name} is in no host class");
-        };
-        let (ipv4, ipv6) = match m.ir {
-            Ir::Host(h) => (
-                h.addresses.v4.iter().map(ToString::to_string).collect(),
-                h.addresses.v6.iter().map(ToString::to_string).collect(),
-            ),
-            Ir::Gateway(_) => (Vec::new(), Vec::new()),
-        };
-        t.push_str(if i == 0 { "\n    " } else { ",\n    " });
-        t.push_str(&serde_json::to_string(name)?);
-        t.push_str(": ");
-        t.push_str(&serde_json::to_string(&HostEntry { class, ipv4, ipv6 })?);
+        t.push_str(": {\n      \"kind\": ");
+        t.push_str(&serde_json::to_string(kind)?);
+        t.push_str(",\n      \"os\": ");
+        t.push_str(&serde_json::to_string(&os)?);
+        t.push_str(",\n      \"roles\": ");
+        t.push_str(&one_line(&roles)?);
+        t.push_str(",\n      \"hosts\": {");
+        for (j, name) in c.members.iter().enumerate() {
+            let Some(own) = addresses.get(name.as_str()) else {
+                bail!("{name} is in no host class");
+            };
+            let own: Vec<String> = own
+                .map(|p| {
+                    let v4 = p.v4.iter().map(ToString::to_string);
+                    v4.chain(p.v6.iter().map(ToString::to_string)).collect()
+                })
+                .unwrap_or_default();
+            t.push_str(if j == 0 { "\n        " } else { ",\n        " });
+            t.push_str(&serde_json::to_string(name)?);
+            t.push_str(": ");
+            t.push_str(&one_line(&own)?);
+        }
+        t.push_str("\n      }\n    }");
     }
     t.push_str("\n  }\n}\n");
+    Ok(t)
+}
+
+/// `["a", "b"]`: a list of strings on one line.
+fn one_line(items: &[String]) -> Result<String> {
+    let mut t = String::from("[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            t.push_str(", ");
+        }
+        t.push_str(&serde_json::to_string(item)?);
+    }
+    t.push(']');
     Ok(t)
 }
 
@@ -278,18 +273,18 @@ pub struct Index {
     pub format: String,
     /// [`INDEX_VERSION`].
     pub version: u32,
-    /// Host or gateway name -> its entry.
-    pub hosts: BTreeMap<String, IndexHost>,
+    /// Class name -> its entry.
+    pub classes: BTreeMap<String, IndexClass>,
 }
 
-/// One host's line of the index.
+/// One class of the index.
 #[derive(Debug, Deserialize)]
-pub struct IndexHost {
-    /// The directory of its files.
-    pub class: String,
+pub struct IndexClass {
+    /// Its members' names (their addresses are not needed here).
+    pub hosts: BTreeMap<String, serde::de::IgnoredAny>,
 }
 
-/// The largest index abrfw reads (a 100,000-host site's is about 11 MB).
+/// The largest index abrfw reads (a 100,000-host site's is about 5 MB).
 const MAX_INDEX_BYTES: u64 = 256 << 20;
 
 /// The class of every host and gateway of the tree in `dir`, when that tree has the class
@@ -315,13 +310,19 @@ pub fn tree_classes(dir: &std::path::Path) -> Result<Option<BTreeMap<String, Str
         );
     };
     let index = read_index(&path, &bytes)?;
-    Ok(Some(
-        index
-            .hosts
-            .into_iter()
-            .map(|(host, entry)| (host, entry.class))
-            .collect(),
-    ))
+    let mut class_of = BTreeMap::new();
+    for (class, entry) in index.classes {
+        for host in entry.hosts.into_keys() {
+            if let Some(other) = class_of.get(&host) {
+                bail!(
+                    "{} lists host {host} under both {other} and {class}; run abrfw compile --layout classes again",
+                    path.display()
+                );
+            }
+            class_of.insert(host, class.clone());
+        }
+    }
+    Ok(Some(class_of))
 }
 
 /// Parses an index read from `path`.

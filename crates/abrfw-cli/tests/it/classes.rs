@@ -40,12 +40,17 @@ fn index(dir: &Path) -> BTreeMap<String, String> {
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("index/hosts.json")).unwrap())
             .unwrap();
-    index["hosts"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(h, e)| (h.clone(), e["class"].as_str().unwrap().to_owned()))
-        .collect()
+    assert_eq!(index["version"], 2);
+    let mut class_of = BTreeMap::new();
+    for (class, entry) in index["classes"].as_object().unwrap() {
+        for host in entry["hosts"].as_object().unwrap().keys() {
+            assert!(
+                class_of.insert(host.clone(), class.clone()).is_none(),
+                "{host} twice"
+            );
+        }
+    }
+    class_of
 }
 
 /// fixtures/topologies/gateway-zones.toml (a gateway, three zones) with two more Linux agents
@@ -328,6 +333,32 @@ fn inventory_points_each_host_at_its_class_directory() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
         stderr.contains(first.as_str()) && stderr.contains("run abrfw compile --out-dir"),
+        "{stderr}"
+    );
+    // So is an index that puts a host in two classes.
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let classes = doc["classes"].as_object_mut().unwrap();
+    let (home, other) = (
+        index[first].clone(),
+        classes
+            .keys()
+            .find(|c| **c != index[first])
+            .unwrap()
+            .clone(),
+    );
+    let entry = classes[&home]["hosts"][first.as_str()].clone();
+    classes[&other]["hosts"][first.as_str()] = entry;
+    std::fs::write(out.join("index/hosts.json"), doc.to_string()).unwrap();
+    let run = abrfw(&[
+        "inventory",
+        site.to_str().unwrap(),
+        "--tree",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains(&format!("lists host {first} under both")),
         "{stderr}"
     );
 }
