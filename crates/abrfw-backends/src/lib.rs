@@ -14,7 +14,7 @@
 #![deny(missing_docs)]
 
 use abrfw_core::verify::{LiveError, State};
-use abrfw_core::{Files, GatewayRules, HostRules, Os};
+use abrfw_core::{Files, GatewayRules, HostRules, Os, PeerClasses};
 use anyhow::Result;
 
 mod choice;
@@ -46,6 +46,10 @@ pub struct Backend {
     pub render: fn(&HostRules) -> Result<Files>,
     /// The crate's `render_gateway` with default options.
     pub render_gateway: fn(&GatewayRules) -> Result<Option<Files>>,
+    /// For a backend that lists a rule's peer hosts by name: its rendering for a class of the
+    /// class layout, where a class name stands for its members. `None`: `render` serves both
+    /// layouts.
+    pub render_in_classes: Option<fn(&HostRules, &PeerClasses) -> Result<Files>>,
 }
 
 impl Backend {
@@ -76,6 +80,15 @@ impl Backend {
         (self.render)(host)
     }
 
+    /// Renders a class of the class layout (a member's rules under the class's name), or
+    /// nothing when the backend does not serve its OS.
+    pub fn render_class(&self, host: &HostRules, classes: &PeerClasses) -> Result<Files> {
+        match self.render_in_classes {
+            Some(render) if self.serves(host.os) => render(host, classes),
+            _ => self.render_host(host),
+        }
+    }
+
     /// Renders a gateway's forward rules, or `None` when the backend has no gateway mode or
     /// does not serve the gateway's OS.
     pub fn render_gw(&self, gw: &GatewayRules) -> Result<Option<Files>> {
@@ -104,6 +117,7 @@ pub static BACKENDS: [Backend; 8] = [
         max_name_bytes: abrfw_nftables::MAX_COMMENT_BYTES,
         render: |h| Ok(abrfw_nftables::render(h, &Default::default())?),
         render_gateway: |g| Ok(abrfw_nftables::render_gateway(g, &Default::default())?),
+        render_in_classes: None,
     },
     Backend {
         name: abrfw_iptables::NAME,
@@ -120,6 +134,7 @@ pub static BACKENDS: [Backend; 8] = [
         max_name_bytes: abrfw_iptables::MAX_COMMENT_BYTES,
         render: |h| Ok(abrfw_iptables::render(h, &Default::default())?),
         render_gateway: |g| Ok(abrfw_iptables::render_gateway(g, &Default::default())?),
+        render_in_classes: None,
     },
     Backend {
         name: abrfw_windows::netsh::NAME,
@@ -137,6 +152,7 @@ pub static BACKENDS: [Backend; 8] = [
                 &Default::default(),
             )?)
         },
+        render_in_classes: None,
     },
     Backend {
         name: abrfw_windows::powershell::NAME,
@@ -154,6 +170,7 @@ pub static BACKENDS: [Backend; 8] = [
                 &Default::default(),
             )?)
         },
+        render_in_classes: None,
     },
     Backend {
         name: abrfw_pf::NAME,
@@ -166,6 +183,7 @@ pub static BACKENDS: [Backend; 8] = [
         max_name_bytes: abrfw_pf::MAX_LABEL_BYTES,
         render: |h| Ok(abrfw_pf::render(h, &Default::default())?),
         render_gateway: |g| Ok(abrfw_pf::render_gateway(g, &Default::default())?),
+        render_in_classes: None,
     },
     Backend {
         name: abrfw_json::NAME,
@@ -178,6 +196,9 @@ pub static BACKENDS: [Backend; 8] = [
         max_name_bytes: usize::MAX,
         render: |h| Ok(abrfw_json::render(h, &Default::default())?),
         render_gateway: |g| Ok(abrfw_json::render_gateway(g, &Default::default())?),
+        render_in_classes: Some(|h, c| {
+            Ok(abrfw_json::render_in_classes(h, c, &Default::default())?)
+        }),
     },
     Backend {
         name: abrfw_firewalld::NAME,
@@ -190,6 +211,7 @@ pub static BACKENDS: [Backend; 8] = [
         max_name_bytes: usize::MAX,
         render: |h| Ok(abrfw_firewalld::render(h, &Default::default())?),
         render_gateway: |g| Ok(abrfw_firewalld::render_gateway(g, &Default::default())?),
+        render_in_classes: None,
     },
     Backend {
         name: abrfw_ufw::NAME,
@@ -202,6 +224,7 @@ pub static BACKENDS: [Backend; 8] = [
         max_name_bytes: usize::MAX,
         render: |h| Ok(abrfw_ufw::render(h, &Default::default())?),
         render_gateway: |g| Ok(abrfw_ufw::render_gateway(g, &Default::default())?),
+        render_in_classes: None,
     },
 ];
 

@@ -57,7 +57,7 @@ pub use ir::{
 };
 pub use links::{Link, links};
 pub use os::{GATEWAY_OS, Os};
-pub use render::{Files, Numbering};
+pub use render::{Files, Numbering, PeerClasses};
 pub use role::{Component, Role};
 pub use services::{SERVICES, Service, ServicePort, SourcePort};
 pub use topology::Topology;

@@ -13,7 +13,57 @@
 /// The files one backend writes for one host or gateway: `(file name, contents)` in load order.
 pub type Files = Vec<(&'static str, String)>;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// The class layout's host classes (`compile --layout classes`), for a backend that names a
+/// rule's peer hosts: where every member of a class is among a rule's peers, the class name can
+/// stand for them, so that a class's files do not list every member of the classes it talks to.
+#[derive(Debug, Default)]
+pub struct PeerClasses {
+    /// Host name -> its class's index in `classes`.
+    class_of: HashMap<String, usize>,
+    /// Each class's name and number of members.
+    classes: Vec<(String, usize)>,
+}
+
+impl PeerClasses {
+    /// The classes, each with its members' names.
+    pub fn new<'a>(classes: impl IntoIterator<Item = (&'a str, &'a [String])>) -> Self {
+        let mut out = Self::default();
+        for (name, members) in classes {
+            let index = out.classes.len();
+            out.classes.push((name.to_owned(), members.len()));
+            for m in members {
+                out.class_of.insert(m.clone(), index);
+            }
+        }
+        out
+    }
+
+    /// Splits `hosts` into the names of the classes all of whose members are among them
+    /// (sorted) and the hosts left over (in their order).
+    pub fn fold(&self, hosts: &[String]) -> (Vec<String>, Vec<String>) {
+        let mut counts: HashMap<usize, usize> = HashMap::new();
+        for h in hosts {
+            if let Some(&c) = self.class_of.get(h) {
+                *counts.entry(c).or_default() += 1;
+            }
+        }
+        let whole = |c: usize| counts.get(&c) == Some(&self.classes[c].1);
+        let mut names: Vec<String> = counts
+            .keys()
+            .filter(|&&c| whole(c))
+            .map(|&c| self.classes[c].0.clone())
+            .collect();
+        names.sort();
+        let rest = hosts
+            .iter()
+            .filter(|h| !self.class_of.get(*h).is_some_and(|&c| whole(c)))
+            .cloned()
+            .collect();
+        (names, rest)
+    }
+}
 
 /// Distinct keys numbered from 1 in order of first use, each with the view a backend made for it
 /// when it was first seen: how every backend names its shared address sets (nftables sets,
@@ -58,7 +108,22 @@ impl<K: Ord, V> Numbering<K, V> {
 
 #[cfg(test)]
 mod tests {
-    use super::Numbering;
+    use super::{Numbering, PeerClasses};
+
+    #[test]
+    fn whole_classes_stand_for_their_members_and_partial_ones_do_not() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (a, b, c) = (names(&["a1", "a2"]), names(&["b1", "b2"]), names(&["c1"]));
+        let classes = PeerClasses::new([
+            ("class-b", b.as_slice()),
+            ("class-a", a.as_slice()),
+            ("class-c", c.as_slice()),
+        ]);
+        let (whole, rest) = classes.fold(&names(&["a1", "a2", "b1", "c1", "nas"]));
+        assert_eq!(whole, ["class-a", "class-c"]);
+        assert_eq!(rest, ["b1", "nas"]);
+        assert_eq!(classes.fold(&[]), (vec![], vec![]));
+    }
 
     #[test]
     fn keys_are_numbered_in_order_of_first_use_and_shared() {

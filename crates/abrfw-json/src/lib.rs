@@ -15,7 +15,8 @@
 use abrfw_core::ipnet::{Ipv4Net, Ipv6Net};
 use abrfw_core::render::Numbering;
 use abrfw_core::{
-    Direction, Family, Files, GatewayRules, HostRules, Peers, Policy, PortRange, Protocol,
+    Direction, Family, Files, GatewayRules, HostRules, PeerClasses, Peers, Policy, PortRange,
+    Protocol,
 };
 use schemars::JsonSchema;
 use serde::{Serialize, Serializer};
@@ -99,9 +100,19 @@ pub struct GroupName(pub String);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PeerGroup {
-    /// Topology host names behind the addresses, sorted; empty for an `[[allow]]` network.
+    /// Topology host names behind the addresses, sorted; empty for an `[[allow]]` network. In
+    /// the class layout, only the hosts that `classes` does not stand for.
     #[serde(serialize_with = "inline")]
     pub hosts: Vec<String>,
+    /// Only in the class layout (`compile --layout classes`): the classes all of whose members
+    /// are among the peers, sorted, named instead of their members (`index/hosts.json` lists
+    /// them). The group's hosts are `hosts` and the members of these classes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "inline"
+    )]
+    pub classes: Option<Vec<String>>,
     /// IPv4 networks.
     #[serde(serialize_with = "inline")]
     pub ipv4: Vec<Ipv4Cidr>,
@@ -215,8 +226,9 @@ pub struct Ports {
 }
 
 impl RulesFile {
-    /// The view of one host's rules.
-    pub fn new(host: &HostRules) -> Self {
+    /// The view of one host's rules; with `classes`, the class layout's view, where a class
+    /// name stands for its members in the peer groups.
+    pub fn new(host: &HostRules, classes: Option<&PeerClasses>) -> Self {
         let mut groups: Numbering<(&Peers, &[String]), (String, PeerGroup)> = Numbering::default();
         let rules = host
             .rules
@@ -246,10 +258,18 @@ impl RulesFile {
                     groups
                         .get((&r.peers, &r.peer_hosts), |number, _| {
                             let addresses = Addresses::new(&r.peers);
+                            let (classes, hosts) = match classes {
+                                Some(c) => {
+                                    let (whole, rest) = c.fold(&r.peer_hosts);
+                                    (Some(whole), rest)
+                                }
+                                None => (None, r.peer_hosts.clone()),
+                            };
                             (
                                 format!("p{number}"),
                                 PeerGroup {
-                                    hosts: r.peer_hosts.clone(),
+                                    hosts,
+                                    classes,
                                     ipv4: addresses.ipv4,
                                     ipv6: addresses.ipv6,
                                 },
@@ -366,7 +386,17 @@ impl Ports {
 
 /// Renders `rules.json` for one host: pretty-printed, fields in a fixed order, ending in a newline.
 pub fn render(host: &HostRules, opts: &Options) -> Result<Files, Error> {
-    Ok(vec![(FILE_NAME, render_text(host, opts)?)])
+    Ok(vec![(FILE_NAME, render_text(host, None, opts)?)])
+}
+
+/// Renders `rules.json` for a class of the class layout: each peer group names the classes all
+/// of whose members it holds instead of those members.
+pub fn render_in_classes(
+    host: &HostRules,
+    classes: &PeerClasses,
+    opts: &Options,
+) -> Result<Files, Error> {
+    Ok(vec![(FILE_NAME, render_text(host, Some(classes), opts)?)])
 }
 
 /// `rules.json` describes a host's own rules; a gateway's forward rules have no JSON shape yet,
@@ -376,8 +406,12 @@ pub fn render_gateway(_gw: &GatewayRules, _opts: &Options) -> Result<Option<File
 }
 
 /// `rules.json` as one string.
-fn render_text(host: &HostRules, _opts: &Options) -> Result<String, Error> {
-    serde_json::to_string_pretty(&RulesFile::new(host))
+fn render_text(
+    host: &HostRules,
+    classes: Option<&PeerClasses>,
+    _opts: &Options,
+) -> Result<String, Error> {
+    serde_json::to_string_pretty(&RulesFile::new(host, classes))
         .map(|s| s + "\n")
         .map_err(Error)
 }

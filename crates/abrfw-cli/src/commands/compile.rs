@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use abrfw_core::{GatewayRules, HostRules, compile, compile_gateways};
+use abrfw_core::{GatewayRules, HostRules, PeerClasses, compile, compile_gateways};
 use anyhow::{Result, bail};
 
 use crate::args::{Backend, CompileArgs, CompileBackend};
@@ -128,13 +128,19 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
             text: classes::index_text(&members, &classes)?,
         }),
     };
+    // In a class's rules.json a class name stands for its members among the peers.
+    let peer_classes = PeerClasses::new(
+        classes
+            .iter()
+            .map(|c| (c.name.as_str(), c.members.as_slice())),
+    );
     // The directories of the tree: each host and gateway, or each class.
     let targets: BTreeMap<&str, Target<'_>> = match layout {
         Layout::Hosts => members
             .iter()
             .map(|m| {
                 let target = match m.ir {
-                    Ir::Host(h) => Target::Host(h, &m.backends),
+                    Ir::Host(h) => Target::Host(h, &m.backends, None),
                     Ir::Gateway(g) => Target::Gateway(g, &m.backends),
                 };
                 (m.ir.name(), target)
@@ -144,7 +150,7 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
             .iter()
             .map(|c| {
                 let target = match &c.ir {
-                    OwnedIr::Host(h) => Target::Host(h, &c.backends),
+                    OwnedIr::Host(h) => Target::Host(h, &c.backends, Some(&peer_classes)),
                     OwnedIr::Gateway(g) => Target::Gateway(g, &c.backends),
                 };
                 (c.name.as_str(), target)
@@ -278,7 +284,9 @@ impl Backends<'_> {
 /// A host, a gateway or a class of either: one directory of files under the output directory,
 /// with the backends that write it.
 enum Target<'a> {
-    Host(&'a HostRules, &'a [Backend]),
+    /// A host, or with the class layout's classes a host class (a member's rules under the
+    /// class's name).
+    Host(&'a HostRules, &'a [Backend], Option<&'a PeerClasses>),
     Gateway(&'a GatewayRules, &'a [Backend]),
 }
 
@@ -287,9 +295,13 @@ impl Target<'_> {
     fn render(&self) -> Result<Vec<RenderedFile>> {
         let mut files = Vec::new();
         match self {
-            Target::Host(host, backends) => {
+            Target::Host(host, backends, classes) => {
                 for backend in *backends {
-                    for (name, text) in backend.render_host(host)? {
+                    let rendered = match classes {
+                        Some(classes) => backend.render_class(host, classes)?,
+                        None => backend.render_host(host)?,
+                    };
+                    for (name, text) in rendered {
                         files.push(RenderedFile {
                             dir: host.host.clone(),
                             name,

@@ -53,6 +53,31 @@ fn index(dir: &Path) -> BTreeMap<String, String> {
     class_of
 }
 
+/// A rules.json with its own name and addresses set aside and each peer group's classes
+/// replaced by their members: a class's document must equal each member's, so read.
+fn resolved(text: &str, members: &BTreeMap<String, Vec<String>>) -> serde_json::Value {
+    let mut doc: serde_json::Value = serde_json::from_str(text).unwrap();
+    doc["host"] = serde_json::Value::Null;
+    doc["addresses"] = serde_json::Value::Null;
+    for group in doc["peer_groups"].as_object_mut().unwrap().values_mut() {
+        let group = group.as_object_mut().unwrap();
+        let mut hosts: Vec<String> = group["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_owned())
+            .collect();
+        if let Some(classes) = group.remove("classes") {
+            for class in classes.as_array().unwrap() {
+                hosts.extend(members[class.as_str().unwrap()].iter().cloned());
+            }
+        }
+        hosts.sort();
+        group.insert("hosts".into(), hosts.into());
+    }
+    doc
+}
+
 /// fixtures/topologies/gateway-zones.toml (a gateway, three zones) with two more Linux agents
 /// in the servers and two more Windows agents in the office, none named by an `[[allow]]`:
 /// each pair is one class.
@@ -123,8 +148,14 @@ fn a_class_tree_holds_each_class_once_and_an_index_of_every_host() {
     // lx is named by an [[allow]] (its own flow), office-win too: classes of their own.
     assert_ne!(index["lx"], index["lx2"]);
     assert_ne!(index["office-win"], index["office-win2"]);
+    let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (host, class) in &index {
+        members.entry(class.clone()).or_default().push(host.clone());
+    }
     let distinct: std::collections::BTreeSet<&String> = index.values().collect();
     assert_eq!(distinct.len(), index.len() - 2);
+    // Class names stand for their members in the class files' peer groups.
+    let mut folded = 0;
     for host in &hosts {
         let class = &index[host];
         let own: BTreeMap<PathBuf, String> = tree(&per_host.join(host));
@@ -136,6 +167,13 @@ fn a_class_tree_holds_each_class_once_and_an_index_of_every_host() {
         );
         for (file, text) in &own {
             if file == Path::new("rules.json") {
+                crate::validate::check_rules_json(&format!("{class}/rules.json"), &shared[file]);
+                folded += shared[file].matches("\"classes\": [\"").count();
+                assert_eq!(
+                    resolved(&shared[file], &members),
+                    resolved(text, &members),
+                    "{host} -> {class}: rules.json"
+                );
                 continue;
             }
             let theirs = &shared[file];
@@ -152,6 +190,8 @@ fn a_class_tree_holds_each_class_once_and_an_index_of_every_host() {
             }
         }
     }
+
+    assert!(folded > 0, "no class rules.json names a class");
 
     // Deterministic: a second tree from the same site is byte-identical.
     let again = work.path().join("again");
