@@ -20,7 +20,7 @@ use crate::ir::address_text;
 use crate::ir::{Policy, Protocol};
 use crate::os::Os;
 use crate::topology::raw::RawAllow;
-use crate::topology::{Allow, AllowEnd, Host, Topology};
+use crate::topology::{Allow, AllowEnd, AllowsOf, Host, Topology};
 
 /// An address family, as the guard counts them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +100,7 @@ fn opens_admin_port(a: &Allow, host: &Host) -> bool {
 pub(crate) fn warnings(topology: &Topology, name_spans: &[Range<usize>]) -> Vec<Diagnostic> {
     let hosts = &topology.hosts;
     let allows = &topology.allows;
+    let allows_of = AllowsOf::new(topology);
     let mut out = Vec::new();
     for (i, (host, span)) in hosts.iter().zip(name_spans).enumerate() {
         if host.policy != Policy::Drop {
@@ -121,7 +122,7 @@ pub(crate) fn warnings(topology: &Topology, name_spans: &[Range<usize>]) -> Vec<
         let missing: Vec<Family> = all
             .iter()
             .copied()
-            .filter(|f| !allows.iter().any(|a| opens(a, *f)))
+            .filter(|f| !allows_of.to[i].iter().any(|&k| opens(&allows[k], *f)))
             .collect();
         if missing.is_empty() {
             continue;
@@ -169,13 +170,14 @@ fn gateway_of<'t>(topology: &'t Topology, zone: &str) -> Option<&'t str> {
 /// table), and the warning names the first host it concerns and counts the rest. `raw` are the
 /// tables as written; call only when every allow resolved.
 pub(crate) fn gateway_warnings(topology: &Topology, raw: &[RawAllow]) -> Vec<Diagnostic> {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
     let mut out = Vec::new();
     if topology.gateways.is_empty() {
         return out;
     }
-    // (table, side, address) -> the hosts behind a gateway on the other side, in order.
-    let mut unzoned: BTreeMap<(usize, bool, IpNet), Vec<usize>> = BTreeMap::new();
+    // (table, side, address) -> the first host behind a gateway on the other side, and all of
+    // them (a set: a table to `all` names every host of the site).
+    let mut unzoned: BTreeMap<(usize, bool, IpNet), (usize, BTreeSet<usize>)> = BTreeMap::new();
     // (table, zone of `from`, host) of admin allows no gateway forwards.
     let mut unrouted: BTreeMap<(usize, String, usize), &str> = BTreeMap::new();
     for a in &topology.allows {
@@ -189,10 +191,11 @@ pub(crate) fn gateway_warnings(topology: &Topology, raw: &[RawAllow]) -> Vec<Dia
             {
                 continue;
             }
-            let hosts = unzoned.entry((a.origin, to_side, net)).or_default();
-            if !hosts.contains(&h) {
-                hosts.push(h);
-            }
+            unzoned
+                .entry((a.origin, to_side, net))
+                .or_insert_with(|| (h, BTreeSet::new()))
+                .1
+                .insert(h);
         }
         // An administrative allow between two zones that no gateway routes.
         let AllowEnd::Host(t) = a.to else { continue };
@@ -223,9 +226,9 @@ pub(crate) fn gateway_warnings(topology: &Topology, raw: &[RawAllow]) -> Vec<Dia
         }
         unrouted.insert((a.origin, from_zone.to_owned(), t), gw);
     }
-    for ((origin, to_side, net), hosts) in unzoned {
+    for ((origin, to_side, net), (first, hosts)) in unzoned {
         let r = &raw[origin];
-        let host = &topology.hosts[hosts[0]];
+        let host = &topology.hosts[first];
         let gw = gateway_of(topology, &host.zone).unwrap_or_default();
         let others = match hosts.len() - 1 {
             0 => String::new(),

@@ -14,7 +14,7 @@ use std::ops::Range;
 use crate::diagnostic::Diagnostic;
 use crate::ir::Protocol;
 use crate::topology::lockout::{end_has, families};
-use crate::topology::{Allow, AllowEnd, Host, Topology};
+use crate::topology::{Allow, AllowEnd, AllowsOf, Host, Topology};
 
 /// Whether host `i`'s rule set drops outbound connections no rule allows: its policy (its
 /// own or the site's) is `drop`, its `outbound` is not `accept`, and its OS's firewall can
@@ -26,9 +26,16 @@ pub(crate) fn outbound_drops(topology: &Topology, host: usize) -> bool {
 
 /// Whether some `[[allow]]` gives host `i` an outbound rule to `port` over `protocol`: it is
 /// the `from` end, and the `to` end has an address of one of the host's families.
-fn opens_outbound(topology: &Topology, i: usize, protocol: Protocol, port: u16) -> bool {
+fn opens_outbound(
+    topology: &Topology,
+    allows_of: &AllowsOf,
+    i: usize,
+    protocol: Protocol,
+    port: u16,
+) -> bool {
     let host = &topology.hosts[i];
-    topology.allows.iter().any(|a: &Allow| {
+    allows_of.from[i].iter().any(|&k| {
+        let a: &Allow = &topology.allows[k];
         a.from == AllowEnd::Host(i)
             && a.to != a.from
             && a.protocol == protocol
@@ -43,18 +50,19 @@ fn opens_outbound(topology: &Topology, i: usize, protocol: Protocol, port: u16) 
 /// (UDP 53), and one per such Windows host that no `[[allow]]` lets reach Kerberos (88).
 /// `name_spans[i]` is where host `i`'s name is written.
 pub(crate) fn warnings(topology: &Topology, name_spans: &[Range<usize>]) -> Vec<Diagnostic> {
+    let allows_of = AllowsOf::new(topology);
     let mut out = Vec::new();
     for (i, (host, span)) in topology.hosts.iter().zip(name_spans).enumerate() {
         let Some(os) = host.os else { continue };
         if !outbound_drops(topology, i) {
             continue;
         }
-        if !opens_outbound(topology, i, Protocol::Udp, 53) {
+        if !opens_outbound(topology, &allows_of, i, Protocol::Udp, 53) {
             out.push(dns_warning(host, span.clone()));
         }
         if os.is_windows()
-            && !opens_outbound(topology, i, Protocol::Tcp, 88)
-            && !opens_outbound(topology, i, Protocol::Udp, 88)
+            && !opens_outbound(topology, &allows_of, i, Protocol::Tcp, 88)
+            && !opens_outbound(topology, &allows_of, i, Protocol::Udp, 88)
         {
             out.push(ad_warning(host, span.clone()));
         }
