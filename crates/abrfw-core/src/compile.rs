@@ -147,20 +147,36 @@ pub fn compile(catalog: &Catalog, topology: &Topology) -> Result<Vec<HostRules>,
     }
     let shared: Vec<Rules> = par::map(&jobs, |&i| flow_rules(&plans, hosts, i).into());
 
-    let mut result: Vec<HostRules> = par::map(&members, |&(i, os, job)| {
-        let host = &hosts[i];
-        let rules = match site.get(&i) {
-            None => shared[job].clone(),
-            Some(extra) => {
-                let mut b = Builder::new(host);
-                b.rules = shared[job].to_vec();
-                for rule in extra {
-                    b.add_site(rule.clone());
-                }
-                b.finish().into()
+    // Hosts of one job with the same site rules share one rule list too: an `[[allow]]` with
+    // `from = "all"` (DNS, say) gives every host the same rule, and building a list per host
+    // copied every host's flow rules (1.1 GiB instead of 0.4 at 100,000 hosts).
+    let mut lists: BTreeMap<(usize, Option<&[SiteRule]>), usize> = BTreeMap::new();
+    let mut to_build: Vec<(usize, Option<&[SiteRule]>, usize)> = Vec::new();
+    let list_of: Vec<usize> = members
+        .iter()
+        .map(|&(i, _, job)| {
+            let extra = site.get(&i).map(Vec::as_slice);
+            *lists.entry((job, extra)).or_insert_with(|| {
+                to_build.push((job, extra, i));
+                to_build.len() - 1
+            })
+        })
+        .collect();
+    let built: Vec<Rules> = par::map(&to_build, |&(job, extra, i)| match extra {
+        None => shared[job].clone(),
+        Some(extra) => {
+            let mut b = Builder::new(&hosts[i]);
+            b.rules = shared[job].to_vec();
+            for rule in extra {
+                b.add_site(rule.clone());
             }
-        };
-        host_rules(host, os, release.id, rules)
+            b.finish().into()
+        }
+    });
+    let numbered: Vec<(usize, &(usize, Os, usize))> =
+        list_of.iter().copied().zip(&members).collect();
+    let mut result: Vec<HostRules> = par::map(&numbered, |&(list, &(i, os, _))| {
+        host_rules(&hosts[i], os, release.id, built[list].clone())
     });
     result.sort_by(|a, b| a.host.cmp(&b.host));
     Ok(result)
@@ -610,7 +626,7 @@ fn group<K: Ord>(members: &[usize], key: impl Fn(usize) -> K) -> BTreeMap<K, Vec
 }
 
 /// A site `[[allow]]` rule before family filtering.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct SiteRule {
     flow: FlowId,
     direction: Direction,

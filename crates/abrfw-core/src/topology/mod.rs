@@ -292,7 +292,7 @@ pub struct Allow {
 }
 
 /// One side of an `[[allow]]` rule; at least one side is a host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AllowEnd {
     /// A topology host, by index.
     Host(usize),
@@ -1142,6 +1142,8 @@ impl Resolver<'_> {
         zones: &[SiteZone],
     ) -> Option<Vec<(AllowEnd, String)>> {
         let mut out: Vec<(AllowEnd, String)> = Vec::new();
+        // The ends so far, to drop repeats in one pass: `all` selects every host.
+        let mut seen: std::collections::HashSet<AllowEnd> = std::collections::HashSet::new();
         let mut ok = true;
         if value.get_ref().items.is_empty() {
             self.report(
@@ -1162,7 +1164,7 @@ impl Resolver<'_> {
             match self.allow_end(key, text, span, hosts, resolved, zones) {
                 Some(ends) => {
                     for e in ends {
-                        if !out.iter().any(|(o, _)| *o == e) {
+                        if seen.insert(e) {
                             out.push((e, text.clone()));
                         }
                     }
