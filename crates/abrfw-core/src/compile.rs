@@ -45,7 +45,8 @@ pub const MAX_PEER_ENTRIES: u64 = 25_000_000;
 /// aggregation), computed without building any rule: per flow, every initiator with an OS names
 /// all responders' addresses and every responder with an OS all initiators' addresses; every
 /// gateway names each side once per group of the other side (zone and port); an `[[allow]]`
-/// names both ends on both hosts and on every gateway.
+/// names the other end on each host end, and every gateway names both ends of its merged
+/// crossings.
 pub fn peer_entries(catalog: &Catalog, topology: &Topology) -> Result<u64, CompileError> {
     let release = release_of(catalog, topology)?;
     Ok(estimate(&applicable(release, topology), topology))
@@ -82,12 +83,27 @@ fn estimate(flows: &[Applicable], topology: &Topology) -> u64 {
             entries = entries.saturating_add(gateways.saturating_mul(per_gateway));
         }
     }
+    // An [[allow]] names the other end on each end that is a host; a gateway names both ends
+    // of each crossing, merged as compile_gateways merges them.
     for allow in &topology.allows {
         let n = |end: AllowEnd| match end {
             AllowEnd::Host(i) => hosts[i].addresses.len() as u64,
             AllowEnd::Network(_) => 1,
         };
-        entries = entries.saturating_add((n(allow.from) + n(allow.to)) * (2 + gateways));
+        let on = |end: AllowEnd, other: AllowEnd| match end {
+            AllowEnd::Host(_) => n(other),
+            AllowEnd::Network(_) => 0,
+        };
+        entries = entries
+            .saturating_add(on(allow.from, allow.to))
+            .saturating_add(on(allow.to, allow.from));
+    }
+    if gateways > 0 {
+        for a in allow_crossings(topology) {
+            let n = (a.sources.v4.len() + a.sources.v6.len()) as u64
+                + (a.destinations.v4.len() + a.destinations.v6.len()) as u64;
+            entries = entries.saturating_add(n.saturating_mul(gateways));
+        }
     }
     entries
 }
@@ -436,43 +452,8 @@ pub fn compile_gateways(
             }
         })
         .collect();
-    // The [[allow]] rules whose two ends both sit in a zone, with their addresses.
-    let allows: Vec<AllowCrossing<'_>> = topology
-        .allows
-        .iter()
-        .filter(|a| a.from != a.to)
-        .filter_map(|allow| {
-            let end = |e: AllowEnd| -> Option<(&str, Peers, Vec<String>)> {
-                match e {
-                    AllowEnd::Host(i) => Some((
-                        hosts[i].zone.as_str(),
-                        Peers::from_nets(hosts[i].addresses.iter().copied()),
-                        vec![hosts[i].name.clone()],
-                    )),
-                    AllowEnd::Network(n) => Some((
-                        topology.zone_of_network(n)?,
-                        Peers::from_nets([n]),
-                        Vec::new(),
-                    )),
-                }
-            };
-            let (from, sources, source_hosts) = end(allow.from)?;
-            let (to, destinations, destination_hosts) = end(allow.to)?;
-            Some(AllowCrossing {
-                allow,
-                from,
-                to,
-                source_ports: allow.source.ports(match allow.from {
-                    AllowEnd::Host(f) => hosts[f].source_ports,
-                    AllowEnd::Network(_) => None,
-                }),
-                sources,
-                destinations,
-                source_hosts,
-                destination_hosts,
-            })
-        })
-        .collect();
+    // The [[allow]] rules whose two ends both sit in a zone, with their addresses, merged.
+    let allows = allow_crossings(topology);
     // Addresses and sorted names per distinct host list, computed once: the same agents
     // initiate many flows.
     let mut groups: BTreeMap<&[usize], (Peers, Vec<String>)> = BTreeMap::new();
@@ -580,6 +561,155 @@ pub fn compile_gateways(
     Ok(result)
 }
 
+/// The `[[allow]]`s whose two ends both sit in a zone, with their addresses, as few as the
+/// same connections allow: one table with `from = "all"` expands into an [`Allow`] per host,
+/// and a gateway rule per host (10,000 of them for a DNS allow at 10,000 hosts) would say
+/// what one rule with every source says.
+fn allow_crossings(topology: &Topology) -> Vec<AllowCrossing<'_>> {
+    let hosts = &topology.hosts;
+    let mut out = Vec::new();
+    // Table by table (a table's allows are consecutive), so that only one table's crossings
+    // are held before merging.
+    for table in topology.allows.chunk_by(|a, b| a.origin == b.origin) {
+        let crossings: Vec<AllowCrossing<'_>> = table
+            .iter()
+            .filter(|a| a.from != a.to)
+            .filter_map(|allow| {
+                let zone = |e: AllowEnd| -> Option<&str> {
+                    match e {
+                        AllowEnd::Host(i) => Some(hosts[i].zone.as_str()),
+                        AllowEnd::Network(n) => topology.zone_of_network(n),
+                    }
+                };
+                let (from, to) = (zone(allow.from)?, zone(allow.to)?);
+                // No gateway between a zone and itself.
+                if from == to {
+                    return None;
+                }
+                let end = |e: AllowEnd| -> (Peers, Vec<String>) {
+                    match e {
+                        AllowEnd::Host(i) => (
+                            Peers::from_nets(hosts[i].addresses.iter().copied()),
+                            vec![hosts[i].name.clone()],
+                        ),
+                        AllowEnd::Network(n) => (Peers::from_nets([n]), Vec::new()),
+                    }
+                };
+                let (sources, source_hosts) = end(allow.from);
+                let (destinations, destination_hosts) = end(allow.to);
+                Some(AllowCrossing {
+                    allow,
+                    from,
+                    to,
+                    source_ports: allow.source.ports(match allow.from {
+                        AllowEnd::Host(f) => hosts[f].source_ports,
+                        AllowEnd::Network(_) => None,
+                    }),
+                    sources,
+                    destinations,
+                    source_hosts,
+                    destination_hosts,
+                })
+            })
+            .collect();
+        out.extend(merge_side(merge_side(crossings, false), true));
+    }
+    out
+}
+
+/// Merges crossings of one table (same zones, protocol and ports) that differ in one side
+/// only: `(S1, D)` and `(S2, D)` become `(S1 ∪ S2, D)` (`by_sources` false: the sources are
+/// merged), which allows exactly the same connections, since a rule allows every source to
+/// every destination, family by family. Run once per side.
+fn merge_side(allows: Vec<AllowCrossing<'_>>, by_sources: bool) -> Vec<AllowCrossing<'_>> {
+    let key = |a| crossing_key(a, by_sources);
+    let mut order: Vec<usize> = (0..allows.len()).collect();
+    order.sort_by(|&x, &y| key(&allows[x]).cmp(&key(&allows[y])));
+    let mut out = Vec::new();
+    for group in order.chunk_by(|&x, &y| key(&allows[x]) == key(&allows[y])) {
+        let first = &allows[group[0]];
+        // The other side's addresses and names, over the group.
+        let side = |a: &AllowCrossing<'_>| -> (Vec<IpNet>, Vec<String>) {
+            let (peers, names) = if by_sources {
+                (&a.destinations, &a.destination_hosts)
+            } else {
+                (&a.sources, &a.source_hosts)
+            };
+            let v4 = peers.v4.iter().map(|&n| IpNet::V4(n));
+            (
+                v4.chain(peers.v6.iter().map(|&n| IpNet::V6(n))).collect(),
+                names.clone(),
+            )
+        };
+        let mut nets = Vec::new();
+        let mut names = Vec::new();
+        for &k in group {
+            let (n, h) = side(&allows[k]);
+            nets.extend(n);
+            names.extend(h);
+        }
+        names.sort_unstable();
+        names.dedup();
+        let merged = Peers::from_nets(nets);
+        let (sources, source_hosts, destinations, destination_hosts) = if by_sources {
+            (
+                first.sources.clone(),
+                first.source_hosts.clone(),
+                merged,
+                names,
+            )
+        } else {
+            (
+                merged,
+                names,
+                first.destinations.clone(),
+                first.destination_hosts.clone(),
+            )
+        };
+        out.push(AllowCrossing {
+            allow: first.allow,
+            from: first.from,
+            to: first.to,
+            source_ports: first.source_ports,
+            sources,
+            destinations,
+            source_hosts,
+            destination_hosts,
+        });
+    }
+    out
+}
+
+/// What [`merge_side`] groups by: everything but the merged side.
+type CrossingKey<'a, 't> = (
+    usize,
+    &'t str,
+    &'t str,
+    Protocol,
+    PortRange,
+    Option<PortRange>,
+    &'a Peers,
+    &'a [String],
+);
+
+fn crossing_key<'a, 't>(a: &'a AllowCrossing<'t>, by_sources: bool) -> CrossingKey<'a, 't> {
+    let (kept, kept_hosts) = if by_sources {
+        (&a.sources, &a.source_hosts)
+    } else {
+        (&a.destinations, &a.destination_hosts)
+    };
+    (
+        a.allow.origin,
+        a.from,
+        a.to,
+        a.allow.protocol,
+        a.allow.ports,
+        a.source_ports,
+        kept,
+        kept_hosts,
+    )
+}
+
 /// The two address lists cut to the families both have; `None` when they share none.
 fn shared_families(src: &Peers, dst: &Peers) -> Option<(Peers, Peers)> {
     let mut sources = src.clone();
@@ -596,6 +726,7 @@ fn shared_families(src: &Peers, dst: &Peers) -> Option<(Peers, Peers)> {
 }
 
 /// An `[[allow]]` whose ends both sit in a zone, resolved for the gateways.
+#[derive(Clone)]
 struct AllowCrossing<'t> {
     allow: &'t Allow,
     from: &'t str,
