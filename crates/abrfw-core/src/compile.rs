@@ -535,7 +535,7 @@ pub fn compile_gateways(
                 destinations,
                 source_hosts: a.source_hosts.clone(),
                 destination_hosts: a.destination_hosts.clone(),
-                purpose: a.allow.description.clone(),
+                purpose: a.allow.description.to_string(),
             });
         }
         rules.sort();
@@ -766,7 +766,7 @@ struct SiteRule {
     dport: PortRange,
     peers: Vec<IpNet>,
     peer_hosts: Vec<String>,
-    purpose: String,
+    purpose: std::sync::Arc<str>,
 }
 
 /// Collects one host's rules.
@@ -856,7 +856,7 @@ impl<'p> Builder<'p> {
             source_ports: rule.sport,
             peers,
             peer_hosts: rule.peer_hosts,
-            purpose: rule.purpose,
+            purpose: rule.purpose.to_string(),
         });
     }
 

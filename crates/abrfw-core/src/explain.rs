@@ -619,18 +619,18 @@ fn selectors(
         to: Vec::new(),
     };
     for a in topology.allows.iter().filter(|a| {
-        a.name == name
+        &*a.name == name
             && a.protocol == protocol
             && a.ports == ports
             && from_ok(a.from)
             && to_ok(a.to)
     }) {
         found.service = found.service.or(a.service);
-        if !found.from.contains(&a.from_selector) {
-            found.from.push(a.from_selector.clone());
+        if !found.from.iter().any(|f| **f == *a.from_selector) {
+            found.from.push(a.from_selector.to_string());
         }
-        if !found.to.contains(&a.to_selector) {
-            found.to.push(a.to_selector.clone());
+        if !found.to.iter().any(|t| **t == *a.to_selector) {
+            found.to.push(a.to_selector.to_string());
         }
     }
     found.from.sort();
@@ -1058,7 +1058,7 @@ fn not_forwarded(
         }
         out.push(NotForwarded {
             flow,
-            purpose: allow.description.clone(),
+            purpose: allow.description.to_string(),
             protocol: allow.protocol,
             port: allow.ports,
             why,

@@ -84,7 +84,7 @@ pub fn links(catalog: &Catalog, topology: &Topology) -> Result<Vec<Link>, Compil
                 protocol: allow.protocol,
                 port: allow.ports,
                 flow: FlowId::allow(&allow.name),
-                purpose: allow.description.clone(),
+                purpose: allow.description.to_string(),
                 initiator_zone: hosts[f].zone.clone(),
                 responder_zone: hosts[t].zone.clone(),
                 encryption: None,

@@ -11,6 +11,7 @@ mod syntax;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::ops::Range;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -264,7 +265,7 @@ impl AllowsOf {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allow {
     /// Unique name; the rule's flow id is `allow:<name>`.
-    pub name: String,
+    pub name: Arc<str>,
     /// Index of the `[[allow]]` in the file: one table with lists or selectors expands into
     /// one [`Allow`] per (from, to, port) it selects, all with the same name and origin.
     pub origin: usize,
@@ -284,11 +285,11 @@ pub struct Allow {
     pub service: Option<&'static str>,
     /// The `from` item that selected this end as written: a host name, an address,
     /// `role:<role>`, `os:<os>`, `zone:<zone>` or `all`.
-    pub from_selector: String,
+    pub from_selector: Arc<str>,
     /// The `to` item that selected the other end, as written.
-    pub to_selector: String,
+    pub to_selector: Arc<str>,
     /// Free text for rule comments (default: the name).
-    pub description: String,
+    pub description: Arc<str>,
 }
 
 /// One side of an `[[allow]]` rule; at least one side is a host.
@@ -1235,6 +1236,13 @@ impl Resolver<'_> {
             );
             return Vec::new();
         }
+        // Shared by every Allow the table expands into (a million at most).
+        let name: Arc<str> = Arc::from(raw.name.get_ref().as_str());
+        let description: Arc<str> = Arc::from(description.as_str());
+        let from: Vec<(AllowEnd, Arc<str>)> =
+            from.into_iter().map(|(e, s)| (e, Arc::from(s))).collect();
+        let to: Vec<(AllowEnd, Arc<str>)> =
+            to.into_iter().map(|(e, s)| (e, Arc::from(s))).collect();
         let mut out = Vec::new();
         for (f, from_selector) in &from {
             for (t, to_selector) in &to {
@@ -1243,7 +1251,7 @@ impl Resolver<'_> {
                 }
                 for p in &ports {
                     out.push(Allow {
-                        name: raw.name.get_ref().clone(),
+                        name: name.clone(),
                         origin,
                         from: *f,
                         to: *t,
