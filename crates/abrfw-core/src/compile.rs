@@ -99,11 +99,7 @@ fn estimate(flows: &[Applicable], topology: &Topology) -> u64 {
             .saturating_add(on(allow.to, allow.from));
     }
     if gateways > 0 {
-        for a in allow_crossings(topology) {
-            let n = (a.sources.v4.len() + a.sources.v6.len()) as u64
-                + (a.destinations.v4.len() + a.destinations.v6.len()) as u64;
-            entries = entries.saturating_add(n.saturating_mul(gateways));
-        }
+        entries = entries.saturating_add(merged_allow_entries(topology).saturating_mul(gateways));
     }
     entries
 }
@@ -615,6 +611,55 @@ fn allow_crossings(topology: &Topology) -> Vec<AllowCrossing<'_>> {
         out.extend(merge_side(merge_side(crossings, false), true));
     }
     out
+}
+
+/// The addresses [`allow_crossings`] names, counted without building it: a table expands
+/// into every (from, to, port) of its lists, so its crossings merge into one per zone pair,
+/// protocol, port and source-port range, naming each of its from ends and to ends there once.
+fn merged_allow_entries(topology: &Topology) -> u64 {
+    use std::collections::HashSet;
+    type Ends = (HashSet<AllowEnd>, HashSet<AllowEnd>);
+    let hosts = &topology.hosts;
+    let zone = |e: AllowEnd| -> Option<&str> {
+        match e {
+            AllowEnd::Host(i) => Some(hosts[i].zone.as_str()),
+            AllowEnd::Network(n) => topology.zone_of_network(n),
+        }
+    };
+    let addresses = |e: &AllowEnd| -> u64 {
+        match e {
+            AllowEnd::Host(i) => hosts[*i].addresses.len() as u64,
+            AllowEnd::Network(_) => 1,
+        }
+    };
+    let mut entries: u64 = 0;
+    for table in topology.allows.chunk_by(|a, b| a.origin == b.origin) {
+        let mut groups: BTreeMap<_, Ends> = BTreeMap::new();
+        for a in table.iter().filter(|a| a.from != a.to) {
+            let (Some(from), Some(to)) = (zone(a.from), zone(a.to)) else {
+                continue;
+            };
+            if from == to {
+                continue;
+            }
+            let sport = a.source.ports(match a.from {
+                AllowEnd::Host(f) => hosts[f].source_ports,
+                AllowEnd::Network(_) => None,
+            });
+            let ends = groups
+                .entry((from, to, a.protocol, a.ports, sport))
+                .or_default();
+            ends.0.insert(a.from);
+            ends.1.insert(a.to);
+        }
+        for (froms, tos) in groups.values() {
+            // A sum: the sets' order does not matter.
+            let n: u64 =
+                froms.iter().map(addresses).sum::<u64>() + tos.iter().map(addresses).sum::<u64>();
+            entries = entries.saturating_add(n);
+        }
+    }
+    entries
 }
 
 /// Merges crossings of one table (same zones, protocol and ports) that differ in one side
