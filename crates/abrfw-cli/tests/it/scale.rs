@@ -84,6 +84,72 @@ fn nft_rules(script: &str) -> usize {
         .count()
 }
 
+/// The site rules a real site needs, for every host: name resolution and time from all,
+/// Active Directory from the Windows hosts, the administrators' SSH and RDP from their network.
+const SITE_ALLOWS: &str = r#"
+[[zone]]
+name = "servers"
+networks = ["10.0.0.0/16", "10.255.0.0/24", "fd00::/64", "fd00:ff::/64"]
+
+[[zone]]
+name = "office"
+networks = ["10.16.0.0/12", "fd00:1::/96"]
+
+[[allow]]
+name = "dns"
+from = "all"
+to = ["10.0.9.53", "fd00::9:53"]
+service = "dns"
+
+[[allow]]
+name = "ntp"
+from = "all"
+to = ["10.0.9.53", "fd00::9:53"]
+service = "ntp"
+
+[[allow]]
+name = "ad"
+from = "os:windows"
+to = "10.0.9.0/29"
+service = "ad"
+
+[[allow]]
+name = "admin-ssh"
+from = ["10.255.0.0/24", "fd00:ff::/64"]
+to = ["os:linux", "os:appliance"]
+service = "ssh"
+
+[[allow]]
+name = "admin-rdp"
+from = ["10.255.0.0/24", "fd00:ff::/64"]
+to = ["os:windows", "os:windows-legacy"]
+service = "rdp"
+"#;
+
+#[test]
+fn an_allow_from_every_host_is_a_few_gateway_rules_not_one_per_host() {
+    // One forward rule per table, zone pair, port, source-port range and family: a rule per
+    // host it expands into (a gateway of 150,000 rules at 10,000 hosts) is what this guards.
+    let count = |agents: usize| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("site.toml");
+        std::fs::write(&path, site(agents) + SITE_ALLOWS).expect("write site");
+        let path = path.to_str().expect("utf-8 path");
+        let nft = stdout_ok(&["compile", path, "--host", "fw", "--backend", "nftables"]);
+        let dns = nft
+            .lines()
+            .filter(|l| l.contains(" accept comment \"allow:dns"))
+            .count();
+        (nft_rules(&nft), dns)
+    };
+    let (rules, dns) = count(4000);
+    assert_eq!(count(200), (rules, dns));
+    // DNS: TCP and UDP, three initiator source-port ranges (pre-Vista, Vista, Linux), two
+    // families.
+    assert_eq!(dns, 12);
+    assert!(rules < 150, "{rules} forward rules");
+}
+
 #[test]
 fn gateway_rule_count_does_not_grow_with_agents_and_nft_loads_it() {
     let (_small_dir, small) = site_file(200);
