@@ -357,20 +357,24 @@ fn inventory_points_each_host_at_its_class_directory() {
 
     // An index that does not cover the site is refused with advice, not guessed around.
     let text = std::fs::read_to_string(out.join("index/hosts.json")).unwrap();
+    // inventory --tree refuses the index (exit 2); what it says.
+    let refused = || {
+        let run = abrfw(&[
+            "inventory",
+            site.to_str().unwrap(),
+            "--tree",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(run.status.code(), Some(2));
+        String::from_utf8_lossy(&run.stderr).into_owned()
+    };
     let first = index.keys().next().unwrap();
     std::fs::write(
         out.join("index/hosts.json"),
         text.replace(&format!("\"{first}\":"), "\"someone-else\":"),
     )
     .unwrap();
-    let run = abrfw(&[
-        "inventory",
-        site.to_str().unwrap(),
-        "--tree",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(run.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let stderr = refused();
     assert!(
         stderr.contains(first.as_str()) && stderr.contains("run abrfw compile --out-dir"),
         "{stderr}"
@@ -389,14 +393,7 @@ fn inventory_points_each_host_at_its_class_directory() {
     let entry = classes[&home]["hosts"][first.as_str()].clone();
     classes[&other]["hosts"][first.as_str()] = entry;
     std::fs::write(out.join("index/hosts.json"), doc.to_string()).unwrap();
-    let run = abrfw(&[
-        "inventory",
-        site.to_str().unwrap(),
-        "--tree",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(run.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let stderr = refused();
     assert!(
         stderr.contains(&format!("lists host {first} under both")),
         "{stderr}"
