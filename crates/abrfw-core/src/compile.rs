@@ -571,17 +571,7 @@ fn allow_crossings(topology: &Topology) -> Vec<AllowCrossing<'_>> {
             .iter()
             .filter(|a| a.from != a.to)
             .filter_map(|allow| {
-                let zone = |e: AllowEnd| -> Option<&str> {
-                    match e {
-                        AllowEnd::Host(i) => Some(hosts[i].zone.as_str()),
-                        AllowEnd::Network(n) => topology.zone_of_network(n),
-                    }
-                };
-                let (from, to) = (zone(allow.from)?, zone(allow.to)?);
-                // No gateway between a zone and itself.
-                if from == to {
-                    return None;
-                }
+                let (from, to, source_ports) = crossing_of(topology, allow)?;
                 let end = |e: AllowEnd| -> (Peers, Vec<String>) {
                     match e {
                         AllowEnd::Host(i) => (
@@ -597,10 +587,7 @@ fn allow_crossings(topology: &Topology) -> Vec<AllowCrossing<'_>> {
                     allow,
                     from,
                     to,
-                    source_ports: allow.source.ports(match allow.from {
-                        AllowEnd::Host(f) => hosts[f].source_ports,
-                        AllowEnd::Network(_) => None,
-                    }),
+                    source_ports,
                     sources,
                     destinations,
                     source_hosts,
@@ -613,6 +600,30 @@ fn allow_crossings(topology: &Topology) -> Vec<AllowCrossing<'_>> {
     out
 }
 
+/// The zones an allow joins, `from` then `to`, and its source ports; `None` when an end is in
+/// no zone or both are in one (no gateway lies between a zone and itself).
+fn crossing_of<'t>(
+    topology: &'t Topology,
+    allow: &Allow,
+) -> Option<(&'t str, &'t str, Option<PortRange>)> {
+    let hosts = &topology.hosts;
+    let zone = |e: AllowEnd| -> Option<&'t str> {
+        match e {
+            AllowEnd::Host(i) => Some(hosts[i].zone.as_str()),
+            AllowEnd::Network(n) => topology.zone_of_network(n),
+        }
+    };
+    let (from, to) = (zone(allow.from)?, zone(allow.to)?);
+    if from == to {
+        return None;
+    }
+    let sport = allow.source.ports(match allow.from {
+        AllowEnd::Host(f) => hosts[f].source_ports,
+        AllowEnd::Network(_) => None,
+    });
+    Some((from, to, sport))
+}
+
 /// The addresses [`allow_crossings`] names, counted without building it: a table expands
 /// into every (from, to, port) of its lists, so its crossings merge into one per zone pair,
 /// protocol, port and source-port range, naming each of its from ends and to ends there once.
@@ -620,12 +631,6 @@ fn merged_allow_entries(topology: &Topology) -> u64 {
     use std::collections::HashSet;
     type Ends = (HashSet<AllowEnd>, HashSet<AllowEnd>);
     let hosts = &topology.hosts;
-    let zone = |e: AllowEnd| -> Option<&str> {
-        match e {
-            AllowEnd::Host(i) => Some(hosts[i].zone.as_str()),
-            AllowEnd::Network(n) => topology.zone_of_network(n),
-        }
-    };
     let addresses = |e: &AllowEnd| -> u64 {
         match e {
             AllowEnd::Host(i) => hosts[*i].addresses.len() as u64,
@@ -636,16 +641,9 @@ fn merged_allow_entries(topology: &Topology) -> u64 {
     for table in topology.allows.chunk_by(|a, b| a.origin == b.origin) {
         let mut groups: BTreeMap<_, Ends> = BTreeMap::new();
         for a in table.iter().filter(|a| a.from != a.to) {
-            let (Some(from), Some(to)) = (zone(a.from), zone(a.to)) else {
+            let Some((from, to, sport)) = crossing_of(topology, a) else {
                 continue;
             };
-            if from == to {
-                continue;
-            }
-            let sport = a.source.ports(match a.from {
-                AllowEnd::Host(f) => hosts[f].source_ports,
-                AllowEnd::Network(_) => None,
-            });
             let ends = groups
                 .entry((from, to, a.protocol, a.ports, sport))
                 .or_default();
