@@ -619,18 +619,18 @@ fn selectors(
         to: Vec::new(),
     };
     for a in topology.allows.iter().filter(|a| {
-        &*a.name == name
+        a.name() == name
             && a.protocol == protocol
             && a.ports == ports
             && from_ok(a.from)
             && to_ok(a.to)
     }) {
         found.service = found.service.or(a.service);
-        if !found.from.iter().any(|f| **f == *a.from_selector) {
-            found.from.push(a.from_selector.to_string());
+        if !found.from.iter().any(|f| **f == *a.from_selector()) {
+            found.from.push(a.from_selector().to_owned());
         }
-        if !found.to.iter().any(|t| **t == *a.to_selector) {
-            found.to.push(a.to_selector.to_string());
+        if !found.to.iter().any(|t| **t == *a.to_selector()) {
+            found.to.push(a.to_selector().to_owned());
         }
     }
     found.from.sort();
@@ -1025,7 +1025,7 @@ fn not_forwarded(
         });
     }
     for allow in &topology.allows {
-        let flow = FlowId::allow(&allow.name).to_string();
+        let flow = FlowId::allow(allow.name()).to_string();
         if forwarded.contains(&flow.as_str()) {
             continue;
         }
@@ -1058,7 +1058,7 @@ fn not_forwarded(
         }
         out.push(NotForwarded {
             flow,
-            purpose: allow.description.to_string(),
+            purpose: allow.description().to_owned(),
             protocol: allow.protocol,
             port: allow.ports,
             why,

@@ -616,10 +616,11 @@ pub struct ForwardRule {
     pub sources: Peers,
     /// Responder addresses. A family is present only when `sources` has it too.
     pub destinations: Peers,
-    /// Initiator host names, sorted.
-    pub source_hosts: Vec<String>,
-    /// Responder host names, sorted.
-    pub destination_hosts: Vec<String>,
+    /// Initiator host names, sorted; one list is shared by every rule that names the same
+    /// hosts (all agents, say, on each of a gateway's flows).
+    pub source_hosts: std::sync::Arc<[String]>,
+    /// Responder host names, sorted, shared as `source_hosts` is.
+    pub destination_hosts: std::sync::Arc<[String]>,
     /// What the connection is for.
     pub purpose: String,
 }

@@ -224,7 +224,7 @@ fn site_diagram(
             net_edges.push((
                 name(a.from),
                 name(a.to),
-                label(a.protocol.as_str(), &a.ports.to_string(), &a.description),
+                label(a.protocol.as_str(), &a.ports.to_string(), a.description()),
             ));
         }
     }

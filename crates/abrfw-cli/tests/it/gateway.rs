@@ -85,13 +85,13 @@ fn the_gateway_forwards_exactly_the_acronis_and_admin_flows() {
     let mut acronis = BTreeSet::new();
     let mut admin = BTreeSet::new();
     for r in &fw.rules {
-        for d in &r.destination_hosts {
+        for d in r.destination_hosts.iter() {
             if r.flow.starts_with("allow:") {
                 assert_eq!(r.sources.v4, ["10.99.0.0/24".parse().unwrap()]);
                 assert_eq!(r.from_zone.name, "admin");
                 admin.insert((d.clone(), r.destination_port.first));
             }
-            for s in &r.source_hosts {
+            for s in r.source_hosts.iter() {
                 acronis.insert((s.clone(), d.clone(), r.destination_port.first));
             }
         }

@@ -973,8 +973,8 @@ fn the_compiled_gateway_holds_exactly_the_cross_zone_flows() {
     let fw = gateways.iter().find(|g| g.gateway == "fw-linux").unwrap();
     let mut flows = BTreeSet::new();
     for r in &fw.rules {
-        for s in &r.source_hosts {
-            for d in &r.destination_hosts {
+        for s in r.source_hosts.iter() {
+            for d in r.destination_hosts.iter() {
                 flows.insert((s.clone(), d.clone(), r.destination_port.first));
             }
         }

@@ -68,7 +68,7 @@ pub(crate) fn without_rules(hosts: &[Host], allows: &[Allow], raw: &[RawAllow]) 
     let mut out = Vec::new();
     let mut rest = allows;
     for (origin, r) in raw.iter().enumerate() {
-        let n = rest.iter().take_while(|a| a.origin == origin).count();
+        let n = rest.iter().take_while(|a| a.origin() == origin).count();
         let (group, tail) = rest.split_at(n);
         rest = tail;
         let Some(a) = group.first() else {
@@ -108,7 +108,7 @@ pub(crate) fn without_rules(hosts: &[Host], allows: &[Allow], raw: &[RawAllow]) 
         };
         out.push(
             Diagnostic::new(
-                format!("[[allow]] {:?} compiles to no rule: {why}", a.name),
+                format!("[[allow]] {:?} compiles to no rule: {why}", a.name()),
                 r.name.span(),
             )
             .help("fix `from` or `to` so the rule reaches a host, or remove the [[allow]]"),

@@ -192,7 +192,7 @@ pub(crate) fn gateway_warnings(topology: &Topology, raw: &[RawAllow]) -> Vec<Dia
                 continue;
             }
             unzoned
-                .entry((a.origin, to_side, net))
+                .entry((a.origin(), to_side, net))
                 .or_insert_with(|| (h, BTreeSet::new()))
                 .1
                 .insert(h);
@@ -224,7 +224,7 @@ pub(crate) fn gateway_warnings(topology: &Topology, raw: &[RawAllow]) -> Vec<Dia
         {
             continue;
         }
-        unrouted.insert((a.origin, from_zone.to_owned(), t), gw);
+        unrouted.insert((a.origin(), from_zone.to_owned(), t), gw);
     }
     for ((origin, to_side, net), (first, hosts)) in unzoned {
         let r = &raw[origin];

@@ -264,11 +264,9 @@ impl AllowsOf {
 /// One `[[allow]]` rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allow {
-    /// Unique name; the rule's flow id is `allow:<name>`.
-    pub name: Arc<str>,
-    /// Index of the `[[allow]]` in the file: one table with lists or selectors expands into
-    /// one [`Allow`] per (from, to, port) it selects, all with the same name and origin.
-    pub origin: usize,
+    /// What every `Allow` of its `[[allow]]` table shares: name, description, the items as
+    /// written.
+    pub table: Arc<AllowTable>,
     /// Who connects.
     pub from: AllowEnd,
     /// Who accepts.
@@ -283,17 +281,60 @@ pub struct Allow {
     /// The built-in service (`service = "dns"`) this protocol and port come from; `None` for
     /// `port`/`protocol`.
     pub service: Option<&'static str>,
+    /// The `from` item that selected this end, by index into [`AllowTable::from_items`].
+    from_item: u32,
+    /// The `to` item that selected the other end, by index into [`AllowTable::to_items`].
+    to_item: u32,
+}
+
+impl Allow {
+    /// The table's unique name; the rule's flow id is `allow:<name>`.
+    pub fn name(&self) -> &str {
+        &self.table.name
+    }
+
+    /// Index of the `[[allow]]` in the file.
+    pub fn origin(&self) -> usize {
+        self.table.origin
+    }
+
+    /// Free text for rule comments (default: the name).
+    pub fn description(&self) -> &str {
+        &self.table.description
+    }
+
     /// The `from` item that selected this end as written: a host name, an address,
     /// `role:<role>`, `os:<os>`, `zone:<zone>` or `all`.
-    pub from_selector: Arc<str>,
+    pub fn from_selector(&self) -> &str {
+        &self.table.from_items[self.from_item as usize]
+    }
+
     /// The `to` item that selected the other end, as written.
-    pub to_selector: Arc<str>,
+    pub fn to_selector(&self) -> &str {
+        &self.table.to_items[self.to_item as usize]
+    }
+}
+
+/// What the [`Allow`]s of one `[[allow]]` table share. A table with `from = "all"` expands
+/// into an `Allow` per host and port (770,000 for AD from every Windows host at 100,000
+/// hosts), so each `Allow` keeps only its ends, its port and a pointer here.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AllowTable {
+    /// Unique name; the rule's flow id is `allow:<name>`.
+    pub name: Arc<str>,
+    /// Index of the `[[allow]]` in the file: a table's `Allow`s are consecutive in
+    /// [`Topology::allows`].
+    pub origin: usize,
     /// Free text for rule comments (default: the name).
     pub description: Arc<str>,
+    /// The `from` items as written.
+    pub from_items: Vec<String>,
+    /// The `to` items as written.
+    pub to_items: Vec<String>,
 }
 
 /// One side of an `[[allow]]` rule; at least one side is a host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AllowEnd {
     /// A topology host, by index.
     Host(usize),
@@ -1141,8 +1182,9 @@ impl Resolver<'_> {
         hosts: &HashMap<&str, usize>,
         resolved: &[Host],
         zones: &[SiteZone],
-    ) -> Option<Vec<(AllowEnd, String)>> {
-        let mut out: Vec<(AllowEnd, String)> = Vec::new();
+    ) -> Option<Ends> {
+        let mut out: Vec<(AllowEnd, u32)> = Vec::new();
+        let mut items: Vec<String> = Vec::new();
         // The ends so far, to drop repeats in one pass: `all` selects every host.
         let mut seen: std::collections::HashSet<AllowEnd> = std::collections::HashSet::new();
         let mut ok = true;
@@ -1164,16 +1206,19 @@ impl Resolver<'_> {
             };
             match self.allow_end(key, text, span, hosts, resolved, zones) {
                 Some(ends) => {
+                    // Fits: an item takes a few bytes of a file of at most MAX_FILE_BYTES.
+                    let item = u32::try_from(items.len()).unwrap_or(u32::MAX);
+                    items.push(text.clone());
                     for e in ends {
                         if seen.insert(e) {
-                            out.push((e, text.clone()));
+                            out.push((e, item));
                         }
                     }
                 }
                 None => ok = false,
             }
         }
-        ok.then_some(out)
+        ok.then_some((out, items))
     }
 
     /// One `[[allow]]`, expanded into one [`Allow`] per selected (from, to, port) triple; pairs
@@ -1189,7 +1234,7 @@ impl Resolver<'_> {
         self.name("allow", &raw.name);
         let from = self.allow_ends("from", &raw.from, hosts, resolved, zones);
         let to = self.allow_ends("to", &raw.to, hosts, resolved, zones);
-        if let (Some(f), Some(t)) = (&from, &to)
+        if let (Some((f, _)), Some((t, _))) = (&from, &to)
             && f.iter().all(|(e, _)| matches!(e, AllowEnd::Network(_)))
             && t.iter().all(|(e, _)| matches!(e, AllowEnd::Network(_)))
         {
@@ -1217,7 +1262,7 @@ impl Resolver<'_> {
                 d.get_ref().clone()
             }
         };
-        let (Some(from), Some(to)) = (from, to) else {
+        let (Some((from, from_items)), Some((to, to_items))) = (from, to) else {
             return Vec::new();
         };
         let pairs = (from.len() as u64)
@@ -1237,31 +1282,30 @@ impl Resolver<'_> {
             return Vec::new();
         }
         // Shared by every Allow the table expands into (a million at most).
-        let name: Arc<str> = Arc::from(raw.name.get_ref().as_str());
-        let description: Arc<str> = Arc::from(description.as_str());
-        let from: Vec<(AllowEnd, Arc<str>)> =
-            from.into_iter().map(|(e, s)| (e, Arc::from(s))).collect();
-        let to: Vec<(AllowEnd, Arc<str>)> =
-            to.into_iter().map(|(e, s)| (e, Arc::from(s))).collect();
-        let mut out = Vec::new();
-        for (f, from_selector) in &from {
-            for (t, to_selector) in &to {
+        let table = Arc::new(AllowTable {
+            name: Arc::from(raw.name.get_ref().as_str()),
+            origin,
+            description: Arc::from(description.as_str()),
+            from_items,
+            to_items,
+        });
+        let mut out = Vec::with_capacity(usize::try_from(pairs).unwrap_or(0));
+        for &(f, from_item) in &from {
+            for &(t, to_item) in &to {
                 if f == t && (from.len() > 1 || to.len() > 1) {
                     continue;
                 }
                 for p in &ports {
                     out.push(Allow {
-                        name: name.clone(),
-                        origin,
-                        from: *f,
-                        to: *t,
+                        table: table.clone(),
+                        from: f,
+                        to: t,
                         protocol: p.protocol,
                         ports: p.ports,
                         source: p.source,
                         service: p.service,
-                        from_selector: from_selector.clone(),
-                        to_selector: to_selector.clone(),
-                        description: description.clone(),
+                        from_item,
+                        to_item,
                     });
                 }
             }
@@ -1363,6 +1407,10 @@ impl Resolver<'_> {
         out
     }
 }
+
+/// The ends one side of an `[[allow]]` selects, each with the index of the item that selected
+/// it, and the items as written.
+type Ends = (Vec<(AllowEnd, u32)>, Vec<String>);
 
 /// One (protocol, port) an `[[allow]]` opens, with the service it comes from.
 struct AllowPort {
@@ -1583,6 +1631,18 @@ mod tests {
     }
 
     #[test]
+    fn an_expanded_allow_stays_small() {
+        // A table from `all` is one Allow per host and port: 1.6 million for the site-wide
+        // allows of docs/rollout.md at 100,000 hosts, 150 MB at this size (240 MB when each
+        // held its own name, description and selectors).
+        assert!(
+            std::mem::size_of::<Allow>() <= 96,
+            "{}",
+            std::mem::size_of::<Allow>()
+        );
+    }
+
+    #[test]
     fn the_os_selector_picks_the_hosts_of_that_os() {
         let catalog = Catalog::builtin();
         let site = |to: &str| {
@@ -1598,7 +1658,7 @@ mod tests {
             topo.allows
                 .iter()
                 .map(|a| match a.to {
-                    AllowEnd::Host(i) => format!("{} ({})", topo.hosts[i].name, a.to_selector),
+                    AllowEnd::Host(i) => format!("{} ({})", topo.hosts[i].name, a.to_selector()),
                     AllowEnd::Network(n) => n.to_string(),
                 })
                 .collect()
