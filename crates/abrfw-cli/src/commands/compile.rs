@@ -12,7 +12,7 @@ use crate::{Outcome, site};
 
 /// Runs the command: renders everything first, so an error leaves no file written.
 pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> {
-    let (catalog, topology, site_text) = site::load_site_with_text(&args.site)?;
+    let (catalog, mut topology, site_text) = site::load_site_with_text(&args.site)?;
     // The manifest records the site's digest; the text itself is not kept.
     let site_sha256 = tree::sha256_hex(site_text.as_bytes());
     drop(site_text);
@@ -22,6 +22,10 @@ pub fn run(args: &CompileArgs, out: &mut dyn std::io::Write) -> Result<Outcome> 
     for note in site::idle_notes(&topology) {
         std::io::Write::write_all(&mut std::io::stderr(), format!("{note}\n").as_bytes())?;
     }
+    // The expanded [[allow]]s are in the rule sets now, and nothing below reads them: an
+    // allow from `all` is one per host and port (150 MB at 100,000 hosts with the site-wide
+    // allows of docs/rollout.md), not worth holding while every file is rendered.
+    drop(std::mem::take(&mut topology.allows));
 
     let ir = args.ir || matches!(args.backend, Some(CompileBackend::Ir));
     let only = match args.backend {
