@@ -298,14 +298,11 @@ impl SiteLists {
             let next = index.len();
             of.push(Some(*index.entry(rules).or_insert(next)));
         }
-        let mut lists: Vec<Option<Vec<SiteRule>>> = vec![None; index.len()];
+        let mut lists: Vec<Vec<SiteRule>> = vec![Vec::new(); index.len()];
         for (rules, k) in index {
-            lists[k] = Some(rules);
+            lists[k] = rules;
         }
-        Self {
-            lists: lists.into_iter().flatten().collect(),
-            of,
-        }
+        Self { lists, of }
     }
 
     /// Host `i`'s site rules.
