@@ -311,6 +311,15 @@ impl SiteLists {
     }
 }
 
+/// The addresses and host names one end of an `[[allow]]` names: a host's, or a network
+/// with no name.
+fn end_addresses(end: AllowEnd, hosts: &[Host]) -> (Vec<IpNet>, Vec<String>) {
+    match end {
+        AllowEnd::Host(i) => (hosts[i].addresses.clone(), vec![hosts[i].name.clone()]),
+        AllowEnd::Network(net) => (vec![net], Vec::new()),
+    }
+}
+
 /// The rule an `[[allow]]` puts on its host end that has this direction (its `to` end for
 /// inbound), naming the other end; `None` for an allow from a host to itself.
 fn site_rule(allow: &Allow, hosts: &[Host], direction: Direction) -> Option<SiteRule> {
@@ -325,10 +334,7 @@ fn site_rule(allow: &Allow, hosts: &[Host], direction: Direction) -> Option<Site
         Direction::Inbound => allow.from,
         Direction::Outbound => allow.to,
     };
-    let (peers, peer_hosts) = match other {
-        AllowEnd::Host(i) => (hosts[i].addresses.clone(), vec![hosts[i].name.clone()]),
-        AllowEnd::Network(net) => (vec![net], Vec::new()),
-    };
+    let (peers, peer_hosts) = end_addresses(other, hosts);
     Some(SiteRule {
         flow: FlowId::allow(allow.name()),
         direction,
@@ -623,25 +629,19 @@ fn allow_crossings(topology: &Topology) -> Vec<AllowCrossing<'_>> {
                 .1
                 .push(allow.from);
         }
-        let end = |e: AllowEnd| -> (Vec<IpNet>, Vec<String>) {
-            match e {
-                AllowEnd::Host(i) => (hosts[i].addresses.clone(), vec![hosts[i].name.clone()]),
-                AllowEnd::Network(n) => (vec![n], Vec::new()),
-            }
-        };
         let crossings: Vec<AllowCrossing<'_>> = groups
             .into_iter()
             .map(|((from, to, _, _, source_ports, dest), (allow, froms))| {
                 let mut nets = Vec::new();
                 let mut source_hosts = Vec::new();
                 for f in froms {
-                    let (n, h) = end(f);
+                    let (n, h) = end_addresses(f, hosts);
                     nets.extend(n);
                     source_hosts.extend(h);
                 }
                 source_hosts.sort_unstable();
                 source_hosts.dedup();
-                let (destinations, destination_hosts) = end(dest);
+                let (destinations, destination_hosts) = end_addresses(dest, hosts);
                 AllowCrossing {
                     allow,
                     from,
