@@ -609,26 +609,7 @@ fn allow_crossings(topology: &Topology) -> Vec<AllowCrossing<'_>> {
     // keeping only its `from` ends, so that a table of 770,000 allows (AD from every Windows
     // host at 100,000 hosts) holds a few dozen crossings, not one with addresses per allow.
     for table in topology.allows.chunk_by(|a, b| a.origin() == b.origin()) {
-        type Group<'t> = (&'t Allow, Vec<AllowEnd>);
-        let mut groups: BTreeMap<CrossingOf<'_>, Group<'_>> = BTreeMap::new();
-        for allow in table.iter().filter(|a| a.from != a.to) {
-            let Some((from, to, source_ports)) = crossing_of(topology, allow) else {
-                continue;
-            };
-            let key = (
-                from,
-                to,
-                allow.protocol,
-                allow.ports,
-                source_ports,
-                allow.to,
-            );
-            groups
-                .entry(key)
-                .or_insert_with(|| (allow, Vec::new()))
-                .1
-                .push(allow.from);
-        }
+        let groups = crossing_groups(topology, table);
         let crossings: Vec<AllowCrossing<'_>> = groups
             .into_iter()
             .map(|((from, to, _, _, source_ports, dest), (allow, froms))| {
@@ -658,6 +639,34 @@ fn allow_crossings(topology: &Topology) -> Vec<AllowCrossing<'_>> {
         out.extend(merge_side(merge_side(crossings, false), true));
     }
     out
+}
+
+/// One table's allows that cross a gateway, grouped by everything but their `from` end, with
+/// the first allow of each group and the group's `from` ends.
+fn crossing_groups<'t>(
+    topology: &'t Topology,
+    table: &'t [Allow],
+) -> BTreeMap<CrossingOf<'t>, (&'t Allow, Vec<AllowEnd>)> {
+    let mut groups: BTreeMap<CrossingOf<'t>, (&'t Allow, Vec<AllowEnd>)> = BTreeMap::new();
+    for allow in table.iter().filter(|a| a.from != a.to) {
+        let Some((from, to, source_ports)) = crossing_of(topology, allow) else {
+            continue;
+        };
+        let key = (
+            from,
+            to,
+            allow.protocol,
+            allow.ports,
+            source_ports,
+            allow.to,
+        );
+        groups
+            .entry(key)
+            .or_insert_with(|| (allow, Vec::new()))
+            .1
+            .push(allow.from);
+    }
+    groups
 }
 
 /// What the allows of one table are grouped by before their sources are merged: zones,
@@ -710,16 +719,16 @@ fn merged_allow_entries(topology: &Topology) -> u64 {
     };
     let mut entries: u64 = 0;
     for table in topology.allows.chunk_by(|a, b| a.origin() == b.origin()) {
+        // Per zone pair, protocol, port and source ports: each `from` and `to` end once.
         let mut groups: BTreeMap<_, Ends> = BTreeMap::new();
-        for a in table.iter().filter(|a| a.from != a.to) {
-            let Some((from, to, sport)) = crossing_of(topology, a) else {
-                continue;
-            };
+        for ((from, to, protocol, ports, sport, dest), (_, froms)) in
+            crossing_groups(topology, table)
+        {
             let ends = groups
-                .entry((from, to, a.protocol, a.ports, sport))
+                .entry((from, to, protocol, ports, sport))
                 .or_default();
-            ends.0.insert(a.from);
-            ends.1.insert(a.to);
+            ends.0.extend(froms);
+            ends.1.insert(dest);
         }
         for (froms, tos) in groups.values() {
             // A sum: the sets' order does not matter.
