@@ -626,10 +626,10 @@ fn selectors(
             && to_ok(a.to)
     }) {
         found.service = found.service.or(a.service);
-        if !found.from.iter().any(|f| **f == *a.from_selector()) {
+        if !found.from.iter().any(|f| f == a.from_selector()) {
             found.from.push(a.from_selector().to_owned());
         }
-        if !found.to.iter().any(|t| **t == *a.to_selector()) {
+        if !found.to.iter().any(|t| t == a.to_selector()) {
             found.to.push(a.to_selector().to_owned());
         }
     }

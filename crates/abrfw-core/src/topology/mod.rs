@@ -321,7 +321,7 @@ impl Allow {
 #[derive(Debug, PartialEq, Eq)]
 pub struct AllowTable {
     /// Unique name; the rule's flow id is `allow:<name>`.
-    pub name: Arc<str>,
+    pub name: String,
     /// Index of the `[[allow]]` in the file: a table's `Allow`s are consecutive in
     /// [`Topology::allows`].
     pub origin: usize,
@@ -1283,7 +1283,7 @@ impl Resolver<'_> {
         }
         // Shared by every Allow the table expands into (a million at most).
         let table = Arc::new(AllowTable {
-            name: Arc::from(raw.name.get_ref().as_str()),
+            name: raw.name.get_ref().clone(),
             origin,
             description: Arc::from(description.as_str()),
             from_items,
